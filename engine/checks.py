@@ -1,0 +1,37 @@
+"""``hilfenetz check``: the same checks the server runs before deployment, for files on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.definitions import DefinitionSource, build_bundle
+from engine.errors import InvalidDefinitionError, Problem
+from engine.forms import load_form
+from engine.modelling_rules import lint_bundle
+from engine.xml_safety import parse_xml
+
+
+def check_file(path: Path, forms_dir: Path) -> list[Problem]:
+    """Every problem found in one BPMN, DMN or form file (empty list: fine)."""
+    if not path.exists():
+        return [Problem(str(path), None, "Datei nicht gefunden.")]
+    try:
+        if path.suffix == ".form":
+            load_form(path.read_bytes(), filename=path.name)
+            return []
+        if path.suffix == ".dmn":
+            parse_xml(path.read_bytes(), filename=path.name)
+            return []
+        if path.suffix == ".bpmn":
+            bundle = build_bundle(path, DefinitionSource(path.parent, forms_dir))
+            return lint_bundle(bundle)
+    except InvalidDefinitionError as exc:
+        return exc.problems or [Problem(path.name, None, exc.message)]
+    return [Problem(path.name, None, "Unbekannter Dateityp (erwartet .bpmn, .dmn oder .form).")]
+
+
+def check_files(paths: list[Path], forms_dir: Path) -> list[Problem]:
+    problems: list[Problem] = []
+    for path in paths:
+        problems.extend(check_file(path, forms_dir))
+    return problems

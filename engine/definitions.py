@@ -1,0 +1,330 @@
+"""Process definitions: parsing through the hardened parser, bundles, content hashes, spec cache.
+
+A *bundle* is everything one process version needs: its BPMN file, the BPMN files of processes
+it calls, the DMN tables it uses and the forms its user tasks and start event reference. The
+bundle's hash keys the stored version, so deploying unchanged files is a no-op.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask as SubWorkflowTaskMixin
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
+from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
+from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, UserTaskParser
+from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.user_task import UserTask as CamundaUserTask
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+
+from engine.errors import InvalidDefinitionError, Problem
+from engine.forms import FormDefinition, load_form
+from engine.xml_safety import parse_xml
+
+#: Camunda 7 attributes the properties panel writes and the stock parser ignores.
+CAMUNDA_TASK_ATTRIBUTES = (
+    "assignee", "candidateGroups", "candidateUsers", "dueDate", "followUpDate",
+    "priority", "formRef", "formKey", "formRefBinding", "formRefVersion", "initiator",
+)
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+
+
+def _camunda_attributes(node: Any) -> dict[str, str]:
+    found = {}
+    for name in CAMUNDA_TASK_ATTRIBUTES:
+        value = node.get(f"{{{CAMUNDA_MODEL_NS}}}{name}")
+        if value is not None and value.strip():
+            found[name] = value.strip()
+    return found
+
+
+class HilfenetzUserTaskParser(UserTaskParser):  # type: ignore[misc]
+    """Carries the Camunda task attributes in ``task_spec.extensions``."""
+
+    def parse_extensions(self, node: Any = None) -> dict[str, str]:
+        extensions: dict[str, str] = super().parse_extensions(node)
+        extensions.update(_camunda_attributes(self.node))
+        return extensions
+
+
+class HilfenetzStartEventParser(CamundaStartEventParser):  # type: ignore[misc]
+    def parse_extensions(self, node: Any = None) -> dict[str, str]:
+        extensions: dict[str, str] = super().parse_extensions(node) or {}
+        extensions.update(_camunda_attributes(self.node))
+        return extensions
+
+
+class HilfenetzParser(CamundaParser):  # type: ignore[misc]
+    OVERRIDE_PARSER_CLASSES = {
+        **CamundaParser.OVERRIDE_PARSER_CLASSES,
+        full_tag("userTask"): (HilfenetzUserTaskParser, CamundaUserTask),
+        full_tag("startEvent"): (HilfenetzStartEventParser, StartEvent),
+    }
+
+
+def make_serializer() -> BpmnWorkflowSerializer:
+    registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+    return BpmnWorkflowSerializer(registry)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """The files of one process version, as text, and what was parsed from them."""
+
+    process_key: str
+    name: str
+    bpmn: dict[str, str]
+    dmn: dict[str, str]
+    forms: dict[str, str]
+    start_form: str | None
+    spec_json: str = field(repr=False)
+
+    @property
+    def content_hash(self) -> str:
+        canonical = json.dumps({"bpmn": self.bpmn, "dmn": self.dmn, "forms": self.forms}, sort_keys=True)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    @property
+    def main_bpmn(self) -> str:
+        return self.bpmn[f"{self.process_key}.bpmn"]
+
+
+def form_reference(task_spec: Any) -> str | None:
+    """The form id a user task or start event names (``formRef``, else ``formKey``)."""
+    extensions = getattr(task_spec, "extensions", None) or {}
+    ref = extensions.get("formRef") or extensions.get("formKey")
+    if not ref:
+        return None
+    ref = str(ref)
+    return ref.removeprefix("camunda-forms:deployment:").removeprefix("embedded:deployment:")
+
+
+def _process_ids(root: etree._Element) -> list[str]:
+    return [p.get("id") or "" for p in root.iter(f"{{{BPMN_NS}}}process")]
+
+
+def _parse_problem(filename: str, exc: Exception) -> Problem:
+    element = getattr(exc, "id", None) or getattr(exc, "task_id", None)
+    text = getattr(exc, "message", None) or str(exc)
+    return Problem(filename, element, f"SpiffWorkflow kann die Datei nicht verarbeiten: {text}")
+
+
+class DefinitionSource:
+    """Reads process, DMN and form files from the configured folders."""
+
+    def __init__(self, processes_dir: Path, forms_dir: Path) -> None:
+        self.processes_dir = processes_dir
+        self.forms_dir = forms_dir
+
+    def bpmn_files(self) -> list[Path]:
+        return sorted(self.processes_dir.glob("*.bpmn"))
+
+    def find_process_file(self, process_id: str) -> Path | None:
+        candidate = self.processes_dir / f"{process_id}.bpmn"
+        return candidate if candidate.exists() else None
+
+    def find_decision_file(self, decision_id: str) -> Path | None:
+        for path in sorted(self.processes_dir.glob("*.dmn")):
+            if f'id="{decision_id}"' in path.read_text(encoding="utf-8"):
+                return path
+        return None
+
+    def read_form(self, form_id: str) -> str | None:
+        path = self.forms_dir / f"{form_id}.form"
+        return path.read_text(encoding="utf-8") if path.exists() else None
+
+
+def build_bundle(bpmn_path: Path, source: DefinitionSource) -> Bundle:
+    """Parse one process file (and what it calls) into a bundle; every problem is collected."""
+    process_key = bpmn_path.stem
+    builder = _BundleBuilder(process_key, source)
+    builder.add_bpmn(bpmn_path.name, bpmn_path.read_text(encoding="utf-8"))
+    return builder.finish()
+
+
+def build_bundle_from_text(filename: str, bpmn_text: str, source: DefinitionSource) -> Bundle:
+    builder = _BundleBuilder(Path(filename).stem, source)
+    builder.add_bpmn(Path(filename).name, bpmn_text)
+    return builder.finish()
+
+
+class _BundleBuilder:
+    def __init__(self, process_key: str, source: DefinitionSource) -> None:
+        self.process_key = process_key
+        self.source = source
+        self.parser = HilfenetzParser()
+        self.bpmn: dict[str, str] = {}
+        self.dmn: dict[str, str] = {}
+        self.forms: dict[str, str] = {}
+        self.problems: list[Problem] = []
+
+    def add_bpmn(self, filename: str, text: str) -> None:
+        root = parse_xml(text, filename=filename)
+        ids = _process_ids(root)
+        if filename == f"{self.process_key}.bpmn" and self.process_key not in ids:
+            self.problems.append(Problem(filename, None, f"Die Datei muss einen Prozess mit der id "
+                                         f"„{self.process_key}“ enthalten (id = Dateiname)."))
+            return
+        try:
+            self.parser.add_bpmn_xml(root, filename=filename)
+        except (ValidationException, SpiffWorkflowException) as exc:
+            self.problems.append(_parse_problem(filename, exc))
+            return
+        self.bpmn[filename] = text
+        self._add_decisions(root, filename)
+
+    def _add_decisions(self, root: etree._Element, filename: str) -> None:
+        for node in root.iter(f"{{{BPMN_NS}}}businessRuleTask"):
+            ref = node.get(f"{{{CAMUNDA_MODEL_NS}}}decisionRef")
+            if not ref:
+                continue
+            path = self.source.find_decision_file(ref)
+            if path is None:
+                self.problems.append(Problem(filename, node.get("id"), f"DMN-Entscheidung „{ref}“ fehlt."))
+            elif path.name not in self.dmn:
+                text = path.read_text(encoding="utf-8")
+                self.parser.add_dmn_xml(parse_xml(text, filename=path.name), filename=path.name)
+                self.dmn[path.name] = text
+
+    def _resolve_called_processes(self) -> None:
+        """Add files of called processes until every call activity finds its spec."""
+        for _ in range(20):
+            missing = self._missing_called_processes()
+            if not missing:
+                return
+            for process_id in missing:
+                path = self.source.find_process_file(process_id)
+                if path is None:
+                    self.problems.append(Problem(f"{self.process_key}.bpmn", process_id,
+                                                 f"Aufgerufener Prozess „{process_id}“ fehlt."))
+                    return
+                self.add_bpmn(path.name, path.read_text(encoding="utf-8"))
+
+    def _missing_called_processes(self) -> list[str]:
+        known = set(self.parser.get_process_ids())
+        missing = []
+        for pid in list(known):
+            spec = self.parser.get_spec(pid)
+            for task_spec in spec.task_specs.values():
+                called = getattr(task_spec, "spec", None)
+                if isinstance(task_spec, SubWorkflowTaskMixin) and called and called not in known:
+                    missing.append(called)
+        return sorted(set(missing))
+
+    def _collect_forms(self, specs: Mapping[str, Any]) -> str | None:
+        start_form = None
+        for spec in specs.values():
+            for task_spec in spec.task_specs.values():
+                ref = form_reference(task_spec)
+                if ref is None:
+                    continue
+                if isinstance(task_spec, StartEvent) and spec.name == self.process_key:
+                    start_form = ref
+                self._add_form(ref, task_spec)
+        return start_form
+
+    def _add_form(self, form_id: str, task_spec: Any) -> None:
+        if form_id in self.forms:
+            return
+        text = self.source.read_form(form_id)
+        element = getattr(task_spec, "bpmn_id", None)
+        if text is None:
+            self.problems.append(Problem(f"{self.process_key}.bpmn", element, f"Formular „{form_id}“ fehlt "
+                                         f"(erwartet: forms/{form_id}.form)."))
+            return
+        try:
+            load_form(text, filename=f"{form_id}.form")
+        except InvalidDefinitionError as exc:
+            self.problems.extend(exc.problems)
+            return
+        self.forms[form_id] = text
+
+    def finish(self) -> Bundle:
+        if not self.problems:
+            self._resolve_called_processes()
+        if self.problems:
+            raise InvalidDefinitionError("Die Prozessdefinition enthält Fehler.", self.problems,
+                                         process=self.process_key)
+        try:
+            spec = self.parser.get_spec(self.process_key)
+            subprocess_specs = self.parser.get_subprocess_specs(self.process_key)
+        except (ValidationException, SpiffWorkflowException) as exc:
+            raise InvalidDefinitionError("Die Prozessdefinition enthält Fehler.",
+                                         [_parse_problem(f"{self.process_key}.bpmn", exc)],
+                                         process=self.process_key) from None
+        start_form = self._collect_forms({self.process_key: spec, **subprocess_specs})
+        if self.problems:
+            raise InvalidDefinitionError("Die Prozessdefinition enthält Fehler.", self.problems,
+                                         process=self.process_key)
+        return Bundle(self.process_key, spec.description or self.process_key, dict(self.bpmn),
+                      dict(self.dmn), dict(self.forms), start_form,
+                      spec_json=serialize_specs(spec, subprocess_specs))
+
+
+_SERIALIZER = make_serializer()
+
+
+def serialize_specs(spec: Any, subprocess_specs: Mapping[str, Any]) -> str:
+    convert = _SERIALIZER.registry.convert
+    return json.dumps({
+        "spec": convert(spec),
+        "subprocess_specs": {name: convert(s) for name, s in subprocess_specs.items()},
+    })
+
+
+@dataclass(frozen=True)
+class LoadedVersion:
+    """Restored specs and parsed forms of one stored version; shared read-only between threads."""
+
+    definition_id: int
+    process_key: str
+    spec: Any
+    subprocess_specs: dict[str, Any]
+    forms: dict[str, FormDefinition]
+
+
+class SpecCache:
+    """Restored specs per definition id (specs never change once stored)."""
+
+    def __init__(self, size: int = 64) -> None:
+        self._items: OrderedDict[int, LoadedVersion] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def peek(self, definition_id: int) -> LoadedVersion | None:
+        with self._lock:
+            return self._items.get(definition_id)
+
+    def get(self, definition_id: int, process_key: str, spec_json: str, forms_json: str) -> LoadedVersion:
+        with self._lock:
+            found = self._items.get(definition_id)
+            if found is not None:
+                self._items.move_to_end(definition_id)
+                return found
+        loaded = _restore_version(definition_id, process_key, spec_json, forms_json)
+        with self._lock:
+            self._items[definition_id] = loaded
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return loaded
+
+
+def _restore_version(definition_id: int, process_key: str, spec_json: str, forms_json: str) -> LoadedVersion:
+    data = json.loads(spec_json)
+    restore = _SERIALIZER.registry.restore
+    spec = restore(data["spec"])
+    subprocess_specs = {name: restore(s) for name, s in data["subprocess_specs"].items()}
+    forms = {fid: load_form(text, filename=f"{fid}.form") for fid, text in json.loads(forms_json).items()}
+    return LoadedVersion(definition_id, process_key, spec, subprocess_specs, forms)

@@ -1,0 +1,77 @@
+"""One error tree for the engine.
+
+Every error the engine raises on purpose derives from :class:`HilfenetzError`
+and carries structured fields. ``message`` is German and safe to show to a user;
+the webapp maps the subclasses to HTTP status codes in one place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+class HilfenetzError(Exception):
+    """Base of every deliberate engine error."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        process: str | None = None,
+        element: str | None = None,
+        task: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.process = process
+        self.element = element
+        self.task = task
+
+
+class NotFoundError(HilfenetzError):
+    """The object does not exist or is not visible to the actor (HTTP 404)."""
+
+
+class NotPermittedError(HilfenetzError):
+    """The actor may not do this, e.g. is not a candidate of the task (HTTP 403)."""
+
+
+class ConflictError(HilfenetzError):
+    """Already completed or changed meanwhile (HTTP 409)."""
+
+
+class InvalidSubmissionError(HilfenetzError):
+    """Form data failed validation (HTTP 422); ``field_errors`` maps key -> German message."""
+
+    def __init__(self, message: str, field_errors: Mapping[str, str], **kwargs: str | None) -> None:
+        super().__init__(message, **kwargs)
+        self.field_errors: dict[str, str] = dict(field_errors)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding about a definition file: where and why, in German."""
+
+    file: str
+    element: str | None
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.element or '-'}: {self.reason}"
+
+
+class InvalidDefinitionError(HilfenetzError):
+    """A BPMN, DMN or form file is unsafe, malformed or cannot run (HTTP 422)."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = (), **kwargs: str | None) -> None:
+        super().__init__(message, **kwargs)
+        self.problems: list[Problem] = list(problems)
+
+
+class ScriptError(HilfenetzError):
+    """A diagram expression or script failed, was refused, or ran too long."""
+
+
+class ConfigurationError(HilfenetzError):
+    """A HILFENETZ_* setting is missing or malformed (checked at start-up)."""

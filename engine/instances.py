@@ -1,0 +1,271 @@
+"""Use cases that change process instances. Each opens one transaction and commits once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from engine.clock import Clock
+from engine.directory import actor_of, effective_identity
+from engine.errors import ConflictError, InvalidSubmissionError, NotFoundError, NotPermittedError
+from engine.forms import form_field_keys, validate_submission
+from engine.persistence.database import Database
+from engine.persistence.models import Organisation, ProcessDefinition, ProcessInstance, User, UserTask
+from engine.projection import candidate_rows, drop_candidates
+from engine.read_models import Actor
+from engine.runtime import Loaded, Runtime, audit, ensure_open
+
+CHANGED_MEANWHILE = ("Der Vorgang wurde gerade von jemand anderem geändert. Ihre Eingaben sind nicht "
+                     "verloren: Bitte laden Sie die Seite neu und prüfen Sie den aktuellen Stand.")
+
+
+@contextmanager
+def conflicts_as_409() -> Iterator[None]:
+    """A lost race (version check, lock timeout) becomes a ConflictError with a plain message."""
+    try:
+        yield
+    except StaleDataError:
+        raise ConflictError(CHANGED_MEANWHILE) from None
+    except OperationalError as exc:
+        if "locked" in str(exc).lower() or "could not obtain lock" in str(exc).lower():
+            raise ConflictError(CHANGED_MEANWHILE) from None
+        raise
+
+
+class Instances:
+    def __init__(self, db: Database, runtime: Runtime, clock: Clock,
+                 form_context: Callable[[Session], dict[str, Any]]) -> None:
+        self.db = db
+        self.runtime = runtime
+        self.clock = clock
+        self.form_context = form_context
+
+    # --- start ---------------------------------------------------------------------------
+    def start(self, actor: Actor, process_key: str, data: Mapping[str, Any]) -> int:
+        with conflicts_as_409(), self.db.write() as session:
+            definition = latest_definition(session, process_key)
+            version = self.runtime.version(session, definition.id)
+            cleaned = self._validate(session, version.forms.get(definition.start_form or ""), data, {})
+            workflow = self.runtime.new_workflow(version)
+            start_data = {**cleaned, "initiator_user": actor.username, "initiator_org": actor.organisation}
+            for task in workflow.get_tasks(state=TaskState.READY):
+                task.data.update(start_data)
+            now = self.clock.now()
+            org_id = session.scalar(select(Organisation.id).where(Organisation.slug == actor.organisation))
+            row = ProcessInstance(definition_id=definition.id, process_key=process_key, status="running",
+                                  state=b"", state_format=0, started_at=now, started_by_id=actor.id,
+                                  initiator_org_id=org_id)
+            session.add(row)
+            session.flush()
+            row.title = f"{definition.name} #{row.id}"
+            loaded = Loaded(row, version, workflow)
+            audit(session, now, actor, "instance_started", row.id, detail={"version": definition.version})
+            self.runtime.save(session, loaded, actor)
+            session.commit()
+            self.runtime.remember(loaded)
+            return row.id
+
+    # --- complete ------------------------------------------------------------------------
+    def complete(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> int:
+        """Validate and complete a user task; returns the instance id."""
+        with conflicts_as_409(), self.db.write() as session:
+            row = ensure_open(session.get(UserTask, task_id))
+            loaded = self.runtime.lock(session, row.instance_id)
+            session.refresh(row)
+            ensure_open(row)
+            self._check_may_work(session, actor, row)
+            task = _ready_task(loaded, task_id)
+            form = loaded.version.forms.get(row.form_id or "")
+            cleaned = self._validate(session, form, data, dict(task.data))
+            task.data.update(cleaned)
+            task.run()
+            now = self.clock.now()
+            row.status, row.completed_at, row.completed_by_id, row.draft = "completed", now, actor.id, None
+            row.assignee_id = row.assignee_id or actor.id
+            drop_candidates(session, row.id)
+            audit(session, now, actor, "task_completed", row.instance_id, task_id=row.id,
+                  element_id=row.element_id, detail={"task": row.name, "fields": sorted(cleaned)})
+            self.runtime.save(session, loaded, actor, completed_task=row.id)
+            session.commit()
+            self.runtime.remember(loaded)
+            return row.instance_id
+
+    def save_draft(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> None:
+        """Store unvalidated input on the server (only the form's own keys)."""
+        with conflicts_as_409(), self.db.write() as session:
+            row = ensure_open(session.get(UserTask, task_id))
+            self._check_may_work(session, actor, row)
+            version = self.runtime.version(session, _definition_id(session, row))
+            form = version.forms.get(row.form_id or "")
+            allowed = {k.split(".")[0] for k in form_field_keys(form)} if form is not None else set()
+            row.draft = {k: v for k, v in data.items() if k.split(".")[0] in allowed}
+            audit(session, self.clock.now(), actor, "draft_saved", row.instance_id, task_id=row.id,
+                  element_id=row.element_id)
+            session.commit()
+
+    # --- claim / release / reassign ------------------------------------------------------
+    def claim(self, actor: Actor, task_id: str) -> None:
+        with conflicts_as_409(), self.db.write() as session:
+            row = ensure_open(session.get(UserTask, task_id))
+            if row.assignee_id is not None:
+                holder = session.get(User, row.assignee_id)
+                raise ConflictError(f"Die Aufgabe wurde bereits von {holder.display_name if holder else '—'} "
+                                    "übernommen.", task=task_id)
+            self._check_may_work(session, actor, row)
+            taken = session.execute(update(UserTask).where(
+                UserTask.id == task_id, UserTask.assignee_id.is_(None), UserTask.status == "open",
+            ).values(assignee_id=actor.id))
+            if taken.rowcount != 1:  # type: ignore[attr-defined]
+                raise ConflictError("Die Aufgabe wurde gerade von jemand anderem übernommen.", task=task_id)
+            drop_candidates(session, task_id)
+            audit(session, self.clock.now(), actor, "task_claimed", row.instance_id, task_id=task_id,
+                  element_id=row.element_id)
+            session.commit()
+
+    def release(self, actor: Actor, task_id: str) -> None:
+        with conflicts_as_409(), self.db.write() as session:
+            row = ensure_open(session.get(UserTask, task_id))
+            ids, _ = effective_identity(session, actor, self.clock.now())
+            if row.assignee_id not in ids and not _leads_org_of(session, actor, row.assignee_id):
+                raise NotPermittedError("Sie können nur eigene Aufgaben zurückgeben.", task=task_id)
+            row.assignee_id = None
+            session.flush()
+            session.add_all(candidate_rows(row))
+            audit(session, self.clock.now(), actor, "task_released", row.instance_id, task_id=task_id,
+                  element_id=row.element_id)
+            session.commit()
+
+    def reassign(self, actor: Actor, task_id: str, username: str) -> None:
+        """A team lead (Leitung) hands a task to a colleague of the same organisation."""
+        with conflicts_as_409(), self.db.write() as session:
+            row = ensure_open(session.get(UserTask, task_id))
+            if not actor.has_role("Leitung"):
+                raise NotPermittedError("Nur eine Leitung kann Aufgaben neu zuweisen.", task=task_id)
+            target = session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
+            if target is None or target.organisation.slug != actor.organisation:
+                raise NotPermittedError("Aufgaben können nur innerhalb der eigenen Organisation "
+                                        "zugewiesen werden.", task=task_id)
+            target_actor = actor_of(target)
+            _, keys = effective_identity(session, target_actor, self.clock.now())
+            if not keys & set(row.candidates.split(",")):
+                raise NotPermittedError(f"{target.display_name} ist für diese Aufgabe nicht zuständig "
+                                        "(Rolle oder Organisation passt nicht).", task=task_id)
+            self._check_may_work(session, actor, row, lead_override=True)
+            row.assignee_id = target.id
+            drop_candidates(session, task_id)
+            audit(session, self.clock.now(), actor, "task_reassigned", row.instance_id, task_id=task_id,
+                  element_id=row.element_id, detail={"to": target.display_name})
+            session.commit()
+
+    # --- events --------------------------------------------------------------------------
+    def send_message(self, actor: Actor, instance_id: int, name: str,
+                     payload: Mapping[str, Any] | None = None) -> None:
+        with conflicts_as_409(), self.db.write() as session:
+            loaded = self.runtime.lock(session, instance_id)
+            self.check_may_view(session, actor, loaded.row)
+            waiting = {e.name for e in loaded.workflow.waiting_events()}
+            if name not in waiting:
+                raise ConflictError(f"Der Vorgang wartet derzeit nicht auf „{name}“.")
+            event = BpmnEvent(MessageEventDefinition(name), dict(payload or {}))
+            loaded.workflow.send_event(event)
+            audit(session, self.clock.now(), actor, "message_received", instance_id, detail={"message": name})
+            self.runtime.save(session, loaded, actor)
+            session.commit()
+            self.runtime.remember(loaded)
+
+    def fire_due_timers(self, limit: int = 50) -> int:
+        """Advance every instance whose next timer is due; returns how many were advanced."""
+        now = self.clock.now()
+        with self.db.read() as session:
+            due = session.scalars(select(ProcessInstance.id).where(
+                ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now,
+            ).order_by(ProcessInstance.next_timer_at).limit(limit)).all()
+        for instance_id in due:
+            with conflicts_as_409(), self.db.write() as session:
+                loaded = self.runtime.lock(session, instance_id)
+                if loaded.row.next_timer_at is None or loaded.row.next_timer_at > now:
+                    continue
+                audit(session, now, None, "timer_fired", instance_id)
+                self.runtime.save(session, loaded, None)
+                session.commit()
+                self.runtime.remember(loaded)
+        return len(due)
+
+    # --- checks --------------------------------------------------------------------------
+    def _check_may_work(self, session: Session, actor: Actor, row: UserTask, *, lead_override: bool = False) -> None:
+        ids, keys = effective_identity(session, actor, self.clock.now())
+        if row.assignee_id is not None:
+            if row.assignee_id in ids or (lead_override and _leads_org_of(session, actor, row.assignee_id)):
+                return
+            raise NotPermittedError("Diese Aufgabe ist einer anderen Person zugewiesen.", task=row.id)
+        if lead_override and actor.has_role("Leitung") and f"*@{actor.organisation}" in _org_keys(row):
+            return
+        if not keys & set(row.candidates.split(",")):
+            raise NotPermittedError("Sie sind für diese Aufgabe nicht zuständig.", task=row.id)
+
+    def check_may_view(self, session: Session, actor: Actor, row: ProcessInstance) -> None:
+        """Involved: started it, is or was a candidate or assignee of one of its tasks, or coordinates."""
+        if actor.has_role("Koordination") or actor.has_role("Administration") or row.started_by_id == actor.id:
+            return
+        ids, keys = effective_identity(session, actor, self.clock.now())
+        for task in session.scalars(select(UserTask).where(UserTask.instance_id == row.id)):
+            if task.assignee_id in ids or task.completed_by_id in ids or keys & set(task.candidates.split(",")):
+                return
+        raise NotFoundError("Vorgang nicht gefunden.")
+
+    def _validate(self, session: Session, form: Any, data: Mapping[str, Any],
+                  task_data: dict[str, Any]) -> dict[str, Any]:
+        if form is None:
+            return {}
+        if not isinstance(data, Mapping):
+            raise InvalidSubmissionError("Die Formulardaten sind ungültig.", {})
+        context = {**task_data, **self.form_context(session)}
+        return validate_submission(form, data, context=context)
+
+
+def _org_keys(row: UserTask) -> set[str]:
+    keys = set()
+    for key in row.candidates.split(","):
+        if "@" in key and not key.startswith("user:"):
+            keys.add("*@" + key.split("@", 1)[1])
+    return keys
+
+
+def _leads_org_of(session: Session, actor: Actor, user_id: int | None) -> bool:
+    if user_id is None or not actor.has_role("Leitung"):
+        return False
+    user = session.get(User, user_id)
+    return user is not None and user.organisation.slug == actor.organisation
+
+
+def _ready_task(loaded: Loaded, task_id: str) -> Any:
+    task = loaded.workflow.get_task_from_id(UUID(task_id))
+    if task is None or task.state != TaskState.READY:
+        raise ConflictError("Diese Aufgabe ist im Prozess nicht mehr aktiv.", task=task_id)
+    return task
+
+
+def _definition_id(session: Session, row: UserTask) -> int:
+    definition_id = session.scalar(select(ProcessInstance.definition_id).where(
+        ProcessInstance.id == row.instance_id))
+    if definition_id is None:
+        raise NotFoundError("Vorgang nicht gefunden.")
+    return int(definition_id)
+
+
+def latest_definition(session: Session, process_key: str) -> ProcessDefinition:
+    definition = session.scalars(select(ProcessDefinition).where(
+        ProcessDefinition.process_key == process_key).order_by(ProcessDefinition.version.desc())).first()
+    if definition is None:
+        raise NotFoundError(f"Prozess „{process_key}“ ist nicht bereitgestellt.", process=process_key)
+    return definition

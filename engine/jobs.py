@@ -1,0 +1,41 @@
+"""Embedded job runner: an in-process thread that fires due timers (the database is the truth).
+
+The distributed mode (Celery workers and beat) drives the same ``fire_due_timers`` use case.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from engine.errors import HilfenetzError
+from engine.service import Hilfenetz
+
+log = logging.getLogger(__name__)
+
+
+class EmbeddedJobRunner:
+    def __init__(self, hilfenetz: Hilfenetz, interval_seconds: float) -> None:
+        self.hilfenetz = hilfenetz
+        self.interval = interval_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="hilfenetz-jobs", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def run_once(self) -> int:
+        try:
+            return self.hilfenetz.fire_due_timers()
+        except HilfenetzError as exc:  # one bad instance must not stop the runner
+            log.warning("Zeitgeber konnte nicht ausgeführt werden: %s", exc.message)
+            return 0
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.run_once()
+            self._stop.wait(self.interval)

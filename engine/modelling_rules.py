@@ -1,0 +1,140 @@
+"""Our modelling rules on top of "SpiffWorkflow can parse it": candidates, expressions, timers, gateways."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import datetime
+
+from lxml import etree
+
+from engine.assignment import parse_candidate_groups
+from engine.definitions import BPMN_NS, CAMUNDA_MODEL_NS, Bundle
+from engine.errors import HilfenetzError, Problem
+from engine.projection import parse_iso_duration
+from engine.scripting import check_expression, check_script, strip_expression
+from engine.xml_safety import parse_xml
+
+__all__ = ["lint_bundle"]
+
+_B = f"{{{BPMN_NS}}}"
+_C = f"{{{CAMUNDA_MODEL_NS}}}"
+_INTERPOLATION = re.compile(r"\$\{(.*?)\}")
+_QUOTED = re.compile(r"""^\s*(['"])(.*)\1\s*$""")
+
+
+def lint_bundle(bundle: Bundle) -> list[Problem]:
+    problems: list[Problem] = []
+    for filename, text in bundle.bpmn.items():
+        root = parse_xml(text, filename=filename)
+        for process in root.iter(f"{_B}process"):
+            problems.extend(_lint_process(filename, process))
+    return problems
+
+
+def _lint_process(filename: str, process: etree._Element) -> Iterator[Problem]:
+    if not list(process.iter(f"{_B}startEvent")):
+        yield Problem(filename, process.get("id"), "Der Prozess hat kein Startereignis.")
+    if not list(process.iter(f"{_B}endEvent")):
+        yield Problem(filename, process.get("id"), "Der Prozess hat kein Endereignis.")
+    for task in process.iter(f"{_B}userTask"):
+        yield from _lint_user_task(filename, task)
+    for flow in process.iter(f"{_B}sequenceFlow"):
+        for cond in flow.iter(f"{_B}conditionExpression"):
+            yield from _expression(filename, flow.get("id"), cond.text or "", "Bedingung")
+    for script in process.iter(f"{_B}script"):
+        reason = check_script(script.text or "")
+        if reason:
+            yield Problem(filename, script.getparent().get("id"), f"Skript: {reason}")
+    for tag in ("timeDuration", "timeDate", "timeCycle"):
+        for node in process.iter(f"{_B}{tag}"):
+            yield from _timer(filename, node.getparent().getparent().get("id"), node.text or "", tag)
+    for gateway in process.iter(f"{_B}exclusiveGateway", f"{_B}inclusiveGateway"):
+        yield from _lint_gateway(filename, process, gateway)
+    yield from _disconnected(filename, process)
+
+
+def _lint_user_task(filename: str, task: etree._Element) -> Iterator[Problem]:
+    element = task.get("id")
+    groups = task.get(f"{_C}candidateGroups")
+    if not (groups or task.get(f"{_C}candidateUsers") or task.get(f"{_C}assignee") or _lane_of(task)):
+        yield Problem(filename, element, "Die Benutzeraufgabe hat keine Zuständigkeit (candidateGroups).")
+    if groups:
+        static = _INTERPOLATION.sub("Platzhalter", groups)
+        try:
+            parse_candidate_groups(static)
+        except HilfenetzError as exc:
+            yield Problem(filename, element, exc.message)
+        for expression in _INTERPOLATION.findall(groups):
+            yield from _expression(filename, element, expression, "Zuständigkeit")
+    if not (task.get(f"{_C}formRef") or task.get(f"{_C}formKey")):
+        yield Problem(filename, element, "Die Benutzeraufgabe verweist auf kein Formular (formRef).")
+    for attribute in ("dueDate", "followUpDate", "priority"):
+        for expression in _INTERPOLATION.findall(task.get(f"{_C}{attribute}") or ""):
+            yield from _expression(filename, element, expression, attribute)
+
+
+def _lane_of(task: etree._Element) -> bool:
+    root = task.getroottree().getroot()
+    task_id = task.get("id")
+    return any(ref.text == task_id for ref in root.iter(f"{_B}flowNodeRef"))
+
+
+def _expression(filename: str, element: str | None, text: str, what: str) -> Iterator[Problem]:
+    reason = check_expression(strip_expression(text))
+    if reason:
+        yield Problem(filename, element, f"{what}: {reason}")
+
+
+def _timer(filename: str, element: str | None, text: str, tag: str) -> Iterator[Problem]:
+    stripped = strip_expression(text)
+    quoted = _QUOTED.match(stripped)
+    if quoted is None:
+        yield from _expression(filename, element, stripped, "Zeitgeber")
+        return
+    value = quoted.group(2)
+    try:
+        if tag == "timeDuration":
+            parse_iso_duration(value)
+        elif tag == "timeDate":
+            parsed = datetime.fromisoformat(value)
+            if parsed.tzinfo is None:
+                yield Problem(filename, element, "Zeitgeber: Ein Datum braucht eine Zeitzone (z. B. +01:00).")
+    except ValueError:
+        yield Problem(filename, element, f"Zeitgeber: „{value}“ ist keine gültige ISO-8601-Angabe.")
+
+
+def _lint_gateway(filename: str, process: etree._Element, gateway: etree._Element) -> Iterator[Problem]:
+    gid = gateway.get("id")
+    outgoing = [f for f in process.iter(f"{_B}sequenceFlow") if f.get("sourceRef") == gid]
+    if len(outgoing) < 2:
+        return
+    if not (gateway.get("name") or "").strip():
+        yield Problem(filename, gid, "Verzweigungen mit mehreren Ausgängen brauchen eine Beschriftung.")
+    default = gateway.get("default")
+    for flow in outgoing:
+        if flow.get("id") != default and not list(flow.iter(f"{_B}conditionExpression")):
+            yield Problem(filename, flow.get("id"), "Ausgang einer Verzweigung ohne Bedingung und nicht Standard.")
+
+
+def _disconnected(filename: str, process: etree._Element) -> Iterator[Problem]:
+    for container in [process, *process.iter(f"{_B}subProcess")]:
+        yield from _disconnected_in(filename, container)
+
+
+def _disconnected_in(filename: str, process: etree._Element) -> Iterator[Problem]:
+    flows = [f for f in process if isinstance(f.tag, str) and f.tag == f"{_B}sequenceFlow"]
+    targets = {f.get("targetRef") for f in flows}
+    sources = {f.get("sourceRef") for f in flows}
+    kinds = ("task", "userTask", "scriptTask", "serviceTask", "manualTask", "businessRuleTask", "callActivity",
+             "subProcess", "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
+             "intermediateCatchEvent", "intermediateThrowEvent", "endEvent", "startEvent")
+    for node in process:
+        if not isinstance(node.tag, str) or etree.QName(node).localname not in kinds:
+            continue
+        nid = node.get("id")
+        kind = etree.QName(node).localname
+        if kind != "startEvent" and nid not in targets:
+            yield Problem(filename, nid, "Element ohne eingehenden Sequenzfluss (nicht verbunden).")
+        if kind != "endEvent" and nid not in sources:
+            yield Problem(filename, nid, "Element ohne ausgehenden Sequenzfluss (nicht verbunden).")

@@ -1,0 +1,221 @@
+"""Tables. Alembic migrations in ``engine/migrations`` create them; keep both in step.
+
+Projection tables (``user_task``, ``task_candidate``, ``audit_event``, ``outbox``) are written in
+the same transaction as the instance state they describe, so the worklist never deserializes a
+workflow and never disagrees with it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores naive UTC, returns aware UTC (SQLite keeps no zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    volunteer: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Role(Base):
+    __tablename__ = "role"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    label: Mapped[str] = mapped_column(String(100))
+
+
+class User(Base):
+    __tablename__ = "app_user"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[str] = mapped_column(String(5), default="de")
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    organisation: Mapped[Organisation] = relationship(lazy="joined")
+    roles: Mapped[list[UserRole]] = relationship(lazy="selectin", cascade="all, delete-orphan")
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(ForeignKey("role.name"), primary_key=True)
+
+
+class Absence(Base):
+    """Abwesenheit mit Vertretung: while active, the substitute sees the absent user's tasks."""
+
+    __tablename__ = "absence"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    substitute_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(String(200), default="")
+
+
+class ProcessDefinition(Base):
+    """One deployed version of a process: stored once, keyed by the hash of all its files."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("process_key", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(100), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    bpmn_xml: Mapped[str] = mapped_column(Text)
+    spec_json: Mapped[str] = mapped_column(Text)
+    forms_json: Mapped[str] = mapped_column(Text)
+    start_form: Mapped[str | None] = mapped_column(String(100))
+    deployed_at: Mapped[datetime]
+    deployed_by: Mapped[str] = mapped_column(String(80))
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(100), index=True)
+    title: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20), index=True)  # running|completed|stuck|error
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    end_event: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    state_format: Mapped[int] = mapped_column(Integer)
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime]
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    initiator_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    ended_at: Mapped[datetime | None]
+    next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
+    __mapper_args__ = {"version_id_col": lock_version}
+
+
+class UserTask(Base):
+    """Worklist projection of one user-task instance (id = SpiffWorkflow task UUID)."""
+
+    __tablename__ = "user_task"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(100))
+    element_id: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    instructions: Mapped[str] = mapped_column(Text, default="")
+    form_id: Mapped[str | None] = mapped_column(String(100))
+    candidates: Mapped[str] = mapped_column(Text, default="")  # normalised, comma separated
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    status: Mapped[str] = mapped_column(String(20))  # open|completed|cancelled
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    due_at: Mapped[datetime | None]
+    follow_up_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    draft: Mapped[dict[str, Any] | None]
+    context_label: Mapped[str] = mapped_column(String(200), default="")
+    __table_args__ = (
+        Index("ix_user_task_assignee_open", "assignee_id", "status", "due_at"),
+        Index("ix_user_task_completed_by", "completed_by_id", "completed_at"),
+        Index("ix_user_task_instance_status", "instance_id", "status"),
+    )
+
+
+class TaskCandidate(Base):
+    """One row per open, unclaimed task and candidate key (``Rolle@org``, ``Rolle@*``, ``*@org``).
+
+    Rows exist only while the task is open and unassigned, so the group worklist reads a small
+    index instead of filtering a million historic tasks.
+    """
+
+    __tablename__ = "task_candidate"
+    task_id: Mapped[str] = mapped_column(ForeignKey("user_task.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(140), primary_key=True)
+    due_at: Mapped[datetime | None]
+    priority: Mapped[int] = mapped_column(Integer, default=50)
+    created_at: Mapped[datetime]
+    process_key: Mapped[str] = mapped_column(String(100))
+    __table_args__ = (
+        Index("ix_task_candidate_key_due", "key", "due_at"),
+        Index("ix_task_candidate_key_created", "key", "created_at"),
+        Index("ix_task_candidate_key_priority", "key", "priority"),
+    )
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    actor_name: Mapped[str] = mapped_column(String(200), default="")
+    action: Mapped[str] = mapped_column(String(60))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    element_id: Mapped[str | None] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Outbox(Base):
+    """Notifications and jobs, written with the state change; a runner publishes after commit."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    processed_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class ProcessParameter(Base):
+    """Configured durations (Fristen) that override the defaults in ``processes/fristen.json``."""
+
+    __tablename__ = "process_parameter"
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(String(100))
+    updated_at: Mapped[datetime] = mapped_column(server_default=text("CURRENT_TIMESTAMP"))

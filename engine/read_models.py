@@ -1,0 +1,150 @@
+"""Plain, frozen read models handed to the webapp (never ORM objects)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class OrganisationView:
+    slug: str
+    name: str
+    volunteer: bool
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The signed-in user as the engine sees them for one request."""
+
+    id: int
+    username: str
+    display_name: str
+    organisation: str
+    organisation_name: str
+    roles: tuple[str, ...]
+    locale: str = "de"
+
+    def has_role(self, role: str) -> bool:
+        return role in self.roles
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: int
+    username: str
+    display_name: str
+    organisation: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TaskSummary:
+    id: str
+    instance_id: int
+    process_key: str
+    process_name: str
+    element_id: str
+    name: str
+    context_label: str
+    status: str
+    assignee: str | None
+    assignee_name: str | None
+    priority: int
+    due_at: datetime | None
+    created_at: datetime
+    completed_at: datetime | None
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class WorklistPage:
+    view: str
+    tasks: tuple[TaskSummary, ...]
+    total: int
+    page: int
+    per_page: int
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    actor_name: str
+    action: str
+    element_id: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TaskDetail:
+    summary: TaskSummary
+    instructions: str
+    form_id: str | None
+    form_schema: dict[str, Any] | None
+    form_data: dict[str, Any]
+    candidates: tuple[str, ...]
+    definition_id: int
+    version: int
+    may_complete: bool
+    may_claim: bool
+    may_release: bool
+    may_reassign: bool
+    completed_elements: tuple[str, ...]
+    active_elements: tuple[str, ...]
+    history: tuple[HistoryEntry, ...]
+
+
+@dataclass(frozen=True)
+class InstanceDetail:
+    id: int
+    process_key: str
+    process_name: str
+    title: str
+    status: str
+    status_reason: str | None
+    end_event: str | None
+    definition_id: int
+    version: int
+    started_at: datetime
+    started_by: str | None
+    ended_at: datetime | None
+    completed_elements: tuple[str, ...]
+    active_elements: tuple[str, ...]
+    open_tasks: tuple[TaskSummary, ...]
+    history: tuple[HistoryEntry, ...]
+    waiting_messages: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProcessView:
+    key: str
+    name: str
+    version: int
+    definition_id: int
+    start_form: str | None
+    may_start: bool
+    deployed_at: datetime
+
+
+@dataclass(frozen=True)
+class StartForm:
+    process: ProcessView
+    form_schema: dict[str, Any] | None
+    form_data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class AbsenceView:
+    id: int
+    user: str
+    substitute: str
+    substitute_name: str
+    starts_at: datetime
+    ends_at: datetime
+    note: str

@@ -1,0 +1,406 @@
+"""Composition root: builds the engine from settings and offers every use case the webapp needs.
+
+The webapp talks only to :class:`Hilfenetz` and receives read models (frozen dataclasses).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.accounts import authenticate, hash_password
+from engine.clock import Clock, SystemClock
+from engine.definitions import DefinitionSource, SpecCache, build_bundle
+from engine.deployment import deploy_bundle
+from engine.directory import (
+    actor_of,
+    effective_identity,
+    ensure_organisations,
+    load_seed,
+    organisation_views,
+    set_user_roles,
+    user_view,
+)
+from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError, ScriptError
+from engine.instances import Instances, latest_definition
+from engine.persistence.database import Database
+from engine.persistence.models import (
+    Absence,
+    AuditEvent,
+    Organisation,
+    ProcessDefinition,
+    ProcessInstance,
+    ProcessParameter,
+    User,
+    UserTask,
+)
+from engine.persistence.schema import upgrade
+from engine.read_models import (
+    AbsenceView,
+    Actor,
+    HistoryEntry,
+    InstanceDetail,
+    OrganisationView,
+    ProcessView,
+    StartForm,
+    TaskDetail,
+    UserView,
+    WorklistPage,
+)
+from engine.runtime import Runtime, audit
+from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
+from engine.settings import Settings
+from engine.workflow_state import WorkflowCache
+from engine.worklist import WorklistQuery, open_tasks_of_instance, process_names, summary, worklist
+
+
+class Fristen:
+    """Configured durations: defaults from ``processes/fristen.json``, overrides in the database."""
+
+    def __init__(self, processes_dir: Path) -> None:
+        path = processes_dir / "fristen.json"
+        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        self.defaults = {k: str(v["wert"] if isinstance(v, dict) else v) for k, v in raw.items()
+                         if not k.startswith("_")}
+        self.overrides: dict[str, str] = {}
+
+    def refresh(self, session: Session) -> None:
+        self.overrides = {p.name: p.value for p in session.scalars(select(ProcessParameter))}
+
+    def value(self, name: str) -> str:
+        found = self.overrides.get(name) or self.defaults.get(name)
+        if found is None:
+            raise ScriptError(f"Unbekannte Frist „{name}“ (nicht in processes/fristen.json).")
+        return found
+
+
+class Organisations:
+    """In-memory view of the directory for diagram helpers (``ist_ehrenamtlich``) and forms."""
+
+    def __init__(self) -> None:
+        self._views: list[OrganisationView] = []
+        self._lock = threading.Lock()
+
+    def refresh(self, session: Session) -> None:
+        with self._lock:
+            self._views = organisation_views(session)
+
+    def all(self) -> list[OrganisationView]:
+        with self._lock:
+            return list(self._views)
+
+    def is_volunteer(self, slug: str) -> bool:
+        for org in self.all():
+            if org.slug == slug:
+                return org.volunteer
+        raise ScriptError(f"Unbekannte Organisation „{slug}“.")
+
+    def options(self) -> list[dict[str, str]]:
+        return [{"label": o.name, "value": o.slug} for o in self.all()]
+
+
+class Hilfenetz:
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, database: Database | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.db = database or Database(settings.database_url)
+        self.source = DefinitionSource(settings.processes_dir, settings.forms_dir)
+        self.fristen = Fristen(settings.processes_dir)
+        self.organisations = Organisations()
+        environment = RestrictedEnvironment(
+            helpers={"frist": self.fristen.value, "ist_ehrenamtlich": self.organisations.is_volunteer},
+            time_limit_seconds=settings.script_time_limit)
+        self.script_engine = RestrictedScriptEngine(environment=environment)
+        self.runtime = Runtime(self.clock, SpecCache(), WorkflowCache(settings.workflow_cache_size),
+                               self.script_engine)
+        self.instances = Instances(self.db, self.runtime, self.clock, self._form_context)
+
+    # --- set-up --------------------------------------------------------------------------
+    def migrate(self) -> None:
+        upgrade(self.db)
+        self.refresh_caches()
+
+    def refresh_caches(self) -> None:
+        with self.db.read() as session:
+            self.organisations.refresh(session)
+            self.fristen.refresh(session)
+
+    def seed_organisations(self) -> int:
+        with self.db.write() as session:
+            count = ensure_organisations(session)
+            session.commit()
+        self.refresh_caches()
+        return count
+
+    def create_demo_users(self) -> list[str]:
+        seed = load_seed("demo_users.json")
+        created = []
+        with self.db.write() as session:
+            orgs = {o.slug: o for o in session.scalars(select(Organisation))}
+            existing = {u.username for u in session.scalars(select(User))}
+            for item in seed["users"]:
+                if item["username"] in existing:
+                    continue
+                user = User(username=item["username"], display_name=item["display_name"],
+                            password_hash=hash_password(seed["password"]),
+                            organisation_id=orgs[item["organisation"]].id, created_at=self.clock.now())
+                set_user_roles(user, item["roles"])
+                session.add(user)
+                created.append(item["username"])
+            session.commit()
+        return created
+
+    def create_user(self, username: str, display_name: str, organisation: str, roles: Sequence[str],
+                    password: str) -> UserView:
+        with self.db.write() as session:
+            org = session.scalars(select(Organisation).where(Organisation.slug == organisation)).one()
+            user = User(username=username, display_name=display_name, password_hash=hash_password(password),
+                        organisation_id=org.id, created_at=self.clock.now())
+            set_user_roles(user, list(roles))
+            session.add(user)
+            session.commit()
+            return user_view(user)
+
+    def deploy_file(self, path: Path, deployed_by: str = "system") -> ProcessView:
+        bundle = build_bundle(path, self.source)
+        with self.db.write() as session:
+            definition = deploy_bundle(session, bundle, deployed_by, self.clock.now())
+            session.commit()
+            return _process_view(definition, True)
+
+    def deploy_all(self, deployed_by: str = "system") -> list[ProcessView]:
+        return [self.deploy_file(p, deployed_by) for p in self.source.bpmn_files()]
+
+    # --- accounts ------------------------------------------------------------------------
+    def login(self, username: str, password: str) -> Actor:
+        with self.db.write() as session:
+            try:
+                user = authenticate(session, username, password, self.clock.now(),
+                                    self.settings.login_max_attempts)
+            except NotPermittedError:
+                session.commit()  # keep the failed-attempt counter
+                raise
+            audit(session, self.clock.now(), actor_of(user), "login", None)
+            session.commit()
+            return actor_of(user)
+
+    def actor(self, user_id: int) -> Actor | None:
+        with self.db.read() as session:
+            user = session.get(User, user_id)
+            return actor_of(user) if user is not None and user.active else None
+
+    def set_locale(self, actor: Actor, locale: str) -> None:
+        with self.db.write() as session:
+            user = session.get(User, actor.id)
+            if user is not None and locale in ("de", "en"):
+                user.locale = locale
+                session.commit()
+
+    # --- worklist and views --------------------------------------------------------------
+    def worklist(self, actor: Actor, query: WorklistQuery) -> WorklistPage:
+        with self.db.read() as session:
+            return worklist(session, actor, query, self.clock.now(), process_names(session))
+
+    def processes(self, actor: Actor) -> list[ProcessView]:
+        with self.db.read() as session:
+            latest: dict[str, ProcessDefinition] = {}
+            for d in session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.version)):
+                latest[d.process_key] = d
+            return [_process_view(d, True) for d in sorted(latest.values(), key=lambda d: d.name)]
+
+    def start_form(self, actor: Actor, process_key: str) -> StartForm:
+        with self.db.read() as session:
+            definition = latest_definition(session, process_key)
+            version = self.runtime.version(session, definition.id)
+            form = version.forms.get(definition.start_form or "")
+            return StartForm(_process_view(definition, True), form.schema if form else None,
+                             self._form_context(session))
+
+    def start(self, actor: Actor, process_key: str, data: Mapping[str, Any]) -> int:
+        return self.instances.start(actor, process_key, data)
+
+    def complete(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> int:
+        return self.instances.complete(actor, task_id, data)
+
+    def save_draft(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> None:
+        self.instances.save_draft(actor, task_id, data)
+
+    def claim(self, actor: Actor, task_id: str) -> None:
+        self.instances.claim(actor, task_id)
+
+    def release(self, actor: Actor, task_id: str) -> None:
+        self.instances.release(actor, task_id)
+
+    def reassign(self, actor: Actor, task_id: str, username: str) -> None:
+        self.instances.reassign(actor, task_id, username)
+
+    def send_message(self, actor: Actor, instance_id: int, name: str) -> None:
+        self.instances.send_message(actor, instance_id, name)
+
+    def fire_due_timers(self) -> int:
+        return self.instances.fire_due_timers()
+
+    def task_detail(self, actor: Actor, task_id: str) -> TaskDetail:
+        """The task with form, data, diagram markers and history. The read is audited."""
+        with self.db.write() as session:
+            row = session.get(UserTask, task_id)
+            if row is None:
+                raise NotFoundError("Aufgabe nicht gefunden.")
+            instance = session.get(ProcessInstance, row.instance_id)
+            assert instance is not None
+            self.instances.check_may_view(session, actor, instance)
+            detail = self._task_detail(session, actor, row, instance)
+            audit(session, self.clock.now(), actor, "task_viewed", row.instance_id, task_id=row.id,
+                  element_id=row.element_id)
+            session.commit()
+            return detail
+
+    def _task_detail(self, session: Session, actor: Actor, row: UserTask, instance: ProcessInstance) -> TaskDetail:
+        now = self.clock.now()
+        names = process_names(session)
+        workflow = self.runtime.peek(session, instance)
+        version = self.runtime.version(session, instance.definition_id)
+        definition = session.get(ProcessDefinition, instance.definition_id)
+        assert definition is not None
+        task_data: dict[str, Any] = {}
+        if row.status == "open":
+            task = workflow.get_task_from_id(UUID(row.id))
+            task_data = {k: v for k, v in (task.data if task else {}).items() if not k.startswith("_")}
+        form = version.forms.get(row.form_id or "")
+        ids, keys = effective_identity(session, actor, now)
+        candidate = bool(keys & set(row.candidates.split(",")))
+        assignee = session.get(User, row.assignee_id) if row.assignee_id else None
+        is_open = row.status == "open"
+        mine = row.assignee_id in ids
+        completed, active = _markers(workflow)
+        return TaskDetail(
+            summary=summary(row, assignee.username if assignee else None,
+                            assignee.display_name if assignee else None, now, names),
+            instructions=row.instructions, form_id=row.form_id, form_schema=form.schema if form else None,
+            form_data={**task_data, **(row.draft or {}), **self._form_context(session)},
+            candidates=tuple(k for k in row.candidates.split(",") if k),
+            definition_id=instance.definition_id, version=definition.version,
+            may_complete=is_open and (mine or (row.assignee_id is None and candidate)),
+            may_claim=is_open and row.assignee_id is None and candidate,
+            may_release=is_open and mine,
+            may_reassign=is_open and actor.has_role("Leitung"),
+            completed_elements=completed, active_elements=active,
+            history=tuple(_history(session, instance.id)),
+        )
+
+    def instance_detail(self, actor: Actor, instance_id: int) -> InstanceDetail:
+        with self.db.write() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                raise NotFoundError("Vorgang nicht gefunden.")
+            self.instances.check_may_view(session, actor, row)
+            definition = session.get(ProcessDefinition, row.definition_id)
+            assert definition is not None
+            workflow = self.runtime.peek(session, row)
+            completed, active = _markers(workflow)
+            starter = session.get(User, row.started_by_id) if row.started_by_id else None
+            names = process_names(session)
+            waiting = tuple(sorted({e.name for e in workflow.waiting_events()
+                                    if "Message" in str(e.event_type)}))
+            detail = InstanceDetail(
+                id=row.id, process_key=row.process_key, process_name=definition.name, title=row.title,
+                status=row.status, status_reason=row.status_reason, end_event=row.end_event,
+                definition_id=definition.id, version=definition.version, started_at=row.started_at,
+                started_by=starter.display_name if starter else None, ended_at=row.ended_at,
+                completed_elements=completed, active_elements=active,
+                open_tasks=tuple(open_tasks_of_instance(session, row.id, self.clock.now(), names)),
+                history=tuple(_history(session, row.id)), waiting_messages=waiting,
+            )
+            audit(session, self.clock.now(), actor, "instance_viewed", row.id)
+            session.commit()
+            return detail
+
+    def definition_xml(self, actor: Actor, definition_id: int) -> str:
+        with self.db.read() as session:
+            definition = session.get(ProcessDefinition, definition_id)
+            if definition is None:
+                raise NotFoundError("Prozessversion nicht gefunden.")
+            return definition.bpmn_xml
+
+    def my_instances(self, actor: Actor, limit: int = 50) -> list[InstanceDetail]:
+        with self.db.read() as session:
+            ids = session.scalars(select(ProcessInstance.id).where(ProcessInstance.started_by_id == actor.id)
+                                  .order_by(ProcessInstance.id.desc()).limit(limit)).all()
+        return [self.instance_detail(actor, i) for i in ids]
+
+    # --- directory and absences ----------------------------------------------------------
+    def colleagues(self, actor: Actor) -> list[UserView]:
+        with self.db.read() as session:
+            users = session.scalars(select(User).join(Organisation).where(
+                Organisation.slug == actor.organisation, User.active.is_(True)).order_by(User.display_name))
+            return [user_view(u) for u in users]
+
+    def absences(self, actor: Actor) -> list[AbsenceView]:
+        with self.db.read() as session:
+            rows = session.execute(select(Absence, User).join(User, User.id == Absence.substitute_id)
+                                   .where(Absence.user_id == actor.id, Absence.ends_at > self.clock.now())
+                                   .order_by(Absence.starts_at)).all()
+            return [AbsenceView(a.id, actor.username, u.username, u.display_name, a.starts_at, a.ends_at, a.note)
+                    for a, u in rows]
+
+    def add_absence(self, actor: Actor, substitute: str, starts_at: datetime, ends_at: datetime,
+                    note: str = "") -> None:
+        if ends_at <= starts_at:
+            raise InvalidSubmissionError("Bitte prüfen Sie den Zeitraum.",
+                                         {"ends_at": "Das Ende muss nach dem Beginn liegen."})
+        with self.db.write() as session:
+            sub = session.scalars(select(User).where(User.username == substitute, User.active.is_(True))).first()
+            if sub is None or sub.id == actor.id or sub.organisation.slug != actor.organisation:
+                    raise InvalidSubmissionError("Bitte wählen Sie eine Vertretung aus Ihrer Organisation.",
+                                             {"substitute": "Ungültige Vertretung."})
+            session.add(Absence(user_id=actor.id, substitute_id=sub.id, starts_at=starts_at, ends_at=ends_at,
+                                note=note[:200]))
+            audit(session, self.clock.now(), actor, "absence_recorded", None,
+                  detail={"substitute": sub.display_name})
+            session.commit()
+
+    def end_absence(self, actor: Actor, absence_id: int) -> None:
+        with self.db.write() as session:
+            absence = session.get(Absence, absence_id)
+            if absence is None or absence.user_id != actor.id:
+                raise NotFoundError("Abwesenheit nicht gefunden.")
+            absence.ends_at = min(absence.ends_at, self.clock.now())
+            audit(session, self.clock.now(), actor, "absence_ended", None)
+            session.commit()
+
+    def _form_context(self, session: Session) -> dict[str, Any]:
+        return {"organisation_options": self.organisations.options()}
+
+
+def _process_view(d: ProcessDefinition, may_start: bool) -> ProcessView:
+    return ProcessView(d.process_key, d.name, d.version, d.id, d.start_form, may_start, d.deployed_at)
+
+
+def _markers(workflow: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    completed: set[str] = set()
+    active: set[str] = set()
+    for task in workflow.get_tasks():
+        bpmn_id = getattr(task.task_spec, "bpmn_id", None)
+        if not bpmn_id:
+            continue
+        if task.state == TaskState.COMPLETED:
+            completed.add(bpmn_id)
+        elif task.state in (TaskState.READY, TaskState.WAITING, TaskState.STARTED):
+            active.add(bpmn_id)
+    return tuple(sorted(completed - active)), tuple(sorted(active))
+
+
+def _history(session: Session, instance_id: int) -> list[HistoryEntry]:
+    rows = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id,
+                                                    AuditEvent.action.not_in(("task_viewed", "instance_viewed")))
+                           .order_by(AuditEvent.at, AuditEvent.id))
+    return [HistoryEntry(r.at, r.actor_name, r.action, r.element_id, dict(r.detail or {})) for r in rows]
