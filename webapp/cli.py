@@ -1,0 +1,122 @@
+"""The ``hilfenetz`` console command: run, deploy, check, demo, settings."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from engine.checks import check_files
+from engine.errors import ConfigurationError, HilfenetzError, InvalidDefinitionError
+from engine.settings import VARIABLES, Settings
+
+
+def _engine(settings: Settings):  # type: ignore[no-untyped-def]
+    from engine.service import Hilfenetz
+
+    hn = Hilfenetz(settings)
+    hn.migrate()
+    return hn
+
+
+def cmd_demo(settings: Settings) -> int:
+    """Create the schema, the network's organisations, demo users and deploy every process."""
+    hn = _engine(settings)
+    orgs = hn.seed_organisations()
+    users = hn.create_demo_users()
+    deployed = hn.deploy_all("demo")
+    print(f"{orgs} Organisationen, {len(users)} neue Demo-Konten, "
+          f"{len(deployed)} Prozesse bereitgestellt: " + ", ".join(f"{p.key} v{p.version}" for p in deployed))
+    return 0
+
+
+def cmd_deploy(settings: Settings, path: Path) -> int:
+    hn = _engine(settings)
+    files = sorted(path.glob("*.bpmn")) if path.is_dir() else [path]
+    for file in files:
+        view = hn.deploy_file(file, "cli")
+        print(f"{view.key}: Version {view.version} ist aktiv.")
+    return 0
+
+
+def cmd_check(settings: Settings, paths: Sequence[Path]) -> int:
+    problems = check_files(list(paths), settings.forms_dir)
+    for problem in problems:
+        print(f"{problem.file}: {problem.element or '-'}: {problem.reason}")
+    if not problems:
+        print(f"{len(paths)} Datei(en) geprüft, keine Probleme.")
+    return 1 if problems else 0
+
+
+def cmd_run(settings: Settings, host: str, port: int, jobs: bool) -> int:
+    from waitress import serve
+
+    from engine.jobs import EmbeddedJobRunner
+    from webapp import create_app
+
+    hn = _engine(settings)
+    hn.seed_organisations()
+    app = create_app(hilfenetz=hn)
+    runner = EmbeddedJobRunner(hn, settings.job_interval_seconds) if jobs else None
+    if runner:
+        runner.start()
+    print(f"Hilfenetz läuft auf http://{host}:{port}/ (Beenden mit Strg+C)")
+    try:
+        serve(app, host=host, port=port, threads=8, ident="Hilfenetz")
+    finally:
+        if runner:
+            runner.stop()
+    return 0
+
+
+def cmd_settings() -> int:
+    print("| Variable | Standard | Bedeutung |\n|---|---|---|")
+    for v in VARIABLES:
+        print(f"| `{v.name}` | `{v.default or '—'}` | {v.help} |")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hilfenetz", description="Hilfenetz – Prozesse des Netzwerks")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="App mit eingebettetem Job-Runner starten")
+    run.add_argument("--host", default="127.0.0.1")
+    run.add_argument("--port", type=int, default=5000)
+    run.add_argument("--no-jobs", action="store_true", help="ohne eingebetteten Job-Runner")
+    deploy = sub.add_parser("deploy", help="BPMN-Datei oder Ordner bereitstellen")
+    deploy.add_argument("path", type=Path)
+    check = sub.add_parser("check", help="BPMN-, DMN- und Formulardateien prüfen")
+    check.add_argument("paths", type=Path, nargs="+")
+    sub.add_parser("demo", help="Datenbank, Organisationen, Demo-Konten und Prozesse anlegen")
+    sub.add_parser("settings", help="Alle HILFENETZ_*-Einstellungen auflisten")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    if args.command == "settings":
+        return cmd_settings()
+    try:
+        settings = Settings.from_env()
+        if args.command == "demo":
+            return cmd_demo(settings)
+        if args.command == "deploy":
+            return cmd_deploy(settings, args.path)
+        if args.command == "check":
+            return cmd_check(settings, args.paths)
+        return cmd_run(settings, args.host, args.port, not args.no_jobs)
+    except InvalidDefinitionError as exc:
+        print(exc.message, file=sys.stderr)
+        for problem in exc.problems:
+            print(f"{problem.file}: {problem.element or '-'}: {problem.reason}", file=sys.stderr)
+        return 1
+    except (ConfigurationError, HilfenetzError) as exc:
+        print(f"Fehler: {exc.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
