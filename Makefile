@@ -1,0 +1,52 @@
+# Hilfenetz — two commands for a fresh machine: `make run` and `make test`.
+# Every install step lives here; CI (.ci/run) calls `make test` on a fresh clone.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export HILFENETZ_DEV ?= 1
+
+.PHONY: run test setup lint typecheck importlint unit integration e2e bench clean chromium
+
+run: setup
+	$(BIN)/hilfenetz demo
+	$(BIN)/hilfenetz run
+
+setup: $(VENV)/.installed webapp/static/vendor/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+webapp/static/vendor/.installed: node_modules/.installed scripts/vendor.py
+	$(PYTHON) scripts/vendor.py
+	touch $@
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+importlint: setup
+	$(BIN)/lint-imports
+
+test: setup chromium lint typecheck importlint
+	$(BIN)/pytest -p no:cacheprovider
+
+bench: setup
+	$(BIN)/python bench/step_overhead.py
+	$(BIN)/python bench/worklist.py
+
+clean:
+	rm -rf $(VENV) node_modules webapp/static/vendor instance .pytest_cache .mypy_cache .ruff_cache
