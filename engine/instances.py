@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from engine.assignment import user_keys
 from engine.clock import Clock
 from engine.directory import actor_of, effective_identity
 from engine.errors import ConflictError, InvalidSubmissionError, NotFoundError, NotPermittedError
@@ -24,6 +26,12 @@ from engine.persistence.models import Organisation, ProcessDefinition, ProcessIn
 from engine.projection import candidate_rows, drop_candidates
 from engine.read_models import Actor
 from engine.runtime import Loaded, Runtime, audit, ensure_open
+
+@dataclass(frozen=True)
+class Completion:
+    instance_id: int
+    new_task_ids: tuple[str, ...]
+
 
 CHANGED_MEANWHILE = ("Der Vorgang wurde gerade von jemand anderem geändert. Ihre Eingaben sind nicht "
                      "verloren: Bitte laden Sie die Seite neu und prüfen Sie den aktuellen Stand.")
@@ -76,13 +84,14 @@ class Instances:
             return row.id
 
     # --- complete ------------------------------------------------------------------------
-    def complete(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> int:
-        """Validate and complete a user task; returns the instance id."""
+    def complete(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> Completion:
+        """Validate and complete a user task; returns the instance and the tasks it created."""
         with conflicts_as_409(), self.db.write() as session:
+            instance_id = session.scalar(select(UserTask.instance_id).where(UserTask.id == task_id))
+            if instance_id is None:
+                raise NotFoundError("Aufgabe nicht gefunden.")
+            loaded = self.runtime.lock(session, instance_id)
             row = ensure_open(session.get(UserTask, task_id))
-            loaded = self.runtime.lock(session, row.instance_id)
-            session.refresh(row)
-            ensure_open(row)
             self._check_may_work(session, actor, row)
             task = _ready_task(loaded, task_id)
             form = loaded.version.forms.get(row.form_id or "")
@@ -95,10 +104,10 @@ class Instances:
             drop_candidates(session, row.id)
             audit(session, now, actor, "task_completed", row.instance_id, task_id=row.id,
                   element_id=row.element_id, detail={"task": row.name, "fields": sorted(cleaned)})
-            self.runtime.save(session, loaded, actor, completed_task=row.id)
+            created = self.runtime.save(session, loaded, actor, completed_task=row.id)
             session.commit()
             self.runtime.remember(loaded)
-            return row.instance_id
+            return Completion(instance_id, tuple(t.id for t in created))
 
     def save_draft(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> None:
         """Store unvalidated input on the server (only the form's own keys)."""
@@ -203,6 +212,10 @@ class Instances:
 
     # --- checks --------------------------------------------------------------------------
     def _check_may_work(self, session: Session, actor: Actor, row: UserTask, *, lead_override: bool = False) -> None:
+        own = user_keys(actor.username, actor.organisation, actor.roles)
+        candidates = set(row.candidates.split(","))
+        if row.assignee_id == actor.id or (row.assignee_id is None and candidates & set(own)):
+            return  # the common case needs no look-up of absences
         ids, keys = effective_identity(session, actor, self.clock.now())
         if row.assignee_id is not None:
             if row.assignee_id in ids or (lead_override and _leads_org_of(session, actor, row.assignee_id)):
@@ -210,7 +223,7 @@ class Instances:
             raise NotPermittedError("Diese Aufgabe ist einer anderen Person zugewiesen.", task=row.id)
         if lead_override and actor.has_role("Leitung") and f"*@{actor.organisation}" in _org_keys(row):
             return
-        if not keys & set(row.candidates.split(",")):
+        if not keys & candidates:
             raise NotPermittedError("Sie sind für diese Aufgabe nicht zuständig.", task=row.id)
 
     def check_may_view(self, session: Session, actor: Actor, row: ProcessInstance) -> None:

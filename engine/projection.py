@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
@@ -108,6 +108,12 @@ def _value(text: str | None, evaluate: Callable[[str], Any]) -> Any:
     return interpolate(stripped, evaluate)
 
 
+def candidate_dicts(row: UserTask) -> list[dict[str, Any]]:
+    return [{"task_id": row.id, "key": k, "due_at": row.due_at, "priority": row.priority,
+             "created_at": row.created_at, "process_key": row.process_key}
+            for k in row.candidates.split(",") if k]
+
+
 def candidate_rows(row: UserTask) -> list[TaskCandidate]:
     keys = [k for k in row.candidates.split(",") if k]
     return [TaskCandidate(task_id=row.id, key=k, due_at=row.due_at, priority=row.priority,
@@ -131,9 +137,8 @@ def new_task_row(session: Session, instance_id: int, process_key: str, task: Any
         context_label=context_label,
     )
     session.add(row)
-    session.flush()
     if assignee_id is None:
-        session.add_all(candidate_rows(row))
+        session.execute(insert(TaskCandidate), candidate_dicts(row))
     return row
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -157,7 +157,8 @@ class Runtime:
             row = new_task_row(session, loaded.row.id, loaded.row.process_key, task, facts, now,
                                loaded.row.title)
             created.append(row)
-            session.add(Outbox(created_at=now, kind="task_created", payload={"task_id": row.id}))
+            session.execute(insert(Outbox), [{"created_at": now, "kind": "task_created", "status": "pending",
+                                              "attempts": 0, "payload": {"task_id": row.id}}])
         return created
 
     def _update_status(self, session: Session, row: ProcessInstance, workflow: BpmnWorkflow,
@@ -206,10 +207,11 @@ def _end_event(workflow: BpmnWorkflow) -> str | None:
 def audit(session: Session, now: datetime, actor: Actor | None, action: str, instance_id: int | None,
           *, task_id: str | None = None, element_id: str | None = None,
           detail: dict[str, Any] | None = None) -> None:
-    session.add(AuditEvent(at=now, actor_id=actor.id if actor else None,
-                           actor_name=actor.display_name if actor else "System", action=action,
-                           instance_id=instance_id, task_id=task_id, element_id=element_id,
-                           detail=json.loads(json.dumps(detail or {}, default=str))))
+    session.execute(insert(AuditEvent), [{
+        "at": now, "actor_id": actor.id if actor else None,
+        "actor_name": actor.display_name if actor else "System", "action": action,
+        "instance_id": instance_id, "task_id": task_id, "element_id": element_id,
+        "detail": json.loads(json.dumps(detail or {}, default=str))}])
 
 
 def ensure_open(row: UserTask | None) -> UserTask:

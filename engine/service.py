@@ -31,7 +31,7 @@ from engine.directory import (
     user_view,
 )
 from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError, ScriptError
-from engine.instances import Instances, latest_definition
+from engine.instances import Completion, Instances, latest_definition
 from engine.persistence.database import Database
 from engine.persistence.models import (
     Absence,
@@ -229,6 +229,11 @@ class Hilfenetz:
         return self.instances.start(actor, process_key, data)
 
     def complete(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> int:
+        """Complete a task; returns the instance id."""
+        return self.instances.complete(actor, task_id, data).instance_id
+
+    def complete_task(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> Completion:
+        """Complete a task; returns the instance id and the ids of the tasks it created."""
         return self.instances.complete(actor, task_id, data)
 
     def save_draft(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> None:

@@ -53,7 +53,7 @@ class Database:
             _configure_sqlite(self.write_engine, immediate=True)
             _configure_sqlite(self.read_engine, immediate=False)
         else:
-            self.write_engine = create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10)
+            self.write_engine = create_engine(url, echo=echo, pool_size=10, pool_recycle=1800)
             self.read_engine = self.write_engine
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
