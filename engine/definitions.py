@@ -213,15 +213,17 @@ class _BundleBuilder:
                 self.add_bpmn(path.name, path.read_text(encoding="utf-8"))
 
     def _missing_called_processes(self) -> list[str]:
-        known = set(self.parser.get_process_ids())
-        missing = []
-        for pid in list(known):
+        """Processes named by call activities that no added file defines (embedded subprocesses
+        are registered by the parser itself and are never missing)."""
+        missing = set()
+        for pid in list(self.parser.get_process_ids()):
             spec = self.parser.get_spec(pid)
             for task_spec in spec.task_specs.values():
                 called = getattr(task_spec, "spec", None)
-                if isinstance(task_spec, SubWorkflowTaskMixin) and called and called not in known:
-                    missing.append(called)
-        return sorted(set(missing))
+                if (isinstance(task_spec, SubWorkflowTaskMixin) and called
+                        and self.parser.get_spec(called, required=False) is None):
+                    missing.add(called)
+        return sorted(missing)
 
     def _collect_forms(self, specs: Mapping[str, Any]) -> str | None:
         start_form = None

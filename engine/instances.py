@@ -25,7 +25,7 @@ from engine.persistence.database import Database
 from engine.persistence.models import Organisation, ProcessDefinition, ProcessInstance, User, UserTask
 from engine.projection import candidate_rows, drop_candidates
 from engine.read_models import Actor
-from engine.runtime import Loaded, Runtime, audit, ensure_open
+from engine.runtime import Loaded, Runtime, audit, ensure_open, waiting_messages
 
 @dataclass(frozen=True)
 class Completion:
@@ -182,10 +182,10 @@ class Instances:
         with conflicts_as_409(), self.db.write() as session:
             loaded = self.runtime.lock(session, instance_id)
             self.check_may_view(session, actor, loaded.row)
-            waiting = {e.name for e in loaded.workflow.waiting_events()}
-            if name not in waiting:
+            if name not in waiting_messages(loaded.workflow):
                 raise ConflictError(f"Der Vorgang wartet derzeit nicht auf „{name}“.")
-            event = BpmnEvent(MessageEventDefinition(name), dict(payload or {}))
+            # Camunda message handling expects this dict shape; the payload lands in `result_var`.
+            event = BpmnEvent(MessageEventDefinition(name), {"payload": dict(payload or {}), "result_var": name})
             loaded.workflow.send_event(event)
             audit(session, self.clock.now(), actor, "message_received", instance_id, detail={"message": name})
             self.runtime.save(session, loaded, actor)

@@ -143,20 +143,23 @@ def new_task_row(session: Session, instance_id: int, process_key: str, task: Any
 
 
 def next_timer(workflow: BpmnWorkflow) -> datetime | None:
-    """Earliest due time among the instance's waiting timers (stored for the job runner)."""
+    """Earliest due time among the instance's waiting timers (stored for the job runner).
+
+    Read from each WAITING task's ``event_value`` — an event-based gateway reports its pending
+    event as a ``MultipleEventDefinition`` without a value, but keeps the timer's due time there.
+    """
     due: list[datetime] = []
-    for pending in workflow.waiting_events():
-        if "Timer" not in str(pending.event_type) and "Time" not in str(pending.event_type):
-            continue
-        value = pending.value
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        value = task.internal_data.get("event_value")
         if isinstance(value, dict):
             value = value.get("next")
-        if isinstance(value, str):
-            try:
-                parsed = datetime.fromisoformat(value)
-            except ValueError:
-                continue
-            due.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=BERLIN))
+        if not isinstance(value, str):
+            continue
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        due.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=BERLIN))
     return min(due) if due else None
 
 

@@ -177,6 +177,18 @@ class Runtime:
         row.status, row.status_reason = "running", None
 
 
+def waiting_messages(workflow: BpmnWorkflow) -> list[str]:
+    """Names of the messages the instance waits for now (also behind an event-based gateway)."""
+    names: set[str] = set()
+    for task in workflow.get_tasks(state=TaskState.WAITING | TaskState.READY):
+        definition = getattr(task.task_spec, "event_definition", None)
+        # An event-based gateway waits with a MultipleEventDefinition holding the real ones.
+        for each in [definition, *getattr(definition, "event_definitions", [])]:
+            if type(each).__name__ == "MessageEventDefinition" and each.name:
+                names.add(each.name)
+    return sorted(names)
+
+
 def _reached_end(workflow: BpmnWorkflow) -> bool:
     """True only if the process really finished.
 

@@ -56,7 +56,7 @@ from engine.read_models import (
     UserView,
     WorklistPage,
 )
-from engine.runtime import Runtime, audit
+from engine.runtime import Runtime, audit, waiting_messages
 from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
 from engine.settings import Settings
 from engine.workflow_state import WorkflowCache
@@ -314,8 +314,7 @@ class Hilfenetz:
             completed, active = _markers(workflow)
             starter = session.get(User, row.started_by_id) if row.started_by_id else None
             names = process_names(session)
-            waiting = tuple(sorted({e.name for e in workflow.waiting_events()
-                                    if "Message" in str(e.event_type)}))
+            waiting = tuple(waiting_messages(workflow))
             detail = InstanceDetail(
                 id=row.id, process_key=row.process_key, process_name=definition.name, title=row.title,
                 status=row.status, status_reason=row.status_reason, end_event=row.end_event,
