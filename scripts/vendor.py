@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Copy the browser builds we serve from node_modules/ into webapp/static/vendor/.
+
+Run after `npm ci`. Only the files listed in FILES are copied; anything else under
+webapp/static/vendor/ (git-ignored, generated) is removed, so the folder always matches
+this list and package-lock.json. Files whose content is unchanged are left alone, so a
+second run changes nothing. Standard library only.
+"""
+
+from __future__ import annotations
+
+import filecmp
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NODE_MODULES = ROOT / "node_modules"
+VENDOR = ROOT / "webapp" / "static" / "vendor"
+
+# npm package -> (folder under vendor/, [(path in package, path under that folder)])
+BPMN_FONT = "dist/assets/bpmn-font"
+FILES: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "bpmn-js": (
+        "bpmn-js",
+        [
+            ("dist/bpmn-navigated-viewer.production.min.js", "bpmn-navigated-viewer.production.min.js"),
+            ("dist/assets/diagram-js.css", "assets/diagram-js.css"),
+            ("dist/assets/bpmn-js.css", "assets/bpmn-js.css"),
+            (f"{BPMN_FONT}/css/bpmn.css", "assets/bpmn-font/css/bpmn.css"),
+            *(
+                (f"{BPMN_FONT}/font/bpmn.{ext}", f"assets/bpmn-font/font/bpmn.{ext}")
+                for ext in ("woff2", "woff", "ttf", "eot", "svg")
+            ),
+            ("LICENSE", "LICENSE"),
+        ],
+    ),
+    "@bpmn-io/form-js": (
+        "form-js",
+        [
+            ("dist/form-viewer.umd.js", "form-viewer.umd.js"),
+            ("dist/assets/form-js.css", "assets/form-js.css"),
+            ("LICENSE", "LICENSE"),
+        ],
+    ),
+    "axe-core": (
+        "axe-core",
+        [
+            ("axe.min.js", "axe.min.js"),
+            ("LICENSE", "LICENSE"),
+            ("LICENSE-3RD-PARTY.txt", "LICENSE-3RD-PARTY.txt"),
+        ],
+    ),
+}
+
+
+def fail(message: str) -> None:
+    print(f"vendor.py: {message}", file=sys.stderr)
+    raise SystemExit(1)
+
+
+def check_installed() -> None:
+    """Stop with a clear message when node_modules is missing or older than package.json."""
+    if not NODE_MODULES.is_dir():
+        fail("node_modules/ is missing: run `npm ci` in the project root first.")
+    wanted = json.loads((ROOT / "package.json").read_text(encoding="utf-8"))["dependencies"]
+    for package in FILES:
+        manifest = NODE_MODULES / package / "package.json"
+        if not manifest.is_file():
+            fail(f"{package} is not installed: run `npm ci`.")
+        installed = json.loads(manifest.read_text(encoding="utf-8"))["version"]
+        if installed != wanted[package]:
+            fail(f"{package} {installed} is installed but package.json pins {wanted[package]}: run `npm ci`.")
+
+
+def copy_all() -> tuple[int, int]:
+    """Copy every listed file; return (files served, files changed or removed)."""
+    expected: set[Path] = set()
+    changed = 0
+    for package, (folder, files) in FILES.items():
+        for source_name, target_name in files:
+            source = NODE_MODULES / package / source_name
+            target = VENDOR / folder / target_name
+            if not source.is_file():
+                fail(f"{package}: {source_name} is missing in node_modules (layout changed?)")
+            expected.add(target)
+            if target.is_file() and filecmp.cmp(source, target, shallow=False):
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+            changed += 1
+    for path in sorted(VENDOR.rglob("*"), reverse=True):
+        if path.is_file() and path not in expected:
+            path.unlink()
+            changed += 1
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return len(expected), changed
+
+
+def main() -> None:
+    check_installed()
+    served, changed = copy_all()
+    print(f"vendor: {served} files in {VENDOR.relative_to(ROOT)} ({changed} changed)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,339 @@
+/*
+ * Task and start forms: mounts the form-js viewer (global `FormViewer` from
+ * vendor/form-js/form-viewer.umd.js) into #task-form and sends the data to the server.
+ *
+ * HTML contract (no inline script needed):
+ *   <div id="task-form" data-schema-url="…" data-submit-url="…" [data-draft-url="…"]
+ *        data-csrf="…" data-lang="de" data-next-url="…" [data-mode="start"] [data-label="…"]></div>
+ *   <div id="task-form-status" role="status" aria-live="polite"></div>
+ *   <div id="task-form-errors" role="alert"></div>
+ *   <button id="task-form-submit" type="button">…</button>
+ *   <button id="task-form-draft" type="button">…</button>   (hidden when there is no draft URL)
+ *
+ * GET schema-url  -> {"schema": <form-js schema>, "data": {…}}
+ * POST submit-url -> 200 {"redirect", "message"} | 422 {"message", "field_errors": {key: msg}}
+ *                    | 403/404/409 {"message"}
+ * POST draft-url  -> 200 {"message"?}
+ * Both POSTs send {"data": …} as JSON with the header X-CSRFToken. The user's input is
+ * never discarded on an error.
+ *
+ * Scripts, in this order: vendor/form-js/form-viewer.umd.js, js/form_de.js (German for the
+ * viewer's own strings, used when data-lang="de"), js/task_form.js.
+ *
+ * Server field errors are put into the viewer's own error state (Form#_setState({errors}), the same call Form#validate()
+ * makes), so they render under the field with aria-invalid and aria-describedby exactly
+ * like client-side errors; a list of links above the form repeats them.
+ */
+(function () {
+  'use strict';
+
+  const STATUS_DE = {
+    403: 'Dafür fehlt Ihnen die Berechtigung.',
+    404: 'Die Aufgabe oder der Prozess wurde nicht gefunden.',
+    409: 'Die Aufgabe wurde inzwischen geändert oder bereits erledigt.',
+    422: 'Bitte prüfen Sie Ihre Eingaben.'
+  };
+
+  const KEPT = ' Ihre Eingaben sind noch im Formular.';
+
+  function afterRender() {
+    // form-js (preact) re-renders asynchronously after a state change.
+    return new Promise(function (resolve) {
+      window.requestAnimationFrame(function () { window.setTimeout(resolve, 0); });
+    });
+  }
+
+  function timeNow() {
+    return new Date().toLocaleTimeString('de-DE', { hour: '2-digit', minute: '2-digit' });
+  }
+
+  function TaskForm(container) {
+    this.container = container;
+    this.mode = container.dataset.mode || 'task';
+    this.status = document.getElementById('task-form-status');
+    this.errorBox = document.getElementById('task-form-errors');
+    this.submitButton = document.getElementById('task-form-submit');
+    this.draftButton = document.getElementById('task-form-draft');
+    this.busy = false;
+    this.dirty = false;
+    this.form = null;
+  }
+
+  TaskForm.prototype.start = async function () {
+    const self = this;
+    const dataset = this.container.dataset;
+    if (this.draftButton && !dataset.draftUrl) {
+      this.draftButton.hidden = true;
+    }
+    this.setBusy(true);
+    this.container.setAttribute('aria-busy', 'true');
+    let loadError = null; // the server's message, e.g. for 403/404
+    try {
+      const response = await fetch(dataset.schemaUrl, {
+        credentials: 'same-origin',
+        headers: { Accept: 'application/json' }
+      });
+      const payload = await response.json();
+      if (!response.ok) {
+        loadError = payload.message;
+        throw new Error('HTTP ' + response.status);
+      }
+      if (!window.FormViewer) {
+        throw new Error('vendor/form-js/form-viewer.umd.js is not loaded');
+      }
+      const german = (dataset.lang || 'de') === 'de' && window.HilfenetzFormDe;
+      this.form = new window.FormViewer.Form({
+        container: this.container,
+        additionalModules: german ? [german.module] : [],
+        properties: { ariaLabel: dataset.label || (this.mode === 'start' ? 'Startformular' : 'Aufgabenformular') }
+      });
+      await this.form.importSchema(payload.schema, payload.data || {});
+      if (german) {
+        german.observe(this.container);
+      }
+    } catch (error) {
+      window.console.error(error);
+      this.showError(loadError || 'Das Formular konnte nicht geladen werden. Bitte laden Sie die Seite neu.');
+      return; // buttons stay disabled: there is nothing to submit
+    } finally {
+      this.container.removeAttribute('aria-busy');
+    }
+    this.form.on('field.updated', function () { self.dirty = true; });
+    window.addEventListener('beforeunload', function (event) {
+      if (self.dirty) {
+        event.preventDefault();
+        event.returnValue = '';
+      }
+    });
+    if (this.submitButton) {
+      this.submitButton.addEventListener('click', function () { self.submit(); });
+    }
+    if (this.draftButton) {
+      this.draftButton.addEventListener('click', function () { self.saveDraft(); });
+    }
+    this.setBusy(false);
+  };
+
+  TaskForm.prototype.setBusy = function (busy) {
+    // aria-disabled instead of disabled: a disabled button loses keyboard focus.
+    this.busy = busy;
+    [this.submitButton, this.draftButton].forEach(function (button) {
+      if (button) {
+        button.setAttribute('aria-disabled', busy ? 'true' : 'false');
+      }
+    });
+  };
+
+  TaskForm.prototype.clearMessages = function () {
+    this.errorBox.textContent = '';
+    this.status.textContent = '';
+  };
+
+  TaskForm.prototype.showError = function (message) {
+    const paragraph = document.createElement('p');
+    paragraph.textContent = message;
+    this.errorBox.textContent = '';
+    this.errorBox.appendChild(paragraph);
+  };
+
+  TaskForm.prototype.submit = async function () {
+    if (this.busy || !this.form) {
+      return;
+    }
+    this.clearMessages();
+    const result = this.form.submit();
+    if (Object.keys(result.errors).length) {
+      await this.showFieldErrors('Bitte prüfen Sie Ihre Eingaben.');
+      return;
+    }
+    const answer = await this.post(this.container.dataset.submitUrl, result.data);
+    if (!answer) {
+      return;
+    }
+    if (answer.ok) {
+      this.dirty = false;
+      this.status.textContent = answer.body.message || 'Gespeichert. Sie werden weitergeleitet …';
+      window.location.assign(answer.body.redirect || this.container.dataset.nextUrl || '/');
+      return;
+    }
+    if (answer.status === 422 && answer.body.field_errors) {
+      const unmatched = this.setServerErrors(answer.body.field_errors);
+      await this.showFieldErrors(answer.body.message || STATUS_DE[422], unmatched);
+      return;
+    }
+    this.showError(answer.message + KEPT);
+  };
+
+  TaskForm.prototype.saveDraft = async function () {
+    if (this.busy || !this.form) {
+      return;
+    }
+    this.clearMessages();
+    // Form#_getSubmitData(): the values submit() would send, without running validation.
+    const answer = await this.post(this.container.dataset.draftUrl, this.form._getSubmitData());
+    if (!answer) {
+      return;
+    }
+    if (answer.ok) {
+      this.dirty = false;
+      this.status.textContent = 'Entwurf gespeichert (' + timeNow() + ')';
+    } else {
+      this.showError(answer.message + KEPT);
+    }
+  };
+
+  /*
+   * POST {"data": data} as JSON. Resolves to {ok, status, body, message}, or to null after
+   * showing a message when the request failed before the server answered with JSON.
+   */
+  TaskForm.prototype.post = async function (url, data) {
+    this.setBusy(true);
+    this.status.textContent = 'Wird gesendet …';
+    try {
+      const response = await fetch(url, {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: {
+          'Content-Type': 'application/json',
+          Accept: 'application/json',
+          'X-CSRFToken': this.container.dataset.csrf || ''
+        },
+        body: JSON.stringify({ data: data })
+      });
+      this.status.textContent = '';
+      let body = null;
+      if ((response.headers.get('Content-Type') || '').indexOf('application/json') !== -1) {
+        body = await response.json();
+      }
+      if (!body) {
+        this.showError('Der Server hat unerwartet geantwortet (' + response.status + '). ' +
+          'Vielleicht ist Ihre Anmeldung abgelaufen: Melden Sie sich in einem neuen Tab an und ' +
+          'versuchen Sie es dann erneut.' + KEPT);
+        return null;
+      }
+      return {
+        ok: response.ok,
+        status: response.status,
+        body: body,
+        message: body.message || STATUS_DE[response.status] ||
+          'Das hat nicht geklappt (Fehler ' + response.status + '). Bitte versuchen Sie es später erneut.'
+      };
+    } catch (error) {
+      this.status.textContent = '';
+      this.showError('Keine Verbindung zum Server. Bitte prüfen Sie Ihre Netzwerkverbindung und ' +
+        'versuchen Sie es erneut.' + KEPT);
+      return null;
+    } finally {
+      this.setBusy(false);
+    }
+  };
+
+  /*
+   * Put {key or dotted path: message(s)} from the server into the viewer's error state.
+   * Returns the messages for keys that match no visible field of the form.
+   */
+  TaskForm.prototype.setServerErrors = function (fieldErrors) {
+    const instances = this.form.get('formFieldInstanceRegistry').getAllKeyed();
+    const errors = {};
+    const unmatched = [];
+    Object.keys(fieldErrors).forEach(function (key) {
+      const messages = [].concat(fieldErrors[key]);
+      const matching = instances.filter(function (instance) {
+        return !instance.hidden && instance.valuePath.join('.') === key;
+      });
+      if (!matching.length) {
+        Array.prototype.push.apply(unmatched, messages);
+      }
+      matching.forEach(function (instance) {
+        // same path Form#validate() uses: [field id, repeat index, …]
+        const indexes = instance.indexes || {};
+        const path = [instance.id].concat(Object.keys(indexes).map(function (name) { return indexes[name]; }));
+        let node = errors;
+        path.slice(0, -1).forEach(function (step) {
+          node[step] = node[step] || {};
+          node = node[step];
+        });
+        node[path[path.length - 1]] = messages;
+      });
+    });
+    this.form._setState({ errors: errors });
+    return unmatched;
+  };
+
+  /*
+   * After errors are in the viewer's state: list every error shown in the form (in page
+   * order) as a link in #task-form-errors, then `extraMessages` (server errors for keys the
+   * form does not show), and move focus to the first invalid field.
+   */
+  TaskForm.prototype.showFieldErrors = async function (summary, extraMessages) {
+    await afterRender();
+    const self = this;
+    const box = this.errorBox;
+    const heading = document.createElement('p');
+    const list = document.createElement('ul');
+    let firstField = null;
+    this.container.querySelectorAll('.fjs-form-field-error').forEach(function (error) {
+      const field = self.fieldFor(error);
+      const label = self.labelFor(error);
+      error.querySelectorAll('li').forEach(function (item) {
+        const entry = document.createElement('li');
+        const text = (label ? label + ': ' : '') + item.textContent;
+        if (field) {
+          const link = document.createElement('a');
+          link.href = '#' + field.id;
+          link.textContent = text;
+          link.addEventListener('click', function (event) {
+            event.preventDefault();
+            field.focus();
+          });
+          entry.appendChild(link);
+        } else {
+          entry.textContent = text;
+        }
+        list.appendChild(entry);
+      });
+      firstField = firstField || field;
+    });
+    (extraMessages || []).forEach(function (message) {
+      const entry = document.createElement('li');
+      entry.textContent = message;
+      list.appendChild(entry);
+    });
+    heading.textContent = summary;
+    box.textContent = '';
+    box.appendChild(heading);
+    box.appendChild(list);
+    if (firstField) {
+      firstField.focus();
+    }
+  };
+
+  /* The focusable control an error message belongs to (the error div is `<domId>-error-message`). */
+  TaskForm.prototype.fieldFor = function (errorElement) {
+    const domId = errorElement.id.replace(/-error-message$/, '');
+    const control = domId && document.getElementById(domId);
+    if (control && typeof control.focus === 'function' && control.matches('input, select, textarea, button, [tabindex]')) {
+      return control;
+    }
+    const wrapper = errorElement.closest('.fjs-form-field');
+    return wrapper && wrapper.querySelector('input:not([type=hidden]), select, textarea, button, [tabindex]');
+  };
+
+  TaskForm.prototype.labelFor = function (errorElement) {
+    const wrapper = errorElement.closest('.fjs-form-field');
+    const label = wrapper && wrapper.querySelector('.fjs-form-field-label, legend');
+    if (!label) {
+      return '';
+    }
+    const copy = label.cloneNode(true); // without the aria-hidden "*" of required fields
+    copy.querySelectorAll('[aria-hidden="true"]').forEach(function (node) { node.remove(); });
+    return copy.textContent.trim();
+  };
+
+  document.addEventListener('DOMContentLoaded', function () {
+    const container = document.getElementById('task-form');
+    if (container) {
+      new TaskForm(container).start();
+    }
+  });
+}());
