@@ -8,10 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -22,10 +21,17 @@ from engine.directory import actor_of, effective_identity
 from engine.errors import ConflictError, InvalidSubmissionError, NotFoundError, NotPermittedError
 from engine.forms import form_field_keys, validate_submission
 from engine.persistence.database import Database
-from engine.persistence.models import Organisation, ProcessDefinition, ProcessInstance, User, UserTask
-from engine.projection import candidate_rows, drop_candidates
+from engine.persistence.models import (
+    Organisation,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskCandidate,
+    User,
+    UserTask,
+)
+from engine.projection import candidate_dicts, drop_candidates
 from engine.read_models import Actor
-from engine.runtime import Loaded, Runtime, audit, ensure_open, waiting_messages
+from engine.runtime import CHANGED_MEANWHILE, Loaded, Runtime, audit, ensure_open, waiting_messages
 
 @dataclass(frozen=True)
 class Completion:
@@ -33,8 +39,7 @@ class Completion:
     new_task_ids: tuple[str, ...]
 
 
-CHANGED_MEANWHILE = ("Der Vorgang wurde gerade von jemand anderem geändert. Ihre Eingaben sind nicht "
-                     "verloren: Bitte laden Sie die Seite neu und prüfen Sie den aktuellen Stand.")
+_UT = UserTask.__table__
 
 
 @contextmanager
@@ -42,10 +47,9 @@ def conflicts_as_409() -> Iterator[None]:
     """A lost race (version check, lock timeout) becomes a ConflictError with a plain message."""
     try:
         yield
-    except StaleDataError:
-        raise ConflictError(CHANGED_MEANWHILE) from None
     except OperationalError as exc:
-        if "locked" in str(exc).lower() or "could not obtain lock" in str(exc).lower():
+        text = str(exc).lower()
+        if any(s in text for s in ("locked", "could not obtain lock", "deadlock", "could not serialize")):
             raise ConflictError(CHANGED_MEANWHILE) from None
         raise
 
@@ -64,34 +68,24 @@ class Instances:
             definition = latest_definition(session, process_key)
             version = self.runtime.version(session, definition.id)
             cleaned = self._validate(session, version.forms.get(definition.start_form or ""), data, {})
-            workflow = self.runtime.new_workflow(version)
             start_data = {**cleaned, "initiator_user": actor.username, "initiator_org": actor.organisation}
-            for task in workflow.get_tasks(state=TaskState.READY):
-                task.data.update(start_data)
-            now = self.clock.now()
             org_id = session.scalar(select(Organisation.id).where(Organisation.slug == actor.organisation))
-            row = ProcessInstance(definition_id=definition.id, process_key=process_key, status="running",
-                                  state=b"", state_format=0, started_at=now, started_by_id=actor.id,
-                                  initiator_org_id=org_id)
-            session.add(row)
-            session.flush()
-            row.title = f"{definition.name} #{row.id}"
-            loaded = Loaded(row, version, workflow)
-            audit(session, now, actor, "instance_started", row.id, detail={"version": definition.version})
+            loaded = self.runtime.create(session, version, definition.id, definition.name, actor, org_id,
+                                         start_data)
+            loaded.audit(self.clock.now(), actor, "instance_started", detail={"version": definition.version})
             self.runtime.save(session, loaded, actor)
             session.commit()
             self.runtime.remember(loaded)
-            return row.id
+            return loaded.row.id
 
     # --- complete ------------------------------------------------------------------------
     def complete(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> Completion:
         """Validate and complete a user task; returns the instance and the tasks it created."""
         with conflicts_as_409(), self.db.write() as session:
-            instance_id = session.scalar(select(UserTask.instance_id).where(UserTask.id == task_id))
-            if instance_id is None:
-                raise NotFoundError("Aufgabe nicht gefunden.")
-            loaded = self.runtime.lock(session, instance_id)
-            row = ensure_open(session.get(UserTask, task_id))
+            conn = session.connection()
+            loaded = self.runtime.lock(session, task_id=task_id)
+            instance_id = loaded.row.id
+            row = ensure_open(conn.execute(select(_UT).where(_UT.c.id == task_id)).one_or_none())
             self._check_may_work(session, actor, row)
             task = _ready_task(loaded, task_id)
             form = loaded.version.forms.get(row.form_id or "")
@@ -99,15 +93,17 @@ class Instances:
             task.data.update(cleaned)
             task.run()
             now = self.clock.now()
-            row.status, row.completed_at, row.completed_by_id, row.draft = "completed", now, actor.id, None
-            row.assignee_id = row.assignee_id or actor.id
-            drop_candidates(session, row.id)
-            audit(session, now, actor, "task_completed", row.instance_id, task_id=row.id,
-                  element_id=row.element_id, detail={"task": row.name, "fields": sorted(cleaned)})
-            created = self.runtime.save(session, loaded, actor, completed_task=row.id)
+            conn.execute(update(_UT).where(_UT.c.id == task_id).values(
+                status="completed", completed_at=now, completed_by_id=actor.id, draft=None,
+                assignee_id=row.assignee_id or actor.id))
+            if row.assignee_id is None:
+                conn.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task_id))
+            loaded.audit(now, actor, "task_completed", task_id=task_id, element_id=row.element_id,
+                         detail={"task": row.name, "fields": sorted(cleaned)})
+            created = self.runtime.save(session, loaded, actor, completed_task=task_id)
             session.commit()
             self.runtime.remember(loaded)
-            return Completion(instance_id, tuple(t.id for t in created))
+            return Completion(instance_id, tuple(created))
 
     def save_draft(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> None:
         """Store unvalidated input on the server (only the form's own keys)."""
@@ -149,7 +145,7 @@ class Instances:
                 raise NotPermittedError("Sie können nur eigene Aufgaben zurückgeben.", task=task_id)
             row.assignee_id = None
             session.flush()
-            session.add_all(candidate_rows(row))
+            session.execute(insert(TaskCandidate), candidate_dicts(_values(row)))
             audit(session, self.clock.now(), actor, "task_released", row.instance_id, task_id=task_id,
                   element_id=row.element_id)
             session.commit()
@@ -187,7 +183,7 @@ class Instances:
             # Camunda message handling expects this dict shape; the payload lands in `result_var`.
             event = BpmnEvent(MessageEventDefinition(name), {"payload": dict(payload or {}), "result_var": name})
             loaded.workflow.send_event(event)
-            audit(session, self.clock.now(), actor, "message_received", instance_id, detail={"message": name})
+            loaded.audit(self.clock.now(), actor, "message_received", detail={"message": name})
             self.runtime.save(session, loaded, actor)
             session.commit()
             self.runtime.remember(loaded)
@@ -199,19 +195,21 @@ class Instances:
             due = session.scalars(select(ProcessInstance.id).where(
                 ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now,
             ).order_by(ProcessInstance.next_timer_at).limit(limit)).all()
+        fired = 0
         for instance_id in due:
             with conflicts_as_409(), self.db.write() as session:
                 loaded = self.runtime.lock(session, instance_id)
                 if loaded.row.next_timer_at is None or loaded.row.next_timer_at > now:
-                    continue
-                audit(session, now, None, "timer_fired", instance_id)
+                    continue  # another runner got there first
+                loaded.audit(now, None, "timer_fired")
                 self.runtime.save(session, loaded, None)
                 session.commit()
                 self.runtime.remember(loaded)
-        return len(due)
+                fired += 1
+        return fired
 
     # --- checks --------------------------------------------------------------------------
-    def _check_may_work(self, session: Session, actor: Actor, row: UserTask, *, lead_override: bool = False) -> None:
+    def _check_may_work(self, session: Session, actor: Actor, row: Any, *, lead_override: bool = False) -> None:
         own = user_keys(actor.username, actor.organisation, actor.roles)
         candidates = set(row.candidates.split(","))
         if row.assignee_id == actor.id or (row.assignee_id is None and candidates & set(own)):
@@ -226,7 +224,7 @@ class Instances:
         if not keys & candidates:
             raise NotPermittedError("Sie sind für diese Aufgabe nicht zuständig.", task=row.id)
 
-    def check_may_view(self, session: Session, actor: Actor, row: ProcessInstance) -> None:
+    def check_may_view(self, session: Session, actor: Actor, row: Any) -> None:
         """Involved: started it, is or was a candidate or assignee of one of its tasks, or coordinates."""
         if actor.has_role("Koordination") or actor.has_role("Administration") or row.started_by_id == actor.id:
             return
@@ -246,7 +244,11 @@ class Instances:
         return validate_submission(form, data, context=context)
 
 
-def _org_keys(row: UserTask) -> set[str]:
+def _values(row: UserTask) -> dict[str, Any]:
+    return {c.key: getattr(row, c.key) for c in _UT.columns}
+
+
+def _org_keys(row: Any) -> set[str]:
     keys = set()
     for key in row.candidates.split(","):
         if "@" in key and not key.startswith("user:"):

@@ -11,15 +11,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
-from SpiffWorkflow.util.task import TaskState
 
 from engine.assignment import candidate_keys, interpolate, parse_candidate_groups
 from engine.definitions import form_reference
 from engine.errors import HilfenetzError, ScriptError
-from engine.persistence.models import TaskCandidate, User, UserTask
+from engine.persistence.models import TaskCandidate, User
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DEFAULT_PRIORITY = 50
@@ -68,10 +66,6 @@ def resolve_due(value: Any, now: datetime) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=BERLIN)
 
 
-def ready_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
-    return list(workflow.get_tasks(state=TaskState.READY, manual=True))
-
-
 class TaskFacts:
     """What the worklist needs to know about one READY user task, evaluated in its data."""
 
@@ -108,64 +102,36 @@ def _value(text: str | None, evaluate: Callable[[str], Any]) -> Any:
     return interpolate(stripped, evaluate)
 
 
-def candidate_dicts(row: UserTask) -> list[dict[str, Any]]:
-    return [{"task_id": row.id, "key": k, "due_at": row.due_at, "priority": row.priority,
-             "created_at": row.created_at, "process_key": row.process_key}
-            for k in row.candidates.split(",") if k]
-
-
-def candidate_rows(row: UserTask) -> list[TaskCandidate]:
-    keys = [k for k in row.candidates.split(",") if k]
-    return [TaskCandidate(task_id=row.id, key=k, due_at=row.due_at, priority=row.priority,
-                          created_at=row.created_at, process_key=row.process_key) for k in keys]
+def candidate_dicts(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """``task_candidate`` rows for a ``user_task`` row given as a dict of column values."""
+    return [{"task_id": values["id"], "key": k, "due_at": values["due_at"], "priority": values["priority"],
+             "created_at": values["created_at"], "process_key": values["process_key"]}
+            for k in values["candidates"].split(",") if k]
 
 
 def drop_candidates(session: Session, task_id: str) -> None:
     session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task_id))
 
 
-def new_task_row(session: Session, instance_id: int, process_key: str, task: Any, facts: TaskFacts,
-                 now: datetime, context_label: str) -> UserTask:
+def task_row_values(conn: Any, instance_id: int, process_key: str, task_id: str, facts: TaskFacts,
+                    now: datetime, context_label: str) -> dict[str, Any]:
+    """Column values of a new ``user_task`` row; a named assignee is looked up by username."""
     assignee_id = None
     if facts.assignee:
-        assignee_id = session.scalar(select(User.id).where(User.username == facts.assignee))
-    row = UserTask(
-        id=str(task.id), instance_id=instance_id, process_key=process_key, element_id=facts.element_id,
-        name=facts.name, instructions=facts.instructions, form_id=facts.form_id,
-        candidates=",".join(facts.candidate_keys), assignee_id=assignee_id, status="open",
-        priority=facts.priority, due_at=facts.due_at, follow_up_at=facts.follow_up_at, created_at=now,
-        context_label=context_label,
-    )
-    session.add(row)
-    if assignee_id is None:
-        session.execute(insert(TaskCandidate), candidate_dicts(row))
-    return row
-
-
-def next_timer(workflow: BpmnWorkflow) -> datetime | None:
-    """Earliest due time among the instance's waiting timers (stored for the job runner).
-
-    Read from each WAITING task's ``event_value`` — an event-based gateway reports its pending
-    event as a ``MultipleEventDefinition`` without a value, but keeps the timer's due time there.
-    """
-    due: list[datetime] = []
-    for task in workflow.get_tasks(state=TaskState.WAITING):
-        value = task.internal_data.get("event_value")
-        if isinstance(value, dict):
-            value = value.get("next")
-        if not isinstance(value, str):
-            continue
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            continue
-        due.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=BERLIN))
-    return min(due) if due else None
+        assignee_id = conn.execute(select(User.id).where(User.username == facts.assignee)).scalar()
+    return {
+        "id": task_id, "instance_id": instance_id, "process_key": process_key, "element_id": facts.element_id,
+        "name": facts.name, "instructions": facts.instructions, "form_id": facts.form_id,
+        "candidates": ",".join(facts.candidate_keys), "assignee_id": assignee_id, "status": "open",
+        "priority": facts.priority, "due_at": facts.due_at, "follow_up_at": facts.follow_up_at,
+        "created_at": now, "completed_at": None, "completed_by_id": None, "draft": None,
+        "context_label": context_label,
+    }
 
 
 def overdue(due_at: datetime | None, now: datetime) -> bool:
     return due_at is not None and due_at < now
 
 
-__all__ = ["TaskFacts", "candidate_rows", "drop_candidates", "new_task_row", "next_timer",
-           "overdue", "parse_iso_duration", "ready_user_tasks", "resolve_due"]
+__all__ = ["TaskFacts", "candidate_dicts", "drop_candidates", "overdue", "parse_iso_duration", "resolve_due",
+           "task_row_values"]

@@ -1,19 +1,23 @@
 """Load, advance and save one instance inside the caller's transaction (never commits).
 
 Every state change follows the same path: lock the instance row (``FOR UPDATE`` on PostgreSQL,
-``BEGIN IMMEDIATE`` on SQLite, the version column everywhere), restore the workflow, apply the
-change, run the engine, write state and projections, and let the use case commit once.
+``BEGIN IMMEDIATE`` on SQLite), restore the workflow, apply the change, run the engine, write
+state and projections, and let the use case commit once. The final ``UPDATE`` of the instance is
+conditional on the ``lock_version`` read at the start, so a lost race can never overwrite.
+
+This is the hot path of every command, so it uses SQLAlchemy Core statements (one per table and
+command, batched) rather than the ORM's unit of work.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -22,23 +26,57 @@ from SpiffWorkflow.util.task import TaskState
 from engine.clock import Clock
 from engine.definitions import LoadedVersion, SpecCache
 from engine.errors import ConflictError, HilfenetzError, NotFoundError, ScriptError
-from engine.persistence.models import AuditEvent, Outbox, ProcessDefinition, ProcessInstance, UserTask
-from engine.projection import TaskFacts, drop_candidates, new_task_row, next_timer, ready_user_tasks
+from engine.persistence.models import (
+    AuditEvent,
+    Outbox,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskCandidate,
+    UserTask,
+)
+from engine.projection import TaskFacts, candidate_dicts, task_row_values
 from engine.read_models import Actor
 from engine.workflow_state import STATE_FORMAT, WorkflowCache, dump_state, load_state, using_clock
 
-#: Engine passes per command before we call an instance stuck instead of looping forever.
+#: Engine passes per command before we stop; a real process needs two or three.
 MAX_ADVANCE_ROUNDS = 50
 STUCK_REASON = ("Der Prozess kommt nicht weiter: Er ist nicht beendet, aber keine Aufgabe ist bereit "
                 "und kein Ereignis wird erwartet. Häufige Ursache: eine Schleife mit mehr als etwa "
                 "500 Durchläufen (Grenze von SpiffWorkflow). Bitte die Koordination informieren.")
+CHANGED_MEANWHILE = ("Der Vorgang wurde gerade von jemand anderem geändert. Ihre Eingaben sind nicht "
+                     "verloren: Bitte laden Sie die Seite neu und prüfen Sie den aktuellen Stand.")
+_PI = ProcessInstance.__table__
+_UT = UserTask.__table__
+_INSTANCE_COLUMNS = (_PI.c.id, _PI.c.definition_id, _PI.c.process_key, _PI.c.title, _PI.c.status,
+                     _PI.c.lock_version, _PI.c.started_by_id, _PI.c.next_timer_at, _PI.c.state,
+                     _PI.c.state_format)
+
+
+@dataclass
+class InstanceRow:
+    """The instance columns a command needs (plain data, not an ORM object)."""
+
+    id: int
+    definition_id: int
+    process_key: str
+    title: str
+    status: str
+    lock_version: int
+    started_by_id: int | None
+    next_timer_at: datetime | None
 
 
 @dataclass
 class Loaded:
-    row: ProcessInstance
+    row: InstanceRow
     version: LoadedVersion
     workflow: BpmnWorkflow
+    open_task_ids: set[str] = field(default_factory=set)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def audit(self, now: datetime, actor: Actor | None, action: str, *, task_id: str | None = None,
+              element_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
+        self.events.append(audit_values(now, actor, action, self.row.id, task_id, element_id, detail))
 
 
 def script_failure(exc: Exception, element: str | None = None) -> ScriptError:
@@ -55,8 +93,7 @@ def script_failure(exc: Exception, element: str | None = None) -> ScriptError:
 
 
 class Runtime:
-    def __init__(self, clock: Clock, specs: SpecCache, workflows: WorkflowCache,
-                 script_engine: Any) -> None:
+    def __init__(self, clock: Clock, specs: SpecCache, workflows: WorkflowCache, script_engine: Any) -> None:
         self.clock = clock
         self.specs = specs
         self.workflows = workflows
@@ -73,25 +110,43 @@ class Runtime:
         return self.specs.get(definition.id, definition.process_key, definition.spec_json,
                               definition.forms_json)
 
-    def lock(self, session: Session, instance_id: int) -> Loaded:
-        row = session.scalars(
-            select(ProcessInstance).where(ProcessInstance.id == instance_id).with_for_update()
-        ).one_or_none()
-        if row is None:
-            raise NotFoundError("Vorgang nicht gefunden.")
+    def lock(self, session: Session, instance_id: int | None = None, *, task_id: str | None = None) -> Loaded:
+        """Lock and restore an instance, given its id or the id of one of its user tasks."""
+        if task_id is not None:
+            condition = _PI.c.id == select(_UT.c.instance_id).where(_UT.c.id == task_id).scalar_subquery()
+        else:
+            condition = _PI.c.id == instance_id
+        found = session.connection().execute(
+            select(*_INSTANCE_COLUMNS).where(condition).with_for_update()).one_or_none()
+        if found is None:
+            raise NotFoundError("Aufgabe nicht gefunden." if task_id else "Vorgang nicht gefunden.")
+        row = InstanceRow(found.id, found.definition_id, found.process_key, found.title, found.status,
+                          found.lock_version, found.started_by_id, found.next_timer_at)
         version = self.version(session, row.definition_id)
         workflow = self.workflows.take(row.id, row.lock_version)
         if workflow is None:
-            workflow = load_state(row.state, row.state_format, version, self.script_engine)
+            workflow = load_state(found.state, found.state_format, version, self.script_engine)
+        return Loaded(row, version, workflow, {str(t.id) for t in ready_user_tasks(workflow)})
+
+    def create(self, session: Session, version: LoadedVersion, definition_id: int, title_prefix: str,
+               actor: Actor, org_id: int | None, start_data: dict[str, Any]) -> Loaded:
+        """Insert a new instance row and its fresh workflow (saved by :meth:`save`)."""
+        now = self.clock.now()
+        workflow = BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=self.script_engine)
+        for task in workflow.get_tasks(state=TaskState.READY):
+            task.data.update(start_data)
+        instance_id = session.connection().execute(insert(_PI).values(
+            definition_id=definition_id, process_key=version.process_key, title="", status="running",
+            state=b"", state_format=STATE_FORMAT, lock_version=1, started_at=now, started_by_id=actor.id,
+            initiator_org_id=org_id).returning(_PI.c.id)).scalar_one()
+        row = InstanceRow(instance_id, definition_id, version.process_key, f"{title_prefix} #{instance_id}",
+                          "running", 1, actor.id, None)
         return Loaded(row, version, workflow)
 
-    def peek(self, session: Session, row: ProcessInstance) -> BpmnWorkflow:
+    def peek(self, session: Session, row: Any) -> BpmnWorkflow:
         """A read-only restore for views; never cached, never saved."""
         version = self.version(session, row.definition_id)
         return load_state(row.state, row.state_format, version, self.script_engine)
-
-    def new_workflow(self, version: LoadedVersion) -> BpmnWorkflow:
-        return BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=self.script_engine)
 
     # --- running -------------------------------------------------------------------------
     def advance(self, workflow: BpmnWorkflow) -> None:
@@ -101,10 +156,9 @@ class Runtime:
                 for _ in range(MAX_ADVANCE_ROUNDS):
                     workflow.refresh_waiting_tasks()
                     workflow.do_engine_steps()
+                    workflow.refresh_waiting_tasks()
                     if not workflow.get_tasks(state=TaskState.READY, manual=False):
-                        workflow.refresh_waiting_tasks()
-                        if not workflow.get_tasks(state=TaskState.READY, manual=False):
-                            return
+                        return
         except HilfenetzError:
             raise
         except (SpiffWorkflowException, WorkflowException) as exc:
@@ -121,60 +175,105 @@ class Runtime:
         return evaluate
 
     # --- saving --------------------------------------------------------------------------
-    def save(self, session: Session, loaded: Loaded, actor: Actor | None, *, completed_task: str | None = None,
-             ) -> list[UserTask]:
-        """Advance, then write state, status, next timer and worklist rows. Returns new tasks."""
+    def save(self, session: Session, loaded: Loaded, actor: Actor | None, *,
+             completed_task: str | None = None) -> list[str]:
+        """Advance, then write worklist rows, audit, outbox and the instance. Returns new task ids."""
         workflow, row = loaded.workflow, loaded.row
         self.advance(workflow)
         now = self.clock.now()
-        new_tasks = self._sync_tasks(session, loaded, now, completed_task)
-        self._update_status(session, row, workflow, actor, now)
-        row.state = dump_state(workflow)
-        row.state_format = STATE_FORMAT
-        row.next_timer_at = next_timer(workflow) if row.status == "running" else None
-        return new_tasks
+        conn = session.connection()
+        created = self._sync_tasks(conn, loaded, now, completed_task)
+        status, reason, end_event = self._status(loaded, actor, now)
+        if loaded.events:
+            conn.execute(insert(AuditEvent), loaded.events)
+        values: dict[str, Any] = {
+            "state": dump_state(workflow), "state_format": STATE_FORMAT, "status": status,
+            "status_reason": reason, "title": row.title, "lock_version": row.lock_version + 1,
+            "next_timer_at": next_timer(workflow) if status == "running" else None,
+        }
+        if status == "completed":
+            values.update(end_event=end_event, ended_at=now)
+        updated = conn.execute(update(_PI).where(_PI.c.id == row.id, _PI.c.lock_version == row.lock_version)
+                               .values(**values))
+        if updated.rowcount != 1:
+            raise ConflictError(CHANGED_MEANWHILE)
+        row.lock_version += 1
+        row.status = status
+        return created
 
     def remember(self, loaded: Loaded) -> None:
         """After a successful commit: keep the restored workflow for the next command."""
         self.workflows.put(loaded.row.id, loaded.row.lock_version, loaded.workflow)
 
-    def _sync_tasks(self, session: Session, loaded: Loaded, now: datetime,
-                    completed_task: str | None) -> list[UserTask]:
+    def _sync_tasks(self, conn: Any, loaded: Loaded, now: datetime, completed_task: str | None) -> list[str]:
         ready = {str(t.id): t for t in ready_user_tasks(loaded.workflow)}
-        open_rows = session.scalars(select(UserTask).where(
-            UserTask.instance_id == loaded.row.id, UserTask.status == "open")).all()
-        known = {r.id for r in open_rows}
-        for r in open_rows:
-            if r.id not in ready and r.id != completed_task:
-                r.status = "cancelled"
-                r.completed_at = now
-                drop_candidates(session, r.id)
-        created = []
+        gone = sorted(loaded.open_task_ids - set(ready) - {completed_task})
+        if gone:
+            conn.execute(update(_UT).where(_UT.c.id.in_(gone)).values(status="cancelled", completed_at=now))
+            conn.execute(delete(TaskCandidate).where(TaskCandidate.task_id.in_(gone)))
+        rows, candidates = [], []
         for task_id, task in ready.items():
-            if task_id in known:
+            if task_id in loaded.open_task_ids:
                 continue
             facts = TaskFacts(task, self.evaluator(task), now)
-            row = new_task_row(session, loaded.row.id, loaded.row.process_key, task, facts, now,
-                               loaded.row.title)
-            created.append(row)
-            session.execute(insert(Outbox), [{"created_at": now, "kind": "task_created", "status": "pending",
-                                              "attempts": 0, "payload": {"task_id": row.id}}])
-        return created
+            values = task_row_values(conn, loaded.row.id, loaded.row.process_key, task_id, facts, now,
+                                     loaded.row.title)
+            rows.append(values)
+            if values["assignee_id"] is None:
+                candidates.extend(candidate_dicts(values))
+        if rows:
+            conn.execute(insert(_UT), rows)
+            conn.execute(insert(Outbox), [{"created_at": now, "kind": "task_created", "status": "pending",
+                                           "attempts": 0, "payload": {"task_id": r["id"]}} for r in rows])
+        if candidates:
+            conn.execute(insert(TaskCandidate), candidates)
+        loaded.open_task_ids = set(ready)
+        return [r["id"] for r in rows]
 
-    def _update_status(self, session: Session, row: ProcessInstance, workflow: BpmnWorkflow,
-                       actor: Actor | None, now: datetime) -> None:
+    def _status(self, loaded: Loaded, actor: Actor | None, now: datetime) -> tuple[str, str | None, str | None]:
+        workflow, row = loaded.workflow, loaded.row
         if workflow.is_completed() and _reached_end(workflow):
+            end_event = _end_event(workflow)
             if row.status != "completed":
-                row.status, row.ended_at = "completed", now
-                row.end_event = _end_event(workflow)
-                audit(session, now, actor, "instance_completed", row.id, detail={"end_event": row.end_event})
-            return
+                loaded.audit(now, actor, "instance_completed", detail={"end_event": end_event})
+            return "completed", None, end_event
         if _is_stuck(workflow):
             if row.status != "stuck":
-                row.status, row.status_reason = "stuck", STUCK_REASON
-                audit(session, now, actor, "instance_stuck", row.id, detail={"reason": STUCK_REASON})
-            return
-        row.status, row.status_reason = "running", None
+                loaded.audit(now, actor, "instance_stuck", detail={"reason": STUCK_REASON})
+            return "stuck", STUCK_REASON, None
+        return "running", None, None
+
+
+def ready_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
+    return list(workflow.get_tasks(state=TaskState.READY, manual=True))
+
+
+def _all_tasks(workflow: BpmnWorkflow) -> Iterator[Any]:
+    """Every task of the instance, regardless of depth (unlike SpiffWorkflow's iterators)."""
+    yield from workflow.tasks.values()
+    for subprocess in workflow.subprocesses.values():
+        yield from subprocess.tasks.values()
+
+
+def next_timer(workflow: BpmnWorkflow) -> datetime | None:
+    """Earliest due time among waiting timers (stored for the job runner).
+
+    Read from each WAITING task's ``event_value``: an event-based gateway reports its pending
+    event as a ``MultipleEventDefinition`` without a value, but keeps the timer's due time there.
+    """
+    due: list[datetime] = []
+    for task in workflow.get_tasks(state=TaskState.WAITING):
+        value = task.internal_data.get("event_value")
+        if isinstance(value, dict):
+            value = value.get("next")
+        if not isinstance(value, str):
+            continue
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            continue
+        due.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+    return min(due) if due else None
 
 
 def waiting_messages(workflow: BpmnWorkflow) -> list[str]:
@@ -216,20 +315,31 @@ def _end_event(workflow: BpmnWorkflow) -> str | None:
     return str(max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_id)
 
 
+def audit_values(now: datetime, actor: Actor | None, action: str, instance_id: int | None,
+                 task_id: str | None = None, element_id: str | None = None,
+                 detail: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"at": now, "actor_id": actor.id if actor else None,
+            "actor_name": actor.display_name if actor else "System", "action": action,
+            "instance_id": instance_id, "task_id": task_id, "element_id": element_id,
+            "detail": json.loads(json.dumps(detail or {}, default=str))}
+
+
 def audit(session: Session, now: datetime, actor: Actor | None, action: str, instance_id: int | None,
           *, task_id: str | None = None, element_id: str | None = None,
           detail: dict[str, Any] | None = None) -> None:
-    session.execute(insert(AuditEvent), [{
-        "at": now, "actor_id": actor.id if actor else None,
-        "actor_name": actor.display_name if actor else "System", "action": action,
-        "instance_id": instance_id, "task_id": task_id, "element_id": element_id,
-        "detail": json.loads(json.dumps(detail or {}, default=str))}])
+    """Write one audit event now (for use cases outside the instance hot path)."""
+    session.connection().execute(insert(AuditEvent), [audit_values(now, actor, action, instance_id, task_id,
+                                                                   element_id, detail)])
 
 
-def ensure_open(row: UserTask | None) -> UserTask:
+def ensure_open(row: Any) -> Any:
     if row is None:
         raise NotFoundError("Aufgabe nicht gefunden.")
     if row.status != "open":
         raise ConflictError("Diese Aufgabe wurde bereits erledigt oder ist nicht mehr aktiv. "
                             "Bitte laden Sie Ihre Aufgabenliste neu.", task=row.id)
     return row
+
+
+__all__ = ["CHANGED_MEANWHILE", "InstanceRow", "Loaded", "Runtime", "audit", "audit_values", "ensure_open",
+           "next_timer", "ready_user_tasks", "waiting_messages"]
