@@ -17,19 +17,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, select, text  # noqa: E402
-from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
-from SpiffWorkflow.util.task import TaskState  # noqa: E402
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import create_engine, select, text
 
-from engine.clock import ManualClock  # noqa: E402
-from engine.definitions import HilfenetzParser  # noqa: E402
-from engine.persistence.database import Database  # noqa: E402
-from engine.persistence.models import UserTask  # noqa: E402
-from engine.service import Hilfenetz  # noqa: E402
-from engine.settings import Settings  # noqa: E402
-from engine.xml_safety import parse_xml  # noqa: E402
-from tests.conftest import actor_lookup  # noqa: E402
-from tests.support.bpmn_factory import chain_bpmn, write_definitions  # noqa: E402
+from engine.clock import ManualClock
+from engine.definitions import HilfenetzParser
+from engine.persistence.database import Database
+from engine.persistence.models import UserTask
+from engine.service import Hilfenetz
+from engine.settings import Settings
+from engine.xml_safety import parse_xml
+from tests.conftest import actor_lookup
+from tests.support.bpmn_factory import chain_bpmn, write_definitions
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -48,13 +48,20 @@ def bare_runner(bpmn: str):  # type: ignore[no-untyped-def]
             task.run()
             wf.do_engine_steps()
         assert wf.is_completed()
+
     return run
 
 
 def engine_runner(root: Path, url: str):  # type: ignore[no-untyped-def]
     processes, forms = write_definitions(root, {"kette": chain_bpmn()})
-    settings = Settings(database_url=url, secret_key="bench", dev=True, processes_dir=processes,
-                        forms_dir=forms, base_url="http://127.0.0.1:5000")
+    settings = Settings(
+        database_url=url,
+        secret_key="bench",
+        dev=True,
+        processes_dir=processes,
+        forms_dir=forms,
+        base_url="http://127.0.0.1:5000",
+    )
     hn = Hilfenetz(settings, clock=ManualClock(), database=Database(url))
     hn.migrate()
     hn.seed_organisations()
@@ -64,14 +71,18 @@ def engine_runner(root: Path, url: str):  # type: ignore[no-untyped-def]
 
     def next_task(instance_id: int) -> str:
         with hn.db.read() as s:
-            return str(s.scalar(select(UserTask.id).where(UserTask.instance_id == instance_id,
-                                                          UserTask.status == "open")))
+            return str(
+                s.scalar(
+                    select(UserTask.id).where(UserTask.instance_id == instance_id, UserTask.status == "open")
+                )
+            )
 
     def run() -> None:
         task_id = next_task(hn.start(user, "kette", {}))
         for _ in range(5):
             done = hn.complete_task(user, task_id, {"notiz": "ok"})
             task_id = done.new_task_ids[0] if done.new_task_ids else ""
+
     return run, hn
 
 
@@ -120,11 +131,15 @@ def main() -> None:
             c_ms.append(c)
             ca.append(c / a)
     print(f"(a) bare SpiffWorkflow in memory: {statistics.median(a_ms):7.2f} ms/instance")
-    print(f"(b) engine + SQLite:              {statistics.median(b_ms):7.2f} ms/instance   "
-          f"b/a median {statistics.median(ba):.2f}  (target <= 8)")
+    print(
+        f"(b) engine + SQLite:              {statistics.median(b_ms):7.2f} ms/instance   "
+        f"b/a median {statistics.median(ba):.2f}  (target <= 8)"
+    )
     if pg_run:
-        print(f"(c) engine + PostgreSQL:          {statistics.median(c_ms):7.2f} ms/instance   "
-              f"c/a median {statistics.median(ca):.2f}  (target <= 12)")
+        print(
+            f"(c) engine + PostgreSQL:          {statistics.median(c_ms):7.2f} ms/instance   "
+            f"c/a median {statistics.median(ca):.2f}  (target <= 12)"
+        )
     if pg:
         admin = create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:

@@ -44,8 +44,10 @@ def authenticate(session: Session, username: str, password: str, now: datetime, 
         _verify(_DUMMY_HASH, password)
         raise NotPermittedError(LOGIN_FAILED)
     if user.locked_until is not None and user.locked_until > now:
-        raise NotPermittedError("Das Konto ist nach mehreren Fehlversuchen vorübergehend gesperrt. "
-                                "Bitte versuchen Sie es in 15 Minuten erneut.")
+        raise NotPermittedError(
+            "Das Konto ist nach mehreren Fehlversuchen vorübergehend gesperrt. "
+            "Bitte versuchen Sie es in 15 Minuten erneut."
+        )
     if not _verify(user.password_hash, password):
         user.failed_logins += 1
         if user.failed_logins >= max_attempts:

@@ -38,8 +38,9 @@ def parse_candidate(item: str) -> Candidate:
     role, _, org = item.partition("@")
     role, org = role.strip(), org.strip()
     if (role and not _NAME.match(role)) or (org and not _NAME.match(org)) or not (role or org):
-        raise HilfenetzError(f"Ungültige Kandidatengruppe „{item}“ (erwartet Rolle, Rolle@organisation "
-                             "oder @organisation).")
+        raise HilfenetzError(
+            f"Ungültige Kandidatengruppe „{item}“ (erwartet Rolle, Rolle@organisation oder @organisation)."
+        )
     return Candidate(role or None, org or None)
 
 

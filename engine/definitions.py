@@ -14,14 +14,14 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask as SubWorkflowTaskMixin
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask as SubWorkflowTaskMixin
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, UserTaskParser
@@ -35,8 +35,17 @@ from engine.xml_safety import parse_xml
 
 #: Camunda 7 attributes the properties panel writes and the stock parser ignores.
 CAMUNDA_TASK_ATTRIBUTES = (
-    "assignee", "candidateGroups", "candidateUsers", "dueDate", "followUpDate",
-    "priority", "formRef", "formKey", "formRefBinding", "formRefVersion", "initiator",
+    "assignee",
+    "candidateGroups",
+    "candidateUsers",
+    "dueDate",
+    "followUpDate",
+    "priority",
+    "formRef",
+    "formKey",
+    "formRefBinding",
+    "formRefVersion",
+    "initiator",
 )
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
@@ -67,7 +76,7 @@ class HilfenetzStartEventParser(CamundaStartEventParser):  # type: ignore[misc]
 
 
 class HilfenetzParser(CamundaParser):  # type: ignore[misc]
-    OVERRIDE_PARSER_CLASSES = {
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (HilfenetzUserTaskParser, CamundaUserTask),
         full_tag("startEvent"): (HilfenetzStartEventParser, StartEvent),
@@ -174,8 +183,14 @@ class _BundleBuilder:
         root = parse_xml(text, filename=filename)
         ids = _process_ids(root)
         if filename == f"{self.process_key}.bpmn" and self.process_key not in ids:
-            self.problems.append(Problem(filename, None, f"Die Datei muss einen Prozess mit der id "
-                                         f"„{self.process_key}“ enthalten (id = Dateiname)."))
+            self.problems.append(
+                Problem(
+                    filename,
+                    None,
+                    f"Die Datei muss einen Prozess mit der id "
+                    f"„{self.process_key}“ enthalten (id = Dateiname).",
+                )
+            )
             return
         try:
             self.parser.add_bpmn_xml(root, filename=filename)
@@ -207,8 +222,13 @@ class _BundleBuilder:
             for process_id in missing:
                 path = self.source.find_process_file(process_id)
                 if path is None:
-                    self.problems.append(Problem(f"{self.process_key}.bpmn", process_id,
-                                                 f"Aufgerufener Prozess „{process_id}“ fehlt."))
+                    self.problems.append(
+                        Problem(
+                            f"{self.process_key}.bpmn",
+                            process_id,
+                            f"Aufgerufener Prozess „{process_id}“ fehlt.",
+                        )
+                    )
                     return
                 self.add_bpmn(path.name, path.read_text(encoding="utf-8"))
 
@@ -220,8 +240,11 @@ class _BundleBuilder:
             spec = self.parser.get_spec(pid)
             for task_spec in spec.task_specs.values():
                 called = getattr(task_spec, "spec", None)
-                if (isinstance(task_spec, SubWorkflowTaskMixin) and called
-                        and self.parser.get_spec(called, required=False) is None):
+                if (
+                    isinstance(task_spec, SubWorkflowTaskMixin)
+                    and called
+                    and self.parser.get_spec(called, required=False) is None
+                ):
                     missing.add(called)
         return sorted(missing)
 
@@ -243,8 +266,13 @@ class _BundleBuilder:
         text = self.source.read_form(form_id)
         element = getattr(task_spec, "bpmn_id", None)
         if text is None:
-            self.problems.append(Problem(f"{self.process_key}.bpmn", element, f"Formular „{form_id}“ fehlt "
-                                         f"(erwartet: forms/{form_id}.form)."))
+            self.problems.append(
+                Problem(
+                    f"{self.process_key}.bpmn",
+                    element,
+                    f"Formular „{form_id}“ fehlt (erwartet: forms/{form_id}.form).",
+                )
+            )
             return
         try:
             load_form(text, filename=f"{form_id}.form")
@@ -257,22 +285,32 @@ class _BundleBuilder:
         if not self.problems:
             self._resolve_called_processes()
         if self.problems:
-            raise InvalidDefinitionError("Die Prozessdefinition enthält Fehler.", self.problems,
-                                         process=self.process_key)
+            raise InvalidDefinitionError(
+                "Die Prozessdefinition enthält Fehler.", self.problems, process=self.process_key
+            )
         try:
             spec = self.parser.get_spec(self.process_key)
             subprocess_specs = self.parser.get_subprocess_specs(self.process_key)
         except (ValidationException, SpiffWorkflowException) as exc:
-            raise InvalidDefinitionError("Die Prozessdefinition enthält Fehler.",
-                                         [_parse_problem(f"{self.process_key}.bpmn", exc)],
-                                         process=self.process_key) from None
+            raise InvalidDefinitionError(
+                "Die Prozessdefinition enthält Fehler.",
+                [_parse_problem(f"{self.process_key}.bpmn", exc)],
+                process=self.process_key,
+            ) from None
         start_form = self._collect_forms({self.process_key: spec, **subprocess_specs})
         if self.problems:
-            raise InvalidDefinitionError("Die Prozessdefinition enthält Fehler.", self.problems,
-                                         process=self.process_key)
-        return Bundle(self.process_key, spec.description or self.process_key, dict(self.bpmn),
-                      dict(self.dmn), dict(self.forms), start_form,
-                      spec_json=serialize_specs(spec, subprocess_specs))
+            raise InvalidDefinitionError(
+                "Die Prozessdefinition enthält Fehler.", self.problems, process=self.process_key
+            )
+        return Bundle(
+            self.process_key,
+            spec.description or self.process_key,
+            dict(self.bpmn),
+            dict(self.dmn),
+            dict(self.forms),
+            start_form,
+            spec_json=serialize_specs(spec, subprocess_specs),
+        )
 
 
 _SERIALIZER = make_serializer()
@@ -280,10 +318,12 @@ _SERIALIZER = make_serializer()
 
 def serialize_specs(spec: Any, subprocess_specs: Mapping[str, Any]) -> str:
     convert = _SERIALIZER.registry.convert
-    return json.dumps({
-        "spec": convert(spec),
-        "subprocess_specs": {name: convert(s) for name, s in subprocess_specs.items()},
-    })
+    return json.dumps(
+        {
+            "spec": convert(spec),
+            "subprocess_specs": {name: convert(s) for name, s in subprocess_specs.items()},
+        }
+    )
 
 
 @dataclass(frozen=True)

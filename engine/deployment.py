@@ -18,15 +18,30 @@ def deploy_bundle(session: Session, bundle: Bundle, deployed_by: str, now: datet
     Running instances keep the version they started on; new instances take the newest.
     """
     digest = bundle.content_hash
-    existing = session.scalars(select(ProcessDefinition).where(ProcessDefinition.content_hash == digest)).first()
+    existing = session.scalars(
+        select(ProcessDefinition).where(ProcessDefinition.content_hash == digest)
+    ).first()
     if existing is not None:
         return existing
-    latest = session.scalar(select(func.max(ProcessDefinition.version))
-                            .where(ProcessDefinition.process_key == bundle.process_key)) or 0
+    latest = (
+        session.scalar(
+            select(func.max(ProcessDefinition.version)).where(
+                ProcessDefinition.process_key == bundle.process_key
+            )
+        )
+        or 0
+    )
     definition = ProcessDefinition(
-        process_key=bundle.process_key, version=latest + 1, name=bundle.name, content_hash=digest,
-        bpmn_xml=bundle.main_bpmn, spec_json=bundle.spec_json, forms_json=json.dumps(bundle.forms),
-        start_form=bundle.start_form, deployed_at=now, deployed_by=deployed_by,
+        process_key=bundle.process_key,
+        version=latest + 1,
+        name=bundle.name,
+        content_hash=digest,
+        bpmn_xml=bundle.main_bpmn,
+        spec_json=bundle.spec_json,
+        forms_json=json.dumps(bundle.forms),
+        start_form=bundle.start_form,
+        deployed_at=now,
+        deployed_by=deployed_by,
     )
     session.add(definition)
     session.flush()

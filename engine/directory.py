@@ -22,23 +22,37 @@ SEED_DIR = Path(__file__).resolve().parent / "seed"
 
 def actor_of(user: User) -> Actor:
     return Actor(
-        id=user.id, username=user.username, display_name=user.display_name,
-        organisation=user.organisation.slug, organisation_name=user.organisation.name,
-        roles=tuple(sorted(r.role for r in user.roles)), locale=user.locale,
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        organisation=user.organisation.slug,
+        organisation_name=user.organisation.name,
+        roles=tuple(sorted(r.role for r in user.roles)),
+        locale=user.locale,
     )
 
 
 def user_view(user: User) -> UserView:
-    return UserView(user.id, user.username, user.display_name, user.organisation.slug,
-                    tuple(sorted(r.role for r in user.roles)))
+    return UserView(
+        user.id,
+        user.username,
+        user.display_name,
+        user.organisation.slug,
+        tuple(sorted(r.role for r in user.roles)),
+    )
 
 
 def substituted_users(session: Session, actor_id: int, now: datetime) -> list[User]:
     """Users who are absent now and named this actor as their substitute."""
     rows = session.scalars(
-        select(User).join(Absence, Absence.user_id == User.id)
-        .where(Absence.substitute_id == actor_id, Absence.starts_at <= now, Absence.ends_at > now,
-               User.active.is_(True))
+        select(User)
+        .join(Absence, Absence.user_id == User.id)
+        .where(
+            Absence.substitute_id == actor_id,
+            Absence.starts_at <= now,
+            Absence.ends_at > now,
+            User.active.is_(True),
+        )
     ).all()
     return list(rows)
 
@@ -54,7 +68,9 @@ def effective_identity(session: Session, actor: Actor, now: datetime) -> tuple[s
 
 
 def organisation_views(session: Session) -> list[OrganisationView]:
-    rows = session.scalars(select(Organisation).where(Organisation.active.is_(True)).order_by(Organisation.name))
+    rows = session.scalars(
+        select(Organisation).where(Organisation.active.is_(True)).order_by(Organisation.name)
+    )
     return [OrganisationView(o.slug, o.name, o.volunteer) for o in rows]
 
 

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from engine.assignment import user_keys
 from engine.clock import Clock
@@ -33,13 +33,14 @@ from engine.projection import candidate_dicts, drop_candidates
 from engine.read_models import Actor
 from engine.runtime import CHANGED_MEANWHILE, Loaded, Runtime, audit, ensure_open, waiting_messages
 
+
 @dataclass(frozen=True)
 class Completion:
     instance_id: int
     new_task_ids: tuple[str, ...]
 
 
-_UT = UserTask.__table__
+_UT = cast(Table, UserTask.__table__)
 
 
 @contextmanager
@@ -55,8 +56,9 @@ def conflicts_as_409() -> Iterator[None]:
 
 
 class Instances:
-    def __init__(self, db: Database, runtime: Runtime, clock: Clock,
-                 form_context: Callable[[Session], dict[str, Any]]) -> None:
+    def __init__(
+        self, db: Database, runtime: Runtime, clock: Clock, form_context: Callable[[Session], dict[str, Any]]
+    ) -> None:
         self.db = db
         self.runtime = runtime
         self.clock = clock
@@ -70,8 +72,9 @@ class Instances:
             cleaned = self._validate(session, version.forms.get(definition.start_form or ""), data, {})
             start_data = {**cleaned, "initiator_user": actor.username, "initiator_org": actor.organisation}
             org_id = session.scalar(select(Organisation.id).where(Organisation.slug == actor.organisation))
-            loaded = self.runtime.create(session, version, definition.id, definition.name, actor, org_id,
-                                         start_data)
+            loaded = self.runtime.create(
+                session, version, definition.id, definition.name, actor, org_id, start_data
+            )
             loaded.audit(self.clock.now(), actor, "instance_started", detail={"version": definition.version})
             self.runtime.save(session, loaded, actor)
             session.commit()
@@ -93,13 +96,27 @@ class Instances:
             task.data.update(cleaned)
             task.run()
             now = self.clock.now()
-            conn.execute(update(_UT).where(_UT.c.id == task_id).values(
-                status="completed", completed_at=now, completed_by_id=actor.id, draft=None,
-                assignee_id=row.assignee_id or actor.id))
+            conn.execute(
+                update(_UT)
+                .where(_UT.c.id == task_id)
+                .values(
+                    status="completed",
+                    completed_at=now,
+                    completed_by_id=actor.id,
+                    draft=None,
+                    assignee_id=row.assignee_id or actor.id,
+                )
+            )
             if row.assignee_id is None:
                 conn.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task_id))
-            loaded.audit(now, actor, "task_completed", task_id=task_id, element_id=row.element_id,
-                         detail={"task": row.name, "fields": sorted(cleaned)})
+            loaded.audit(
+                now,
+                actor,
+                "task_completed",
+                task_id=task_id,
+                element_id=row.element_id,
+                detail={"task": row.name, "fields": sorted(cleaned)},
+            )
             created = self.runtime.save(session, loaded, actor, completed_task=task_id)
             session.commit()
             self.runtime.remember(loaded)
@@ -114,8 +131,15 @@ class Instances:
             form = version.forms.get(row.form_id or "")
             allowed = {k.split(".")[0] for k in form_field_keys(form)} if form is not None else set()
             row.draft = {k: v for k, v in data.items() if k.split(".")[0] in allowed}
-            audit(session, self.clock.now(), actor, "draft_saved", row.instance_id, task_id=row.id,
-                  element_id=row.element_id)
+            audit(
+                session,
+                self.clock.now(),
+                actor,
+                "draft_saved",
+                row.instance_id,
+                task_id=row.id,
+                element_id=row.element_id,
+            )
             session.commit()
 
     # --- claim / release / reassign ------------------------------------------------------
@@ -124,17 +148,32 @@ class Instances:
             row = ensure_open(session.get(UserTask, task_id))
             if row.assignee_id is not None:
                 holder = session.get(User, row.assignee_id)
-                raise ConflictError(f"Die Aufgabe wurde bereits von {holder.display_name if holder else '—'} "
-                                    "übernommen.", task=task_id)
+                raise ConflictError(
+                    f"Die Aufgabe wurde bereits von {holder.display_name if holder else '—'} übernommen.",
+                    task=task_id,
+                )
             self._check_may_work(session, actor, row)
-            taken = session.execute(update(UserTask).where(
-                UserTask.id == task_id, UserTask.assignee_id.is_(None), UserTask.status == "open",
-            ).values(assignee_id=actor.id))
+            taken = session.execute(
+                update(UserTask)
+                .where(
+                    UserTask.id == task_id,
+                    UserTask.assignee_id.is_(None),
+                    UserTask.status == "open",
+                )
+                .values(assignee_id=actor.id)
+            )
             if taken.rowcount != 1:  # type: ignore[attr-defined]
                 raise ConflictError("Die Aufgabe wurde gerade von jemand anderem übernommen.", task=task_id)
             drop_candidates(session, task_id)
-            audit(session, self.clock.now(), actor, "task_claimed", row.instance_id, task_id=task_id,
-                  element_id=row.element_id)
+            audit(
+                session,
+                self.clock.now(),
+                actor,
+                "task_claimed",
+                row.instance_id,
+                task_id=task_id,
+                element_id=row.element_id,
+            )
             session.commit()
 
     def release(self, actor: Actor, task_id: str) -> None:
@@ -146,8 +185,15 @@ class Instances:
             row.assignee_id = None
             session.flush()
             session.execute(insert(TaskCandidate), candidate_dicts(_values(row)))
-            audit(session, self.clock.now(), actor, "task_released", row.instance_id, task_id=task_id,
-                  element_id=row.element_id)
+            audit(
+                session,
+                self.clock.now(),
+                actor,
+                "task_released",
+                row.instance_id,
+                task_id=task_id,
+                element_id=row.element_id,
+            )
             session.commit()
 
     def reassign(self, actor: Actor, task_id: str, username: str) -> None:
@@ -156,32 +202,49 @@ class Instances:
             row = ensure_open(session.get(UserTask, task_id))
             if not actor.has_role("Leitung"):
                 raise NotPermittedError("Nur eine Leitung kann Aufgaben neu zuweisen.", task=task_id)
-            target = session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
+            target = session.scalars(
+                select(User).where(User.username == username, User.active.is_(True))
+            ).first()
             if target is None or target.organisation.slug != actor.organisation:
-                raise NotPermittedError("Aufgaben können nur innerhalb der eigenen Organisation "
-                                        "zugewiesen werden.", task=task_id)
+                raise NotPermittedError(
+                    "Aufgaben können nur innerhalb der eigenen Organisation zugewiesen werden.", task=task_id
+                )
             target_actor = actor_of(target)
             _, keys = effective_identity(session, target_actor, self.clock.now())
             if not keys & set(row.candidates.split(",")):
-                raise NotPermittedError(f"{target.display_name} ist für diese Aufgabe nicht zuständig "
-                                        "(Rolle oder Organisation passt nicht).", task=task_id)
+                raise NotPermittedError(
+                    f"{target.display_name} ist für diese Aufgabe nicht zuständig "
+                    "(Rolle oder Organisation passt nicht).",
+                    task=task_id,
+                )
             self._check_may_work(session, actor, row, lead_override=True)
             row.assignee_id = target.id
             drop_candidates(session, task_id)
-            audit(session, self.clock.now(), actor, "task_reassigned", row.instance_id, task_id=task_id,
-                  element_id=row.element_id, detail={"to": target.display_name})
+            audit(
+                session,
+                self.clock.now(),
+                actor,
+                "task_reassigned",
+                row.instance_id,
+                task_id=task_id,
+                element_id=row.element_id,
+                detail={"to": target.display_name},
+            )
             session.commit()
 
     # --- events --------------------------------------------------------------------------
-    def send_message(self, actor: Actor, instance_id: int, name: str,
-                     payload: Mapping[str, Any] | None = None) -> None:
+    def send_message(
+        self, actor: Actor, instance_id: int, name: str, payload: Mapping[str, Any] | None = None
+    ) -> None:
         with conflicts_as_409(), self.db.write() as session:
             loaded = self.runtime.lock(session, instance_id)
             self.check_may_view(session, actor, loaded.row)
             if name not in waiting_messages(loaded.workflow):
                 raise ConflictError(f"Der Vorgang wartet derzeit nicht auf „{name}“.")
             # Camunda message handling expects this dict shape; the payload lands in `result_var`.
-            event = BpmnEvent(MessageEventDefinition(name), {"payload": dict(payload or {}), "result_var": name})
+            event = BpmnEvent(
+                MessageEventDefinition(name), {"payload": dict(payload or {}), "result_var": name}
+            )
             loaded.workflow.send_event(event)
             loaded.audit(self.clock.now(), actor, "message_received", detail={"message": name})
             self.runtime.save(session, loaded, actor)
@@ -192,9 +255,15 @@ class Instances:
         """Advance every instance whose next timer is due; returns how many were advanced."""
         now = self.clock.now()
         with self.db.read() as session:
-            due = session.scalars(select(ProcessInstance.id).where(
-                ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now,
-            ).order_by(ProcessInstance.next_timer_at).limit(limit)).all()
+            due = session.scalars(
+                select(ProcessInstance.id)
+                .where(
+                    ProcessInstance.status == "running",
+                    ProcessInstance.next_timer_at <= now,
+                )
+                .order_by(ProcessInstance.next_timer_at)
+                .limit(limit)
+            ).all()
         fired = 0
         for instance_id in due:
             with conflicts_as_409(), self.db.write() as session:
@@ -209,7 +278,9 @@ class Instances:
         return fired
 
     # --- checks --------------------------------------------------------------------------
-    def _check_may_work(self, session: Session, actor: Actor, row: Any, *, lead_override: bool = False) -> None:
+    def _check_may_work(
+        self, session: Session, actor: Actor, row: Any, *, lead_override: bool = False
+    ) -> None:
         own = user_keys(actor.username, actor.organisation, actor.roles)
         candidates = set(row.candidates.split(","))
         if row.assignee_id == actor.id or (row.assignee_id is None and candidates & set(own)):
@@ -226,16 +297,25 @@ class Instances:
 
     def check_may_view(self, session: Session, actor: Actor, row: Any) -> None:
         """Involved: started it, is or was a candidate or assignee of one of its tasks, or coordinates."""
-        if actor.has_role("Koordination") or actor.has_role("Administration") or row.started_by_id == actor.id:
+        if (
+            actor.has_role("Koordination")
+            or actor.has_role("Administration")
+            or row.started_by_id == actor.id
+        ):
             return
         ids, keys = effective_identity(session, actor, self.clock.now())
         for task in session.scalars(select(UserTask).where(UserTask.instance_id == row.id)):
-            if task.assignee_id in ids or task.completed_by_id in ids or keys & set(task.candidates.split(",")):
+            if (
+                task.assignee_id in ids
+                or task.completed_by_id in ids
+                or keys & set(task.candidates.split(","))
+            ):
                 return
         raise NotFoundError("Vorgang nicht gefunden.")
 
-    def _validate(self, session: Session, form: Any, data: Mapping[str, Any],
-                  task_data: dict[str, Any]) -> dict[str, Any]:
+    def _validate(
+        self, session: Session, form: Any, data: Mapping[str, Any], task_data: dict[str, Any]
+    ) -> dict[str, Any]:
         if form is None:
             return {}
         if not isinstance(data, Mapping):
@@ -271,16 +351,20 @@ def _ready_task(loaded: Loaded, task_id: str) -> Any:
 
 
 def _definition_id(session: Session, row: UserTask) -> int:
-    definition_id = session.scalar(select(ProcessInstance.definition_id).where(
-        ProcessInstance.id == row.instance_id))
+    definition_id = session.scalar(
+        select(ProcessInstance.definition_id).where(ProcessInstance.id == row.instance_id)
+    )
     if definition_id is None:
         raise NotFoundError("Vorgang nicht gefunden.")
     return int(definition_id)
 
 
 def latest_definition(session: Session, process_key: str) -> ProcessDefinition:
-    definition = session.scalars(select(ProcessDefinition).where(
-        ProcessDefinition.process_key == process_key).order_by(ProcessDefinition.version.desc())).first()
+    definition = session.scalars(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.process_key == process_key)
+        .order_by(ProcessDefinition.version.desc())
+    ).first()
     if definition is None:
         raise NotFoundError(f"Prozess „{process_key}“ ist nicht bereitgestellt.", process=process_key)
     return definition

@@ -7,9 +7,10 @@ from collections.abc import Iterator
 from datetime import datetime
 
 from lxml import etree
+from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS
 
 from engine.assignment import parse_candidate_groups
-from engine.definitions import BPMN_NS, CAMUNDA_MODEL_NS, Bundle
+from engine.definitions import BPMN_NS, Bundle
 from engine.errors import HilfenetzError, Problem
 from engine.projection import parse_iso_duration
 from engine.scripting import check_expression, check_script, strip_expression
@@ -45,13 +46,21 @@ def _lint_process(filename: str, process: etree._Element) -> Iterator[Problem]:
     for script in process.iter(f"{_B}script"):
         reason = check_script(script.text or "")
         if reason:
-            yield Problem(filename, script.getparent().get("id"), f"Skript: {reason}")
+            yield Problem(filename, _owner_id(script, 1), f"Skript: {reason}")
     for tag in ("timeDuration", "timeDate", "timeCycle"):
         for node in process.iter(f"{_B}{tag}"):
-            yield from _timer(filename, node.getparent().getparent().get("id"), node.text or "", tag)
+            yield from _timer(filename, _owner_id(node, 2), node.text or "", tag)
     for gateway in process.iter(f"{_B}exclusiveGateway", f"{_B}inclusiveGateway"):
         yield from _lint_gateway(filename, process, gateway)
     yield from _disconnected(filename, process)
+
+
+def _owner_id(node: etree._Element, levels: int) -> str | None:
+    """The id of the element ``levels`` up (the task that holds a script, the event of a timer)."""
+    owner: etree._Element | None = node
+    for _ in range(levels):
+        owner = owner.getparent() if owner is not None else None
+    return owner.get("id") if owner is not None else None
 
 
 def _lint_user_task(filename: str, task: etree._Element) -> Iterator[Problem]:
@@ -114,7 +123,9 @@ def _lint_gateway(filename: str, process: etree._Element, gateway: etree._Elemen
     default = gateway.get("default")
     for flow in outgoing:
         if flow.get("id") != default and not list(flow.iter(f"{_B}conditionExpression")):
-            yield Problem(filename, flow.get("id"), "Ausgang einer Verzweigung ohne Bedingung und nicht Standard.")
+            yield Problem(
+                filename, flow.get("id"), "Ausgang einer Verzweigung ohne Bedingung und nicht Standard."
+            )
 
 
 def _disconnected(filename: str, process: etree._Element) -> Iterator[Problem]:
@@ -126,9 +137,24 @@ def _disconnected_in(filename: str, process: etree._Element) -> Iterator[Problem
     flows = [f for f in process if isinstance(f.tag, str) and f.tag == f"{_B}sequenceFlow"]
     targets = {f.get("targetRef") for f in flows}
     sources = {f.get("sourceRef") for f in flows}
-    kinds = ("task", "userTask", "scriptTask", "serviceTask", "manualTask", "businessRuleTask", "callActivity",
-             "subProcess", "exclusiveGateway", "parallelGateway", "inclusiveGateway", "eventBasedGateway",
-             "intermediateCatchEvent", "intermediateThrowEvent", "endEvent", "startEvent")
+    kinds = (
+        "task",
+        "userTask",
+        "scriptTask",
+        "serviceTask",
+        "manualTask",
+        "businessRuleTask",
+        "callActivity",
+        "subProcess",
+        "exclusiveGateway",
+        "parallelGateway",
+        "inclusiveGateway",
+        "eventBasedGateway",
+        "intermediateCatchEvent",
+        "intermediateThrowEvent",
+        "endEvent",
+        "startEvent",
+    )
     for node in process:
         if not isinstance(node.tag, str) or etree.QName(node).localname not in kinds:
             continue

@@ -86,8 +86,10 @@ class TaskFacts:
             self.follow_up_at = resolve_due(_value(ext.get("followUpDate"), evaluate), now)
             self.priority = int(_value(ext.get("priority"), evaluate) or DEFAULT_PRIORITY)
         except (ValueError, TypeError) as exc:
-            raise ScriptError(f"Aufgabe „{self.name}“: Zuständigkeit, Frist oder Priorität ungültig ({exc}).",
-                              element=self.element_id) from None
+            raise ScriptError(
+                f"Aufgabe „{self.name}“: Zuständigkeit, Frist oder Priorität ungültig ({exc}).",
+                element=self.element_id,
+            ) from None
         except HilfenetzError as exc:
             raise ScriptError(f"Aufgabe „{self.name}“: {exc.message}", element=self.element_id) from None
 
@@ -104,27 +106,55 @@ def _value(text: str | None, evaluate: Callable[[str], Any]) -> Any:
 
 def candidate_dicts(values: dict[str, Any]) -> list[dict[str, Any]]:
     """``task_candidate`` rows for a ``user_task`` row given as a dict of column values."""
-    return [{"task_id": values["id"], "key": k, "due_at": values["due_at"], "priority": values["priority"],
-             "created_at": values["created_at"], "process_key": values["process_key"]}
-            for k in values["candidates"].split(",") if k]
+    return [
+        {
+            "task_id": values["id"],
+            "key": k,
+            "due_at": values["due_at"],
+            "priority": values["priority"],
+            "created_at": values["created_at"],
+            "process_key": values["process_key"],
+        }
+        for k in values["candidates"].split(",")
+        if k
+    ]
 
 
 def drop_candidates(session: Session, task_id: str) -> None:
     session.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task_id))
 
 
-def task_row_values(conn: Any, instance_id: int, process_key: str, task_id: str, facts: TaskFacts,
-                    now: datetime, context_label: str) -> dict[str, Any]:
+def task_row_values(
+    conn: Any,
+    instance_id: int,
+    process_key: str,
+    task_id: str,
+    facts: TaskFacts,
+    now: datetime,
+    context_label: str,
+) -> dict[str, Any]:
     """Column values of a new ``user_task`` row; a named assignee is looked up by username."""
     assignee_id = None
     if facts.assignee:
         assignee_id = conn.execute(select(User.id).where(User.username == facts.assignee)).scalar()
     return {
-        "id": task_id, "instance_id": instance_id, "process_key": process_key, "element_id": facts.element_id,
-        "name": facts.name, "instructions": facts.instructions, "form_id": facts.form_id,
-        "candidates": ",".join(facts.candidate_keys), "assignee_id": assignee_id, "status": "open",
-        "priority": facts.priority, "due_at": facts.due_at, "follow_up_at": facts.follow_up_at,
-        "created_at": now, "completed_at": None, "completed_by_id": None, "draft": None,
+        "id": task_id,
+        "instance_id": instance_id,
+        "process_key": process_key,
+        "element_id": facts.element_id,
+        "name": facts.name,
+        "instructions": facts.instructions,
+        "form_id": facts.form_id,
+        "candidates": ",".join(facts.candidate_keys),
+        "assignee_id": assignee_id,
+        "status": "open",
+        "priority": facts.priority,
+        "due_at": facts.due_at,
+        "follow_up_at": facts.follow_up_at,
+        "created_at": now,
+        "completed_at": None,
+        "completed_by_id": None,
+        "draft": None,
         "context_label": context_label,
     }
 
@@ -133,5 +163,12 @@ def overdue(due_at: datetime | None, now: datetime) -> bool:
     return due_at is not None and due_at < now
 
 
-__all__ = ["TaskFacts", "candidate_dicts", "drop_candidates", "overdue", "parse_iso_duration", "resolve_due",
-           "task_row_values"]
+__all__ = [
+    "TaskFacts",
+    "candidate_dicts",
+    "drop_candidates",
+    "overdue",
+    "parse_iso_duration",
+    "resolve_due",
+    "task_row_values",
+]

@@ -15,13 +15,13 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, select, update
-from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.definitions import LoadedVersion, SpecCache
@@ -40,16 +40,29 @@ from engine.workflow_state import STATE_FORMAT, WorkflowCache, dump_state, load_
 
 #: Engine passes per command before we stop; a real process needs two or three.
 MAX_ADVANCE_ROUNDS = 50
-STUCK_REASON = ("Der Prozess kommt nicht weiter: Er ist nicht beendet, aber keine Aufgabe ist bereit "
-                "und kein Ereignis wird erwartet. Häufige Ursache: eine Schleife mit mehr als etwa "
-                "500 Durchläufen (Grenze von SpiffWorkflow). Bitte die Koordination informieren.")
-CHANGED_MEANWHILE = ("Der Vorgang wurde gerade von jemand anderem geändert. Ihre Eingaben sind nicht "
-                     "verloren: Bitte laden Sie die Seite neu und prüfen Sie den aktuellen Stand.")
-_PI = ProcessInstance.__table__
-_UT = UserTask.__table__
-_INSTANCE_COLUMNS = (_PI.c.id, _PI.c.definition_id, _PI.c.process_key, _PI.c.title, _PI.c.status,
-                     _PI.c.lock_version, _PI.c.started_by_id, _PI.c.next_timer_at, _PI.c.state,
-                     _PI.c.state_format)
+STUCK_REASON = (
+    "Der Prozess kommt nicht weiter: Er ist nicht beendet, aber keine Aufgabe ist bereit "
+    "und kein Ereignis wird erwartet. Häufige Ursache: eine Schleife mit mehr als etwa "
+    "500 Durchläufen (Grenze von SpiffWorkflow). Bitte die Koordination informieren."
+)
+CHANGED_MEANWHILE = (
+    "Der Vorgang wurde gerade von jemand anderem geändert. Ihre Eingaben sind nicht "
+    "verloren: Bitte laden Sie die Seite neu und prüfen Sie den aktuellen Stand."
+)
+_PI = cast(Table, ProcessInstance.__table__)
+_UT = cast(Table, UserTask.__table__)
+_INSTANCE_COLUMNS = (
+    _PI.c.id,
+    _PI.c.definition_id,
+    _PI.c.process_key,
+    _PI.c.title,
+    _PI.c.status,
+    _PI.c.lock_version,
+    _PI.c.started_by_id,
+    _PI.c.next_timer_at,
+    _PI.c.state,
+    _PI.c.state_format,
+)
 
 
 @dataclass
@@ -74,8 +87,16 @@ class Loaded:
     open_task_ids: set[str] = field(default_factory=set)
     events: list[dict[str, Any]] = field(default_factory=list)
 
-    def audit(self, now: datetime, actor: Actor | None, action: str, *, task_id: str | None = None,
-              element_id: str | None = None, detail: dict[str, Any] | None = None) -> None:
+    def audit(
+        self,
+        now: datetime,
+        actor: Actor | None,
+        action: str,
+        *,
+        task_id: str | None = None,
+        element_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
         self.events.append(audit_values(now, actor, action, self.row.id, task_id, element_id, detail))
 
 
@@ -107,8 +128,9 @@ class Runtime:
         definition = session.get(ProcessDefinition, definition_id)
         if definition is None:
             raise NotFoundError("Prozessversion nicht gefunden.")
-        return self.specs.get(definition.id, definition.process_key, definition.spec_json,
-                              definition.forms_json)
+        return self.specs.get(
+            definition.id, definition.process_key, definition.spec_json, definition.forms_json
+        )
 
     def lock(self, session: Session, instance_id: int | None = None, *, task_id: str | None = None) -> Loaded:
         """Lock and restore an instance, given its id or the id of one of its user tasks."""
@@ -116,31 +138,74 @@ class Runtime:
             condition = _PI.c.id == select(_UT.c.instance_id).where(_UT.c.id == task_id).scalar_subquery()
         else:
             condition = _PI.c.id == instance_id
-        found = session.connection().execute(
-            select(*_INSTANCE_COLUMNS).where(condition).with_for_update()).one_or_none()
+        found = (
+            session.connection()
+            .execute(select(*_INSTANCE_COLUMNS).where(condition).with_for_update())
+            .one_or_none()
+        )
         if found is None:
             raise NotFoundError("Aufgabe nicht gefunden." if task_id else "Vorgang nicht gefunden.")
-        row = InstanceRow(found.id, found.definition_id, found.process_key, found.title, found.status,
-                          found.lock_version, found.started_by_id, found.next_timer_at)
+        row = InstanceRow(
+            found.id,
+            found.definition_id,
+            found.process_key,
+            found.title,
+            found.status,
+            found.lock_version,
+            found.started_by_id,
+            found.next_timer_at,
+        )
         version = self.version(session, row.definition_id)
         workflow = self.workflows.take(row.id, row.lock_version)
         if workflow is None:
             workflow = load_state(found.state, found.state_format, version, self.script_engine)
         return Loaded(row, version, workflow, {str(t.id) for t in ready_user_tasks(workflow)})
 
-    def create(self, session: Session, version: LoadedVersion, definition_id: int, title_prefix: str,
-               actor: Actor, org_id: int | None, start_data: dict[str, Any]) -> Loaded:
+    def create(
+        self,
+        session: Session,
+        version: LoadedVersion,
+        definition_id: int,
+        title_prefix: str,
+        actor: Actor,
+        org_id: int | None,
+        start_data: dict[str, Any],
+    ) -> Loaded:
         """Insert a new instance row and its fresh workflow (saved by :meth:`save`)."""
         now = self.clock.now()
         workflow = BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=self.script_engine)
         for task in workflow.get_tasks(state=TaskState.READY):
             task.data.update(start_data)
-        instance_id = session.connection().execute(insert(_PI).values(
-            definition_id=definition_id, process_key=version.process_key, title="", status="running",
-            state=b"", state_format=STATE_FORMAT, lock_version=1, started_at=now, started_by_id=actor.id,
-            initiator_org_id=org_id).returning(_PI.c.id)).scalar_one()
-        row = InstanceRow(instance_id, definition_id, version.process_key, f"{title_prefix} #{instance_id}",
-                          "running", 1, actor.id, None)
+        instance_id = (
+            session.connection()
+            .execute(
+                insert(_PI)
+                .values(
+                    definition_id=definition_id,
+                    process_key=version.process_key,
+                    title="",
+                    status="running",
+                    state=b"",
+                    state_format=STATE_FORMAT,
+                    lock_version=1,
+                    started_at=now,
+                    started_by_id=actor.id,
+                    initiator_org_id=org_id,
+                )
+                .returning(_PI.c.id)
+            )
+            .scalar_one()
+        )
+        row = InstanceRow(
+            instance_id,
+            definition_id,
+            version.process_key,
+            f"{title_prefix} #{instance_id}",
+            "running",
+            1,
+            actor.id,
+            None,
+        )
         return Loaded(row, version, workflow)
 
     def peek(self, session: Session, row: Any) -> BpmnWorkflow:
@@ -172,11 +237,13 @@ class Runtime:
                 raise
             except Exception as exc:
                 raise script_failure(exc, task.task_spec.bpmn_id) from None
+
         return evaluate
 
     # --- saving --------------------------------------------------------------------------
-    def save(self, session: Session, loaded: Loaded, actor: Actor | None, *,
-             completed_task: str | None = None) -> list[str]:
+    def save(
+        self, session: Session, loaded: Loaded, actor: Actor | None, *, completed_task: str | None = None
+    ) -> list[str]:
         """Advance, then write worklist rows, audit, outbox and the instance. Returns new task ids."""
         workflow, row = loaded.workflow, loaded.row
         self.advance(workflow)
@@ -187,14 +254,19 @@ class Runtime:
         if loaded.events:
             conn.execute(insert(AuditEvent), loaded.events)
         values: dict[str, Any] = {
-            "state": dump_state(workflow), "state_format": STATE_FORMAT, "status": status,
-            "status_reason": reason, "title": row.title, "lock_version": row.lock_version + 1,
+            "state": dump_state(workflow),
+            "state_format": STATE_FORMAT,
+            "status": status,
+            "status_reason": reason,
+            "title": row.title,
+            "lock_version": row.lock_version + 1,
             "next_timer_at": next_timer(workflow) if status == "running" else None,
         }
         if status == "completed":
             values.update(end_event=end_event, ended_at=now)
-        updated = conn.execute(update(_PI).where(_PI.c.id == row.id, _PI.c.lock_version == row.lock_version)
-                               .values(**values))
+        updated = conn.execute(
+            update(_PI).where(_PI.c.id == row.id, _PI.c.lock_version == row.lock_version).values(**values)
+        )
         if updated.rowcount != 1:
             raise ConflictError(CHANGED_MEANWHILE)
         row.lock_version += 1
@@ -216,21 +288,35 @@ class Runtime:
             if task_id in loaded.open_task_ids:
                 continue
             facts = TaskFacts(task, self.evaluator(task), now)
-            values = task_row_values(conn, loaded.row.id, loaded.row.process_key, task_id, facts, now,
-                                     loaded.row.title)
+            values = task_row_values(
+                conn, loaded.row.id, loaded.row.process_key, task_id, facts, now, loaded.row.title
+            )
             rows.append(values)
             if values["assignee_id"] is None:
                 candidates.extend(candidate_dicts(values))
         if rows:
             conn.execute(insert(_UT), rows)
-            conn.execute(insert(Outbox), [{"created_at": now, "kind": "task_created", "status": "pending",
-                                           "attempts": 0, "payload": {"task_id": r["id"]}} for r in rows])
+            conn.execute(
+                insert(Outbox),
+                [
+                    {
+                        "created_at": now,
+                        "kind": "task_created",
+                        "status": "pending",
+                        "attempts": 0,
+                        "payload": {"task_id": r["id"]},
+                    }
+                    for r in rows
+                ],
+            )
         if candidates:
             conn.execute(insert(TaskCandidate), candidates)
         loaded.open_task_ids = set(ready)
         return [r["id"] for r in rows]
 
-    def _status(self, loaded: Loaded, actor: Actor | None, now: datetime) -> tuple[str, str | None, str | None]:
+    def _status(
+        self, loaded: Loaded, actor: Actor | None, now: datetime
+    ) -> tuple[str, str | None, str | None]:
         workflow, row = loaded.workflow, loaded.row
         if workflow.is_completed() and _reached_end(workflow):
             end_event = _end_event(workflow)
@@ -308,38 +394,75 @@ def _is_stuck(workflow: BpmnWorkflow) -> bool:
 
 def _end_event(workflow: BpmnWorkflow) -> str | None:
     """The bpmn id of the top-level end event the instance finished at."""
-    ends = [t for t in workflow.tasks.values()
-            if t.state == TaskState.COMPLETED and type(t.task_spec).__name__ == "EndEvent"]
+    ends = [
+        t
+        for t in workflow.tasks.values()
+        if t.state == TaskState.COMPLETED and type(t.task_spec).__name__ == "EndEvent"
+    ]
     if not ends:
         return None
     return str(max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_id)
 
 
-def audit_values(now: datetime, actor: Actor | None, action: str, instance_id: int | None,
-                 task_id: str | None = None, element_id: str | None = None,
-                 detail: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"at": now, "actor_id": actor.id if actor else None,
-            "actor_name": actor.display_name if actor else "System", "action": action,
-            "instance_id": instance_id, "task_id": task_id, "element_id": element_id,
-            "detail": json.loads(json.dumps(detail or {}, default=str))}
+def audit_values(
+    now: datetime,
+    actor: Actor | None,
+    action: str,
+    instance_id: int | None,
+    task_id: str | None = None,
+    element_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    return {
+        "at": now,
+        "actor_id": actor.id if actor else None,
+        "actor_name": actor.display_name if actor else "System",
+        "action": action,
+        "instance_id": instance_id,
+        "task_id": task_id,
+        "element_id": element_id,
+        "detail": json.loads(json.dumps(detail or {}, default=str)),
+    }
 
 
-def audit(session: Session, now: datetime, actor: Actor | None, action: str, instance_id: int | None,
-          *, task_id: str | None = None, element_id: str | None = None,
-          detail: dict[str, Any] | None = None) -> None:
+def audit(
+    session: Session,
+    now: datetime,
+    actor: Actor | None,
+    action: str,
+    instance_id: int | None,
+    *,
+    task_id: str | None = None,
+    element_id: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
     """Write one audit event now (for use cases outside the instance hot path)."""
-    session.connection().execute(insert(AuditEvent), [audit_values(now, actor, action, instance_id, task_id,
-                                                                   element_id, detail)])
+    session.connection().execute(
+        insert(AuditEvent), [audit_values(now, actor, action, instance_id, task_id, element_id, detail)]
+    )
 
 
 def ensure_open(row: Any) -> Any:
     if row is None:
         raise NotFoundError("Aufgabe nicht gefunden.")
     if row.status != "open":
-        raise ConflictError("Diese Aufgabe wurde bereits erledigt oder ist nicht mehr aktiv. "
-                            "Bitte laden Sie Ihre Aufgabenliste neu.", task=row.id)
+        raise ConflictError(
+            "Diese Aufgabe wurde bereits erledigt oder ist nicht mehr aktiv. "
+            "Bitte laden Sie Ihre Aufgabenliste neu.",
+            task=row.id,
+        )
     return row
 
 
-__all__ = ["CHANGED_MEANWHILE", "InstanceRow", "Loaded", "Runtime", "audit", "audit_values", "ensure_open",
-           "next_timer", "ready_user_tasks", "waiting_messages"]
+__all__ = [
+    "CHANGED_MEANWHILE",
+    "InstanceRow",
+    "Loaded",
+    "Runtime",
+    "audit",
+    "audit_values",
+    "ensure_open",
+    "next_timer",
+    "ready_user_tasks",
+    "waiting_messages",
+]

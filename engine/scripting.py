@@ -373,11 +373,30 @@ def _build_builtins() -> dict[str, Any]:
     names = {key: value for key, value in safe_builtins.items() if key not in _UNSAFE_DEFAULTS}
     names.update(
         {
-            "len": len, "min": min, "max": max, "sum": _sum, "sorted": sorted, "any": any,
-            "all": all, "list": list, "dict": dict, "set": set, "frozenset": frozenset,
-            "tuple": tuple, "enumerate": enumerate, "zip": zip, "str": str, "int": int,
-            "float": float, "bool": bool, "abs": abs, "isinstance": isinstance,
-            "range": _range, "pow": _pow, "round": _round, "iter": _iter,
+            "len": len,
+            "min": min,
+            "max": max,
+            "sum": _sum,
+            "sorted": sorted,
+            "any": any,
+            "all": all,
+            "list": list,
+            "dict": dict,
+            "set": set,
+            "frozenset": frozenset,
+            "tuple": tuple,
+            "enumerate": enumerate,
+            "zip": zip,
+            "str": str,
+            "int": int,
+            "float": float,
+            "bool": bool,
+            "abs": abs,
+            "isinstance": isinstance,
+            "range": _range,
+            "pow": _pow,
+            "round": _round,
+            "iter": _iter,
         }
     )
     return names
@@ -493,12 +512,18 @@ class _Policy(RestrictingNodeTransformer):
 
 
 _TRANSLATIONS = (
-    (re.compile(r'^"(.+)" is an invalid variable name because it starts with "_"\.?$'),
-     "Der Name „{0}“ ist nicht erlaubt, weil er mit „_“ beginnt."),
-    (re.compile(r'^"(.+)" is an invalid attribute name because it starts with "_"\.?$'),
-     "Das Attribut „{0}“ ist nicht erlaubt, weil es mit „_“ beginnt."),
-    (re.compile(r'^"(.+)" is a restricted name, that is forbidden to access in RestrictedPython\.$'),
-     "Das Attribut „{0}“ ist gesperrt."),
+    (
+        re.compile(r'^"(.+)" is an invalid variable name because it starts with "_"\.?$'),
+        "Der Name „{0}“ ist nicht erlaubt, weil er mit „_“ beginnt.",
+    ),
+    (
+        re.compile(r'^"(.+)" is an invalid attribute name because it starts with "_"\.?$'),
+        "Das Attribut „{0}“ ist nicht erlaubt, weil es mit „_“ beginnt.",
+    ),
+    (
+        re.compile(r'^"(.+)" is a restricted name, that is forbidden to access in RestrictedPython\.$'),
+        "Das Attribut „{0}“ ist gesperrt.",
+    ),
     (re.compile(r'^"(.+)" is a reserved name\.$'), "Der Name „{0}“ ist reserviert."),
     (re.compile(r"^(Exec|Eval) calls are not allowed\.$"), "{0}() ist nicht erlaubt."),
     (re.compile(r"^(\w+) statements are not allowed\.$"), "Anweisungen vom Typ {0} sind nicht erlaubt."),
@@ -510,8 +535,9 @@ def _translate(info: str) -> str:
     for pattern, german in _TRANSLATIONS:
         match = pattern.match(info)
         if match:
-            return german.format(*(group.lower() if group in ("Exec", "Eval") else group
-                                   for group in match.groups()))
+            return german.format(
+                *(group.lower() if group in ("Exec", "Eval") else group for group in match.groups())
+            )
     return info
 
 

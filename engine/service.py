@@ -69,8 +69,9 @@ class Fristen:
     def __init__(self, processes_dir: Path) -> None:
         path = processes_dir / "fristen.json"
         raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        self.defaults = {k: str(v["wert"] if isinstance(v, dict) else v) for k, v in raw.items()
-                         if not k.startswith("_")}
+        self.defaults = {
+            k: str(v["wert"] if isinstance(v, dict) else v) for k, v in raw.items() if not k.startswith("_")
+        }
         self.overrides: dict[str, str] = {}
 
     def refresh(self, session: Session) -> None:
@@ -109,7 +110,9 @@ class Organisations:
 
 
 class Hilfenetz:
-    def __init__(self, settings: Settings, *, clock: Clock | None = None, database: Database | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, clock: Clock | None = None, database: Database | None = None
+    ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.db = database or Database(settings.database_url)
@@ -118,10 +121,12 @@ class Hilfenetz:
         self.organisations = Organisations()
         environment = RestrictedEnvironment(
             helpers={"frist": self.fristen.value, "ist_ehrenamtlich": self.organisations.is_volunteer},
-            time_limit_seconds=settings.script_time_limit)
+            time_limit_seconds=settings.script_time_limit,
+        )
         self.script_engine = RestrictedScriptEngine(environment=environment)
-        self.runtime = Runtime(self.clock, SpecCache(), WorkflowCache(settings.workflow_cache_size),
-                               self.script_engine)
+        self.runtime = Runtime(
+            self.clock, SpecCache(), WorkflowCache(settings.workflow_cache_size), self.script_engine
+        )
         self.instances = Instances(self.db, self.runtime, self.clock, self._form_context)
 
     # --- set-up --------------------------------------------------------------------------
@@ -150,21 +155,31 @@ class Hilfenetz:
             for item in seed["users"]:
                 if item["username"] in existing:
                     continue
-                user = User(username=item["username"], display_name=item["display_name"],
-                            password_hash=hash_password(seed["password"]),
-                            organisation_id=orgs[item["organisation"]].id, created_at=self.clock.now())
+                user = User(
+                    username=item["username"],
+                    display_name=item["display_name"],
+                    password_hash=hash_password(seed["password"]),
+                    organisation_id=orgs[item["organisation"]].id,
+                    created_at=self.clock.now(),
+                )
                 set_user_roles(user, item["roles"])
                 session.add(user)
                 created.append(item["username"])
             session.commit()
         return created
 
-    def create_user(self, username: str, display_name: str, organisation: str, roles: Sequence[str],
-                    password: str) -> UserView:
+    def create_user(
+        self, username: str, display_name: str, organisation: str, roles: Sequence[str], password: str
+    ) -> UserView:
         with self.db.write() as session:
             org = session.scalars(select(Organisation).where(Organisation.slug == organisation)).one()
-            user = User(username=username, display_name=display_name, password_hash=hash_password(password),
-                        organisation_id=org.id, created_at=self.clock.now())
+            user = User(
+                username=username,
+                display_name=display_name,
+                password_hash=hash_password(password),
+                organisation_id=org.id,
+                created_at=self.clock.now(),
+            )
             set_user_roles(user, list(roles))
             session.add(user)
             session.commit()
@@ -184,8 +199,9 @@ class Hilfenetz:
     def login(self, username: str, password: str) -> Actor:
         with self.db.write() as session:
             try:
-                user = authenticate(session, username, password, self.clock.now(),
-                                    self.settings.login_max_attempts)
+                user = authenticate(
+                    session, username, password, self.clock.now(), self.settings.login_max_attempts
+                )
             except NotPermittedError:
                 session.commit()  # keep the failed-attempt counter
                 raise
@@ -222,8 +238,9 @@ class Hilfenetz:
             definition = latest_definition(session, process_key)
             version = self.runtime.version(session, definition.id)
             form = version.forms.get(definition.start_form or "")
-            return StartForm(_process_view(definition, True), form.schema if form else None,
-                             self._form_context(session))
+            return StartForm(
+                _process_view(definition, True), form.schema if form else None, self._form_context(session)
+            )
 
     def start(self, actor: Actor, process_key: str, data: Mapping[str, Any]) -> int:
         return self.instances.start(actor, process_key, data)
@@ -264,12 +281,21 @@ class Hilfenetz:
             assert instance is not None
             self.instances.check_may_view(session, actor, instance)
             detail = self._task_detail(session, actor, row, instance)
-            audit(session, self.clock.now(), actor, "task_viewed", row.instance_id, task_id=row.id,
-                  element_id=row.element_id)
+            audit(
+                session,
+                self.clock.now(),
+                actor,
+                "task_viewed",
+                row.instance_id,
+                task_id=row.id,
+                element_id=row.element_id,
+            )
             session.commit()
             return detail
 
-    def _task_detail(self, session: Session, actor: Actor, row: UserTask, instance: ProcessInstance) -> TaskDetail:
+    def _task_detail(
+        self, session: Session, actor: Actor, row: UserTask, instance: ProcessInstance
+    ) -> TaskDetail:
         now = self.clock.now()
         names = process_names(session)
         workflow = self.runtime.peek(session, instance)
@@ -288,17 +314,26 @@ class Hilfenetz:
         mine = row.assignee_id in ids
         completed, active = _markers(workflow)
         return TaskDetail(
-            summary=summary(row, assignee.username if assignee else None,
-                            assignee.display_name if assignee else None, now, names),
-            instructions=row.instructions, form_id=row.form_id, form_schema=form.schema if form else None,
+            summary=summary(
+                row,
+                assignee.username if assignee else None,
+                assignee.display_name if assignee else None,
+                now,
+                names,
+            ),
+            instructions=row.instructions,
+            form_id=row.form_id,
+            form_schema=form.schema if form else None,
             form_data={**task_data, **(row.draft or {}), **self._form_context(session)},
             candidates=tuple(k for k in row.candidates.split(",") if k),
-            definition_id=instance.definition_id, version=definition.version,
+            definition_id=instance.definition_id,
+            version=definition.version,
             may_complete=is_open and (mine or (row.assignee_id is None and candidate)),
             may_claim=is_open and row.assignee_id is None and candidate,
             may_release=is_open and mine,
             may_reassign=is_open and actor.has_role("Leitung"),
-            completed_elements=completed, active_elements=active,
+            completed_elements=completed,
+            active_elements=active,
             history=tuple(_history(session, instance.id)),
         )
 
@@ -316,13 +351,23 @@ class Hilfenetz:
             names = process_names(session)
             waiting = tuple(waiting_messages(workflow))
             detail = InstanceDetail(
-                id=row.id, process_key=row.process_key, process_name=definition.name, title=row.title,
-                status=row.status, status_reason=row.status_reason, end_event=row.end_event,
-                definition_id=definition.id, version=definition.version, started_at=row.started_at,
-                started_by=starter.display_name if starter else None, ended_at=row.ended_at,
-                completed_elements=completed, active_elements=active,
+                id=row.id,
+                process_key=row.process_key,
+                process_name=definition.name,
+                title=row.title,
+                status=row.status,
+                status_reason=row.status_reason,
+                end_event=row.end_event,
+                definition_id=definition.id,
+                version=definition.version,
+                started_at=row.started_at,
+                started_by=starter.display_name if starter else None,
+                ended_at=row.ended_at,
+                completed_elements=completed,
+                active_elements=active,
                 open_tasks=tuple(open_tasks_of_instance(session, row.id, self.clock.now(), names)),
-                history=tuple(_history(session, row.id)), waiting_messages=waiting,
+                history=tuple(_history(session, row.id)),
+                waiting_messages=waiting,
             )
             audit(session, self.clock.now(), actor, "instance_viewed", row.id)
             session.commit()
@@ -337,39 +382,71 @@ class Hilfenetz:
 
     def my_instances(self, actor: Actor, limit: int = 50) -> list[InstanceDetail]:
         with self.db.read() as session:
-            ids = session.scalars(select(ProcessInstance.id).where(ProcessInstance.started_by_id == actor.id)
-                                  .order_by(ProcessInstance.id.desc()).limit(limit)).all()
+            ids = session.scalars(
+                select(ProcessInstance.id)
+                .where(ProcessInstance.started_by_id == actor.id)
+                .order_by(ProcessInstance.id.desc())
+                .limit(limit)
+            ).all()
         return [self.instance_detail(actor, i) for i in ids]
 
     # --- directory and absences ----------------------------------------------------------
     def colleagues(self, actor: Actor) -> list[UserView]:
         with self.db.read() as session:
-            users = session.scalars(select(User).join(Organisation).where(
-                Organisation.slug == actor.organisation, User.active.is_(True)).order_by(User.display_name))
+            users = session.scalars(
+                select(User)
+                .join(Organisation)
+                .where(Organisation.slug == actor.organisation, User.active.is_(True))
+                .order_by(User.display_name)
+            )
             return [user_view(u) for u in users]
 
     def absences(self, actor: Actor) -> list[AbsenceView]:
         with self.db.read() as session:
-            rows = session.execute(select(Absence, User).join(User, User.id == Absence.substitute_id)
-                                   .where(Absence.user_id == actor.id, Absence.ends_at > self.clock.now())
-                                   .order_by(Absence.starts_at)).all()
-            return [AbsenceView(a.id, actor.username, u.username, u.display_name, a.starts_at, a.ends_at, a.note)
-                    for a, u in rows]
+            rows = session.execute(
+                select(Absence, User)
+                .join(User, User.id == Absence.substitute_id)
+                .where(Absence.user_id == actor.id, Absence.ends_at > self.clock.now())
+                .order_by(Absence.starts_at)
+            ).all()
+            return [
+                AbsenceView(a.id, actor.username, u.username, u.display_name, a.starts_at, a.ends_at, a.note)
+                for a, u in rows
+            ]
 
-    def add_absence(self, actor: Actor, substitute: str, starts_at: datetime, ends_at: datetime,
-                    note: str = "") -> None:
+    def add_absence(
+        self, actor: Actor, substitute: str, starts_at: datetime, ends_at: datetime, note: str = ""
+    ) -> None:
         if ends_at <= starts_at:
-            raise InvalidSubmissionError("Bitte prüfen Sie den Zeitraum.",
-                                         {"ends_at": "Das Ende muss nach dem Beginn liegen."})
+            raise InvalidSubmissionError(
+                "Bitte prüfen Sie den Zeitraum.", {"ends_at": "Das Ende muss nach dem Beginn liegen."}
+            )
         with self.db.write() as session:
-            sub = session.scalars(select(User).where(User.username == substitute, User.active.is_(True))).first()
+            sub = session.scalars(
+                select(User).where(User.username == substitute, User.active.is_(True))
+            ).first()
             if sub is None or sub.id == actor.id or sub.organisation.slug != actor.organisation:
-                    raise InvalidSubmissionError("Bitte wählen Sie eine Vertretung aus Ihrer Organisation.",
-                                             {"substitute": "Ungültige Vertretung."})
-            session.add(Absence(user_id=actor.id, substitute_id=sub.id, starts_at=starts_at, ends_at=ends_at,
-                                note=note[:200]))
-            audit(session, self.clock.now(), actor, "absence_recorded", None,
-                  detail={"substitute": sub.display_name})
+                raise InvalidSubmissionError(
+                    "Bitte wählen Sie eine Vertretung aus Ihrer Organisation.",
+                    {"substitute": "Ungültige Vertretung."},
+                )
+            session.add(
+                Absence(
+                    user_id=actor.id,
+                    substitute_id=sub.id,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    note=note[:200],
+                )
+            )
+            audit(
+                session,
+                self.clock.now(),
+                actor,
+                "absence_recorded",
+                None,
+                detail={"substitute": sub.display_name},
+            )
             session.commit()
 
     def end_absence(self, actor: Actor, absence_id: int) -> None:
@@ -404,7 +481,12 @@ def _markers(workflow: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 def _history(session: Session, instance_id: int) -> list[HistoryEntry]:
-    rows = session.scalars(select(AuditEvent).where(AuditEvent.instance_id == instance_id,
-                                                    AuditEvent.action.not_in(("task_viewed", "instance_viewed")))
-                           .order_by(AuditEvent.at, AuditEvent.id))
+    rows = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.instance_id == instance_id,
+            AuditEvent.action.not_in(("task_viewed", "instance_viewed")),
+        )
+        .order_by(AuditEvent.at, AuditEvent.id)
+    )
     return [HistoryEntry(r.at, r.actor_name, r.action, r.element_id, dict(r.detail or {})) for r in rows]

@@ -24,15 +24,23 @@ class Variable:
 
 
 VARIABLES: tuple[Variable, ...] = (
-    Variable("HILFENETZ_DATABASE_URL", "sqlite:///instance/hilfenetz.db",
-             "SQLAlchemy URL. Default: embedded SQLite file; production: postgresql+psycopg://…"),
-    Variable("HILFENETZ_SECRET_KEY", "",
-             "Secret for sessions and CSRF. Required unless HILFENETZ_DEV=1 (then a random one is made)."),
+    Variable(
+        "HILFENETZ_DATABASE_URL",
+        "sqlite:///instance/hilfenetz.db",
+        "SQLAlchemy URL. Default: embedded SQLite file; production: postgresql+psycopg://…",
+    ),
+    Variable(
+        "HILFENETZ_SECRET_KEY",
+        "",
+        "Secret for sessions and CSRF. Required unless HILFENETZ_DEV=1 (then a random one is made).",
+    ),
     Variable("HILFENETZ_DEV", "0", "1 = development mode (random secret, cookies without Secure flag)."),
     Variable("HILFENETZ_PROCESSES_DIR", str(REPO_ROOT / "processes"), "Folder with BPMN/DMN files."),
     Variable("HILFENETZ_FORMS_DIR", str(REPO_ROOT / "forms"), "Folder with form-js files (*.form)."),
     Variable("HILFENETZ_BASE_URL", "http://127.0.0.1:5000", "Public URL, used in notification links."),
-    Variable("HILFENETZ_JOB_INTERVAL_SECONDS", "1.0", "Embedded job runner: how often to look for due timers."),
+    Variable(
+        "HILFENETZ_JOB_INTERVAL_SECONDS", "1.0", "Embedded job runner: how often to look for due timers."
+    ),
     Variable("HILFENETZ_SCRIPT_TIME_LIMIT", "2.0", "Seconds a diagram script or expression may run."),
     Variable("HILFENETZ_LOGIN_MAX_ATTEMPTS", "5", "Failed logins per account and 15 minutes before a pause."),
     Variable("HILFENETZ_SESSION_IDLE_MINUTES", "30", "Session idle timeout in minutes."),
@@ -71,8 +79,11 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Read and check every variable; unknown HILFENETZ_* names are an error (typos)."""
         env = os.environ if env is None else env
-        unknown = sorted(k for k in env if k.startswith("HILFENETZ_") and k not in _DEFAULTS
-                         and not k.startswith("HILFENETZ_TEST_"))
+        unknown = sorted(
+            k
+            for k in env
+            if k.startswith("HILFENETZ_") and k not in _DEFAULTS and not k.startswith("HILFENETZ_TEST_")
+        )
         if unknown:
             raise ConfigurationError(f"Unbekannte Einstellung(en): {', '.join(unknown)}")
         dev = env.get("HILFENETZ_DEV", "0") == "1"

@@ -48,8 +48,9 @@ class _SpeclessWorkflowConverter(BpmnWorkflowConverter):  # type: ignore[misc]
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
 
-    def from_dict(self, dct: dict[str, Any], spec: Any = None,
-                  subprocess_specs: dict[str, Any] | None = None) -> BpmnWorkflow:
+    def from_dict(
+        self, dct: dict[str, Any], spec: Any = None, subprocess_specs: dict[str, Any] | None = None
+    ) -> BpmnWorkflow:
         dct.pop("spec", None)
         dct.pop("subprocess_specs", None)
         workflow = self.target_class(spec, subprocess_specs or {}, deserializing=True)
@@ -83,7 +84,8 @@ def load_state(blob: bytes, state_format: int, version: LoadedVersion, script_en
         MIGRATIONS[fmt](dct)
     dct.pop("serializer_version", None)
     workflow: BpmnWorkflow = _STATE_SERIALIZER.registry.restore(
-        dct, spec=version.spec, subprocess_specs=version.subprocess_specs)
+        dct, spec=version.spec, subprocess_specs=version.subprocess_specs
+    )
     workflow.script_engine = script_engine
     return workflow
 
@@ -119,21 +121,27 @@ class WorkflowCache:
 
 # --- SpiffWorkflow's timers read the wall clock; route them through the injected clock. ---
 
-_CURRENT_CLOCK: contextvars.ContextVar[Clock] = contextvars.ContextVar("hilfenetz_clock", default=SystemClock())
+_SYSTEM_CLOCK = SystemClock()
+_CURRENT_CLOCK: contextvars.ContextVar[Clock] = contextvars.ContextVar("hilfenetz_clock")
 
 
 class _ClockedDatetime(datetime):
     """``datetime`` whose ``now()`` asks the clock of the running command."""
 
     @classmethod
-    def now(cls, tz: tzinfo | None = None) -> _ClockedDatetime:  # type: ignore[override]
-        current = _CURRENT_CLOCK.get().now()
+    def now(cls, tz: tzinfo | None = None) -> _ClockedDatetime:
+        current = _CURRENT_CLOCK.get(_SYSTEM_CLOCK).now()
         moved = current.astimezone(tz) if tz is not None else current.replace(tzinfo=None)
-        return cls.fromtimestamp(moved.timestamp(), tz) if tz is not None else cls(
-            moved.year, moved.month, moved.day, moved.hour, moved.minute, moved.second, moved.microsecond)
+        return (
+            cls.fromtimestamp(moved.timestamp(), tz)
+            if tz is not None
+            else cls(
+                moved.year, moved.month, moved.day, moved.hour, moved.minute, moved.second, moved.microsecond
+            )
+        )
 
 
-spiff_timer.datetime = _ClockedDatetime  # type: ignore[misc]
+spiff_timer.datetime = _ClockedDatetime
 
 
 @contextmanager

@@ -34,10 +34,13 @@ class WorklistQuery:
     def normalised(self) -> WorklistQuery:
         return WorklistQuery(
             view=self.view if self.view in VIEWS else "alle",
-            process_key=self.process_key, state=self.state if self.state in STATES else "",
-            due_from=self.due_from, due_to=self.due_to,
+            process_key=self.process_key,
+            state=self.state if self.state in STATES else "",
+            due_from=self.due_from,
+            due_to=self.due_to,
             sort=self.sort if self.sort in SORTS else "faelligkeit",
-            page=max(1, self.page), per_page=min(MAX_PER_PAGE, max(1, self.per_page)),
+            page=max(1, self.page),
+            per_page=min(MAX_PER_PAGE, max(1, self.per_page)),
         )
 
 
@@ -45,7 +48,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, BERLIN)
 
 
-def _filtered(stmt: Select[Any], due_col: Any, process_col: Any, q: WorklistQuery, now: datetime) -> Select[Any]:
+def _filtered(stmt: Any, due_col: Any, process_col: Any, q: WorklistQuery, now: datetime) -> Any:
     if q.process_key:
         stmt = stmt.where(process_col == q.process_key)
     if q.state == "ueberfaellig":
@@ -70,18 +73,25 @@ def _order(q: WorklistQuery, due: Any, priority: Any, created: Any) -> list[Any]
     return [due.asc().nulls_last(), priority.desc(), created.asc()]
 
 
-def _group_ids(keys: set[str], q: WorklistQuery, now: datetime) -> Select[Any]:
+def _group_ids(keys: set[str], q: WorklistQuery, now: datetime) -> Any:
     """Claimable tasks: candidate rows exist only for open, unassigned tasks."""
-    stmt = select(TaskCandidate.task_id.label("task_id"), func.min(TaskCandidate.due_at).label("due"),
-                  func.max(TaskCandidate.priority).label("priority"),
-                  func.min(TaskCandidate.created_at).label("created")).where(TaskCandidate.key.in_(sorted(keys)))
+    stmt = select(
+        TaskCandidate.task_id.label("task_id"),
+        func.min(TaskCandidate.due_at).label("due"),
+        func.max(TaskCandidate.priority).label("priority"),
+        func.min(TaskCandidate.created_at).label("created"),
+    ).where(TaskCandidate.key.in_(sorted(keys)))
     stmt = _filtered(stmt, TaskCandidate.due_at, TaskCandidate.process_key, q, now)
     return stmt.group_by(TaskCandidate.task_id)
 
 
-def _mine_ids(ids: set[int], q: WorklistQuery, now: datetime, *, done: bool = False) -> Select[Any]:
-    stmt = select(UserTask.id.label("task_id"), UserTask.due_at.label("due"),
-                  UserTask.priority.label("priority"), UserTask.created_at.label("created"))
+def _mine_ids(ids: set[int], q: WorklistQuery, now: datetime, *, done: bool = False) -> Any:
+    stmt = select(
+        UserTask.id.label("task_id"),
+        UserTask.due_at.label("due"),
+        UserTask.priority.label("priority"),
+        UserTask.created_at.label("created"),
+    )
     if done:
         stmt = stmt.where(UserTask.completed_by_id.in_(ids), UserTask.status == "completed")
     else:
@@ -93,7 +103,7 @@ def _count(session: Session, stmt: Select[Any]) -> int:
     return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
 
-def _ids_for(view: str, ids: set[int], keys: set[str], q: WorklistQuery, now: datetime) -> Select[Any]:
+def _ids_for(view: str, ids: set[int], keys: set[str], q: WorklistQuery, now: datetime) -> Any:
     if view == "meine":
         return _mine_ids(ids, q, now)
     if view == "gruppe":
@@ -104,16 +114,18 @@ def _ids_for(view: str, ids: set[int], keys: set[str], q: WorklistQuery, now: da
     return select(union.c.task_id, union.c.due, union.c.priority, union.c.created)
 
 
-def worklist(session: Session, actor: Actor, query: WorklistQuery, now: datetime,
-             process_names: dict[str, str]) -> WorklistPage:
+def worklist(
+    session: Session, actor: Actor, query: WorklistQuery, now: datetime, process_names: dict[str, str]
+) -> WorklistPage:
     q = query.normalised()
     ids, keys = effective_identity(session, actor, now)
     base = _ids_for(q.view, ids, keys, q, now).subquery()
     order = _order(q, base.c.due, base.c.priority, base.c.created)
     if q.view == "erledigt":
         order = [base.c.created.desc()]
-    page_ids = session.scalars(select(base.c.task_id).order_by(*order)
-                               .limit(q.per_page).offset((q.page - 1) * q.per_page)).all()
+    page_ids = session.scalars(
+        select(base.c.task_id).order_by(*order).limit(q.per_page).offset((q.page - 1) * q.per_page)
+    ).all()
     total = _count(session, select(base.c.task_id))
     counts = {
         "meine": _count(session, _mine_ids(ids, WorklistQuery(), now)),
@@ -125,43 +137,75 @@ def worklist(session: Session, actor: Actor, query: WorklistQuery, now: datetime
     return WorklistPage(q.view, tuple(tasks), total, q.page, q.per_page, counts)
 
 
-def summaries(session: Session, task_ids: list[str], now: datetime,
-              process_names: dict[str, str]) -> list[TaskSummary]:
+def summaries(
+    session: Session, task_ids: list[str], now: datetime, process_names: dict[str, str]
+) -> list[TaskSummary]:
     """Task summaries in the order of ``task_ids``."""
     if not task_ids:
         return []
     rows = session.execute(
         select(UserTask, User.username, User.display_name)
-        .outerjoin(User, User.id == UserTask.assignee_id).where(UserTask.id.in_(task_ids))
+        .outerjoin(User, User.id == UserTask.assignee_id)
+        .where(UserTask.id.in_(task_ids))
     ).all()
     by_id = {r[0].id: r for r in rows}
-    return [summary(by_id[i][0], by_id[i][1], by_id[i][2], now, process_names) for i in task_ids if i in by_id]
+    return [
+        summary(by_id[i][0], by_id[i][1], by_id[i][2], now, process_names) for i in task_ids if i in by_id
+    ]
 
 
-def summary(row: UserTask, assignee: str | None, assignee_name: str | None, now: datetime,
-            process_names: dict[str, str]) -> TaskSummary:
+def summary(
+    row: UserTask,
+    assignee: str | None,
+    assignee_name: str | None,
+    now: datetime,
+    process_names: dict[str, str],
+) -> TaskSummary:
     return TaskSummary(
-        id=row.id, instance_id=row.instance_id, process_key=row.process_key,
-        process_name=process_names.get(row.process_key, row.process_key), element_id=row.element_id,
-        name=row.name, context_label=row.context_label, status=row.status, assignee=assignee,
-        assignee_name=assignee_name, priority=row.priority, due_at=row.due_at, created_at=row.created_at,
-        completed_at=row.completed_at, overdue=row.status == "open" and overdue(row.due_at, now),
+        id=row.id,
+        instance_id=row.instance_id,
+        process_key=row.process_key,
+        process_name=process_names.get(row.process_key, row.process_key),
+        element_id=row.element_id,
+        name=row.name,
+        context_label=row.context_label,
+        status=row.status,
+        assignee=assignee,
+        assignee_name=assignee_name,
+        priority=row.priority,
+        due_at=row.due_at,
+        created_at=row.created_at,
+        completed_at=row.completed_at,
+        overdue=row.status == "open" and overdue(row.due_at, now),
     )
 
 
 def process_names(session: Session) -> dict[str, str]:
-    rows = session.execute(select(ProcessDefinition.process_key, ProcessDefinition.name)
-                           .order_by(ProcessDefinition.version)).all()
+    rows = session.execute(
+        select(ProcessDefinition.process_key, ProcessDefinition.name).order_by(ProcessDefinition.version)
+    ).all()
     return {key: name for key, name in rows}
 
 
-def open_tasks_of_instance(session: Session, instance_id: int, now: datetime,
-                           names: dict[str, str]) -> list[TaskSummary]:
-    ids = session.scalars(select(UserTask.id).where(UserTask.instance_id == instance_id,
-                                                    UserTask.status == "open")
-                          .order_by(UserTask.created_at)).all()
+def open_tasks_of_instance(
+    session: Session, instance_id: int, now: datetime, names: dict[str, str]
+) -> list[TaskSummary]:
+    ids = session.scalars(
+        select(UserTask.id)
+        .where(UserTask.instance_id == instance_id, UserTask.status == "open")
+        .order_by(UserTask.created_at)
+    ).all()
     return summaries(session, list(ids), now, names)
 
 
-__all__ = ["SORTS", "STATES", "VIEWS", "WorklistQuery", "open_tasks_of_instance", "process_names",
-           "summaries", "summary", "worklist"]
+__all__ = [
+    "SORTS",
+    "STATES",
+    "VIEWS",
+    "WorklistQuery",
+    "open_tasks_of_instance",
+    "process_names",
+    "summaries",
+    "summary",
+    "worklist",
+]

@@ -120,8 +120,9 @@ def _check_tree(root: etree._Element, filename: str) -> None:
 def _has_doctype(docinfo: etree.DocInfo) -> bool:
     # ``doctype`` and ``system_url`` exist at runtime but are missing from lxml-stubs.
     declared = getattr(docinfo, "doctype", "") or getattr(docinfo, "system_url", None)
-    return bool(declared or docinfo.public_id or docinfo.internalDTD is not None
-                or docinfo.externalDTD is not None)
+    return bool(
+        declared or docinfo.public_id or docinfo.internalDTD is not None or docinfo.externalDTD is not None
+    )
 
 
 def _top_level_siblings(root: etree._Element) -> list[etree._Element]:

@@ -15,15 +15,16 @@ from sqlalchemy import select
 
 from engine.clock import ManualClock
 from engine.directory import actor_of
-from engine.persistence.models import User
 from engine.persistence.database import Database
+from engine.persistence.models import User
 from engine.read_models import Actor
 from engine.service import Hilfenetz
 from engine.settings import Settings
 from tests.support.bpmn_factory import chain_bpmn, write_definitions
 
-POSTGRES_ADMIN_URL = os.environ.get("HILFENETZ_TEST_POSTGRES_URL",
-                                    "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "HILFENETZ_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def need_service(reason: str) -> None:
@@ -34,8 +35,15 @@ def need_service(reason: str) -> None:
 
 
 def make_settings(tmp_path: Path, url: str, processes: Path, forms: Path) -> Settings:
-    return Settings(database_url=url, secret_key="test-secret", dev=True, processes_dir=processes,
-                    forms_dir=forms, base_url="http://127.0.0.1:5000", script_time_limit=1.0)
+    return Settings(
+        database_url=url,
+        secret_key="test-secret",
+        dev=True,
+        processes_dir=processes,
+        forms_dir=forms,
+        base_url="http://127.0.0.1:5000",
+        script_time_limit=1.0,
+    )
 
 
 @pytest.fixture
@@ -106,7 +114,9 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def hn(tmp_path: Path, sqlite_url: str, clock: ManualClock, definitions: tuple[Path, Path]) -> Iterator[Hilfenetz]:
+def hn(
+    tmp_path: Path, sqlite_url: str, clock: ManualClock, definitions: tuple[Path, Path]
+) -> Iterator[Hilfenetz]:
     engine = build_engine(tmp_path, sqlite_url, clock, definitions)
     yield engine
     engine.db.dispose()
@@ -119,6 +129,7 @@ def actor_lookup(hn: Hilfenetz) -> Callable[[str], Actor]:
         with hn.db.read() as session:
             user = session.scalars(select(User).where(User.username == username)).one()
             return actor_of(user)
+
     return get
 
 
@@ -132,12 +143,14 @@ def engine_for(tmp_path: Path, sqlite_url: str, clock: ManualClock) -> Iterator[
     """Build an engine deploying the given BPMN texts (file stem -> xml) and extra forms."""
     built: list[Hilfenetz] = []
 
-    def make(bpmn: dict[str, str], forms: dict[str, dict[str, object]] | None = None,
-             url: str | None = None) -> Hilfenetz:
+    def make(
+        bpmn: dict[str, str], forms: dict[str, dict[str, object]] | None = None, url: str | None = None
+    ) -> Hilfenetz:
         defs = write_definitions(tmp_path / f"defs{len(built)}", bpmn, forms)
         engine = build_engine(tmp_path, url or sqlite_url, clock, defs)
         built.append(engine)
         return engine
+
     yield make
     for engine in built:
         engine.db.dispose()

@@ -27,8 +27,10 @@ def cmd_demo(settings: Settings) -> int:
     orgs = hn.seed_organisations()
     users = hn.create_demo_users()
     deployed = hn.deploy_all("demo")
-    print(f"{orgs} Organisationen, {len(users)} neue Demo-Konten, "
-          f"{len(deployed)} Prozesse bereitgestellt: " + ", ".join(f"{p.key} v{p.version}" for p in deployed))
+    print(
+        f"{orgs} Organisationen, {len(users)} neue Demo-Konten, "
+        f"{len(deployed)} Prozesse bereitgestellt: " + ", ".join(f"{p.key} v{p.version}" for p in deployed)
+    )
     return 0
 
 

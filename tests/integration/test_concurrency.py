@@ -17,8 +17,11 @@ from tests.support.bpmn_factory import chain_bpmn, parallel_bpmn
 
 
 def task_of(hn, actor, instance_id: int):
-    return next(t for t in hn.worklist(actor, WorklistQuery(view="gruppe", per_page=100)).tasks
-                if t.instance_id == instance_id)
+    return next(
+        t
+        for t in hn.worklist(actor, WorklistQuery(view="gruppe", per_page=100)).tasks
+        if t.instance_id == instance_id
+    )
 
 
 def race(calls: list[Callable[[], Any]]) -> list[Any]:
@@ -48,17 +51,27 @@ def test_two_submits_of_one_task_exactly_one_wins(engine_for, any_db_url, rounds
     for _ in range(rounds):
         instance_id = hn.start(lena, "kette", {})
         task = task_of(hn, lena, instance_id)
-        results = race([lambda: hn.complete(lena, task.id, {"notiz": "Lena"}),
-                        lambda: hn.complete(sara, task.id, {"notiz": "Sara"})])
+        results = race(
+            [
+                lambda t=task.id: hn.complete(lena, t, {"notiz": "Lena"}),
+                lambda t=task.id: hn.complete(sara, t, {"notiz": "Sara"}),
+            ]
+        )
         wins = [r for r in results if r == instance_id]
         conflicts = [r for r in results if isinstance(r, ConflictError)]
         assert len(wins) == 1 and len(conflicts) == 1, (instance_id, results)
         assert "bereits erledigt" in conflicts[0].message
         with hn.db.read() as s:
-            completed = s.scalar(select(func.count()).select_from(AuditEvent).where(
-                AuditEvent.instance_id == instance_id, AuditEvent.action == "task_completed"))
-            open_tasks = s.scalars(select(UserTask.element_id).where(
-                UserTask.instance_id == instance_id, UserTask.status == "open")).all()
+            completed = s.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.instance_id == instance_id, AuditEvent.action == "task_completed")
+            )
+            open_tasks = s.scalars(
+                select(UserTask.element_id).where(
+                    UserTask.instance_id == instance_id, UserTask.status == "open"
+                )
+            ).all()
         assert completed == 1 and open_tasks == ["aufgabe_2"]
         hn.complete(lena, task_of(hn, lena, instance_id).id, {"notiz": "x"})
 
@@ -70,8 +83,12 @@ def test_two_users_change_one_instance_at_once_nothing_lost(engine_for, any_db_u
     for _ in range(5):
         instance_id = hn.start(counsel, "parallel", {})
         p_task, c_task = task_of(hn, police, instance_id), task_of(hn, counsel, instance_id)
-        results = race([lambda: hn.complete(police, p_task.id, {"notiz": "Polizei"}),
-                        lambda: hn.complete(counsel, c_task.id, {"notiz": "Beratung"})])
+        results = race(
+            [
+                lambda t=p_task.id: hn.complete(police, t, {"notiz": "Polizei"}),
+                lambda t=c_task.id: hn.complete(counsel, t, {"notiz": "Beratung"}),
+            ]
+        )
         # Serialised by the instance lock: both changes land, in some order, none overwritten.
         assert all(r == instance_id or isinstance(r, ConflictError) for r in results), results
         detail = hn.instance_detail(counsel, instance_id)

@@ -6,36 +6,49 @@ import json
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-HEADER = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-          '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-          'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs_{pid}" '
-          'targetNamespace="http://hilfenetz.example/bpmn">\n'
-          '<bpmn:process id="{pid}" name={name} isExecutable="true">\n')
+HEADER = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n'
+    '<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="defs_{pid}" '
+    'targetNamespace="http://hilfenetz.example/bpmn">\n'
+    '<bpmn:process id="{pid}" name={name} isExecutable="true">\n'
+)
 FOOTER = "</bpmn:process>\n</bpmn:definitions>\n"
 
 
 def _flow(fid: str, source: str, target: str, condition: str | None = None) -> str:
     if condition is None:
         return f'<bpmn:sequenceFlow id="{fid}" sourceRef="{source}" targetRef="{target}"/>\n'
-    return (f'<bpmn:sequenceFlow id="{fid}" sourceRef="{source}" targetRef="{target}">'
-            f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression" '
-            f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">{condition}</bpmn:conditionExpression>'
-            f'</bpmn:sequenceFlow>\n')
+    return (
+        f'<bpmn:sequenceFlow id="{fid}" sourceRef="{source}" targetRef="{target}">'
+        f'<bpmn:conditionExpression xsi:type="bpmn:tFormalExpression" '
+        f'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">{condition}</bpmn:conditionExpression>'
+        f"</bpmn:sequenceFlow>\n"
+    )
 
 
-def user_task(tid: str, name: str, groups: str, form: str | None = None, due: str | None = None,
-              extra: str = "") -> str:
-    attrs = f' camunda:candidateGroups={quoteattr(groups)}'
+def user_task(
+    tid: str, name: str, groups: str, form: str | None = None, due: str | None = None, extra: str = ""
+) -> str:
+    attrs = f" camunda:candidateGroups={quoteattr(groups)}"
     if form:
         attrs += f' camunda:formRef="{form}"'
     if due:
-        attrs += f' camunda:dueDate={quoteattr(due)}'
-    return (f'<bpmn:userTask id="{tid}" name={quoteattr(name)}{attrs}{extra}>'
-            f'<bpmn:documentation>Bitte „{name}“ erledigen.</bpmn:documentation></bpmn:userTask>\n')
+        attrs += f" camunda:dueDate={quoteattr(due)}"
+    return (
+        f'<bpmn:userTask id="{tid}" name={quoteattr(name)}{attrs}{extra}>'
+        f"<bpmn:documentation>Bitte „{name}“ erledigen.</bpmn:documentation></bpmn:userTask>\n"
+    )
 
 
-def chain_bpmn(pid: str = "kette", tasks: int = 5, groups: str = "Fachkraft@frauenberatung-soest",
-               form: str | None = "notiz", start_form: str | None = None, due: str | None = "P3D") -> str:
+def chain_bpmn(
+    pid: str = "kette",
+    tasks: int = 5,
+    groups: str = "Fachkraft@frauenberatung-soest",
+    form: str | None = "notiz",
+    start_form: str | None = None,
+    due: str | None = "P3D",
+) -> str:
     """Start → ``tasks`` user tasks in a row → end."""
     start_attr = f' camunda:formRef="{start_form}"' if start_form else ""
     body = f'<bpmn:startEvent id="start"{start_attr}/>\n'
@@ -50,54 +63,75 @@ def chain_bpmn(pid: str = "kette", tasks: int = 5, groups: str = "Fachkraft@frau
 
 def loop_bpmn(pid: str = "schleife", iterations: int = 1000) -> str:
     """A script/gateway loop with no user task: SpiffWorkflow stalls after ~500 rounds."""
-    body = ('<bpmn:startEvent id="start"/>\n'
-            '<bpmn:scriptTask id="init" name="Init"><bpmn:script>zaehler = 0</bpmn:script></bpmn:scriptTask>\n'
-            '<bpmn:scriptTask id="schritt" name="Schritt"><bpmn:script>zaehler = zaehler + 1</bpmn:script>'
-            '</bpmn:scriptTask>\n'
-            '<bpmn:exclusiveGateway id="weiter" name="Fertig?" default="zurueck"/>\n'
-            '<bpmn:userTask id="fertig" name="Fertig" camunda:candidateGroups="Koordination"/>\n'
-            '<bpmn:endEvent id="ende"/>\n'
-            + _flow("f1", "start", "init") + _flow("f2", "init", "schritt") + _flow("f3", "schritt", "weiter")
-            + _flow("zurueck", "weiter", "schritt")
-            + _flow("raus", "weiter", "fertig", f"zaehler &gt;= {iterations}")
-            + _flow("f5", "fertig", "ende"))
+    body = (
+        '<bpmn:startEvent id="start"/>\n'
+        '<bpmn:scriptTask id="init" name="Init"><bpmn:script>zaehler = 0</bpmn:script></bpmn:scriptTask>\n'
+        '<bpmn:scriptTask id="schritt" name="Schritt"><bpmn:script>zaehler = zaehler + 1</bpmn:script>'
+        "</bpmn:scriptTask>\n"
+        '<bpmn:exclusiveGateway id="weiter" name="Fertig?" default="zurueck"/>\n'
+        '<bpmn:userTask id="fertig" name="Fertig" camunda:candidateGroups="Koordination"/>\n'
+        '<bpmn:endEvent id="ende"/>\n'
+        + _flow("f1", "start", "init")
+        + _flow("f2", "init", "schritt")
+        + _flow("f3", "schritt", "weiter")
+        + _flow("zurueck", "weiter", "schritt")
+        + _flow("raus", "weiter", "fertig", f"zaehler &gt;= {iterations}")
+        + _flow("f5", "fertig", "ende")
+    )
     return HEADER.format(pid=pid, name=quoteattr("Schleife")) + body + FOOTER
 
 
 def timer_bpmn(pid: str = "erinnerung", duration: str = '"P2D"') -> str:
     """A user task with an interrupting boundary timer leading to an escalation task."""
-    body = ('<bpmn:startEvent id="start"/>\n'
-            + user_task("bearbeiten", "Bearbeiten", "Fachkraft@frauenberatung-soest", "notiz")
-            + '<bpmn:boundaryEvent id="zeit_um" attachedToRef="bearbeiten" cancelActivity="true">'
-            f'<bpmn:timerEventDefinition><bpmn:timeDuration>{duration}</bpmn:timeDuration>'
-            '</bpmn:timerEventDefinition></bpmn:boundaryEvent>\n'
-            + user_task("eskalation", "Eskalation", "Leitung@frauenberatung-soest", "notiz")
-            + '<bpmn:endEvent id="ende_ok"/><bpmn:endEvent id="ende_eskaliert"/>\n'
-            + _flow("f1", "start", "bearbeiten") + _flow("f2", "bearbeiten", "ende_ok")
-            + _flow("f3", "zeit_um", "eskalation") + _flow("f4", "eskalation", "ende_eskaliert"))
+    body = (
+        '<bpmn:startEvent id="start"/>\n'
+        + user_task("bearbeiten", "Bearbeiten", "Fachkraft@frauenberatung-soest", "notiz")
+        + '<bpmn:boundaryEvent id="zeit_um" attachedToRef="bearbeiten" cancelActivity="true">'
+        f"<bpmn:timerEventDefinition><bpmn:timeDuration>{duration}</bpmn:timeDuration>"
+        "</bpmn:timerEventDefinition></bpmn:boundaryEvent>\n"
+        + user_task("eskalation", "Eskalation", "Leitung@frauenberatung-soest", "notiz")
+        + '<bpmn:endEvent id="ende_ok"/><bpmn:endEvent id="ende_eskaliert"/>\n'
+        + _flow("f1", "start", "bearbeiten")
+        + _flow("f2", "bearbeiten", "ende_ok")
+        + _flow("f3", "zeit_um", "eskalation")
+        + _flow("f4", "eskalation", "ende_eskaliert")
+    )
     return HEADER.format(pid=pid, name=quoteattr("Erinnerung")) + body + FOOTER
 
 
 def script_bpmn(pid: str, script: str) -> str:
-    body = ('<bpmn:startEvent id="start"/>\n'
-            f'<bpmn:scriptTask id="skript" name="Skript"><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>\n'
-            + user_task("danach", "Danach", "Koordination", "notiz")
-            + '<bpmn:endEvent id="ende"/>\n'
-            + _flow("f1", "start", "skript") + _flow("f2", "skript", "danach") + _flow("f3", "danach", "ende"))
+    body = (
+        '<bpmn:startEvent id="start"/>\n'
+        f'<bpmn:scriptTask id="skript" name="Skript"><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>\n'
+        + user_task("danach", "Danach", "Koordination", "notiz")
+        + '<bpmn:endEvent id="ende"/>\n'
+        + _flow("f1", "start", "skript")
+        + _flow("f2", "skript", "danach")
+        + _flow("f3", "danach", "ende")
+    )
     return HEADER.format(pid=pid, name=quoteattr("Skript")) + body + FOOTER
 
 
 NOTIZ_FORM = {
-    "id": "notiz", "type": "default", "schemaVersion": 16,
+    "id": "notiz",
+    "type": "default",
+    "schemaVersion": 16,
     "components": [
-        {"id": "f_notiz", "type": "textfield", "key": "notiz", "label": "Notiz",
-         "validate": {"required": True, "maxLength": 200}},
+        {
+            "id": "f_notiz",
+            "type": "textfield",
+            "key": "notiz",
+            "label": "Notiz",
+            "validate": {"required": True, "maxLength": 200},
+        },
         {"id": "f_anzahl", "type": "number", "key": "anzahl", "label": "Anzahl", "validate": {"min": 0}},
     ],
 }
 
 
-def write_definitions(root: Path, bpmn: dict[str, str], forms: dict[str, dict[str, object]] | None = None) -> tuple[Path, Path]:
+def write_definitions(
+    root: Path, bpmn: dict[str, str], forms: dict[str, dict[str, object]] | None = None
+) -> tuple[Path, Path]:
     """Write BPMN texts (file stem -> xml) and forms into ``root/processes`` and ``root/forms``."""
     processes, form_dir = root / "processes", root / "forms"
     processes.mkdir(parents=True, exist_ok=True)
@@ -111,11 +145,16 @@ def write_definitions(root: Path, bpmn: dict[str, str], forms: dict[str, dict[st
 
 def parallel_bpmn(pid: str = "parallel") -> str:
     """Two user tasks in parallel for different organisations, joined before the end."""
-    body = ('<bpmn:startEvent id="start"/>\n<bpmn:parallelGateway id="teilen"/>\n'
-            + user_task("polizei", "Polizei", "Fachkraft@kreispolizei", "notiz")
-            + user_task("beratung", "Beratung", "Fachkraft@frauenberatung-soest", "notiz")
-            + '<bpmn:parallelGateway id="zusammen"/>\n<bpmn:endEvent id="ende"/>\n'
-            + _flow("f1", "start", "teilen") + _flow("f2", "teilen", "polizei") + _flow("f3", "teilen", "beratung")
-            + _flow("f4", "polizei", "zusammen") + _flow("f5", "beratung", "zusammen")
-            + _flow("f6", "zusammen", "ende"))
+    body = (
+        '<bpmn:startEvent id="start"/>\n<bpmn:parallelGateway id="teilen"/>\n'
+        + user_task("polizei", "Polizei", "Fachkraft@kreispolizei", "notiz")
+        + user_task("beratung", "Beratung", "Fachkraft@frauenberatung-soest", "notiz")
+        + '<bpmn:parallelGateway id="zusammen"/>\n<bpmn:endEvent id="ende"/>\n'
+        + _flow("f1", "start", "teilen")
+        + _flow("f2", "teilen", "polizei")
+        + _flow("f3", "teilen", "beratung")
+        + _flow("f4", "polizei", "zusammen")
+        + _flow("f5", "beratung", "zusammen")
+        + _flow("f6", "zusammen", "ende")
+    )
     return HEADER.format(pid=pid, name=quoteattr("Parallel")) + body + FOOTER

@@ -11,8 +11,9 @@ from engine.persistence.models import ProcessInstance
 from tests.conftest import actor_lookup
 from tests.support.bpmn_factory import chain_bpmn, script_bpmn
 
-XXE = ('<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n'
-       + chain_bpmn().split("\n", 1)[1].replace('name="Kette kette"', 'name="&x;"'))
+XXE = '<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n' + chain_bpmn().split(
+    "\n", 1
+)[1].replace('name="Kette kette"', 'name="&x;"')
 
 
 def test_deploy_refuses_doctype_and_entities(hn):
@@ -26,8 +27,12 @@ def test_deploy_refuses_doctype_and_entities(hn):
 
 def test_deploy_refuses_oversized_file(hn):
     path = hn.settings.processes_dir / "gross.bpmn"
-    path.write_text(chain_bpmn(pid="gross").replace("</bpmn:definitions>", "<!--" + "x" * 2_100_000 + "-->"
-                                                    "</bpmn:definitions>"), encoding="utf-8")
+    path.write_text(
+        chain_bpmn(pid="gross").replace(
+            "</bpmn:definitions>", "<!--" + "x" * 2_100_000 + "--></bpmn:definitions>"
+        ),
+        encoding="utf-8",
+    )
     with pytest.raises(InvalidDefinitionError):
         hn.deploy_file(path)
 
@@ -44,12 +49,15 @@ def test_deploy_reports_missing_form_and_wrong_process_id(hn):
     assert "gibtsnicht" in err.value.problems[0].reason
 
 
-@pytest.mark.parametrize("script", [
-    "x = __import__('os').system('id')",
-    "x = ().__class__.__base__.__subclasses__()",
-    "x = 0\nwhile True:\n    x = x + 1",
-    "x = 'a' * 10**10",
-])
+@pytest.mark.parametrize(
+    "script",
+    [
+        "x = __import__('os').system('id')",
+        "x = ().__class__.__base__.__subclasses__()",
+        "x = 0\nwhile True:\n    x = x + 1",
+        "x = 'a' * 10**10",
+    ],
+)
 def test_hostile_script_task_fails_cleanly_and_saves_nothing(engine_for, script):
     hn = engine_for({"skript": script_bpmn("skript", script.replace("'", "&apos;"))})
     coord = actor_lookup(hn)("koordination.jugendamt")

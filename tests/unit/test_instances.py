@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+
 import pytest
 
 from engine.errors import ConflictError, InvalidSubmissionError, NotPermittedError
@@ -83,8 +84,9 @@ def test_claim_release_and_claim_conflict(hn, actor):
 
 
 def test_leitung_reassigns_within_the_organisation_only(hn, actor):
-    lead, lena, sara = (actor(n) for n in ("leitung.frauenberatung", "fachkraft.frauenberatung",
-                                           "fachkraft2.frauenberatung"))
+    lead, lena, sara = (
+        actor(n) for n in ("leitung.frauenberatung", "fachkraft.frauenberatung", "fachkraft2.frauenberatung")
+    )
     hn.start(lena, "kette", {})
     task = first_task(hn, lena)
     hn.claim(lena, task.id)

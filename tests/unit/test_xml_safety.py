@@ -144,9 +144,7 @@ def test_empty_document_is_refused() -> None:
 @pytest.mark.parametrize(
     "xml", [BILLION_LAUGHS, EXTERNAL_ENTITY, EXTERNAL_PARAMETER_ENTITY, "<!DOCTYPE r><r/>"]
 )
-def test_parsed_tree_check_refuses_even_without_raw_check(
-    xml: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_parsed_tree_check_refuses_even_without_raw_check(xml: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Second line of defence: the parsed document is checked again."""
     monkeypatch.setattr("engine.xml_safety._check_raw_text", lambda raw, filename: None)
     err = _refusal(xml)
