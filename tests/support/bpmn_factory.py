@@ -158,3 +158,17 @@ def parallel_bpmn(pid: str = "parallel") -> str:
         + _flow("f6", "zusammen", "ende")
     )
     return HEADER.format(pid=pid, name=quoteattr("Parallel")) + body + FOOTER
+
+
+def handover_bpmn(pid: str = "uebergabe") -> str:
+    """Counselling documents a first contact, then the police get the follow-up task."""
+    body = (
+        '<bpmn:startEvent id="start"/>\n'
+        + user_task("erstkontakt", "Erstkontakt dokumentieren", "Fachkraft@frauenberatung-soest", "notiz")
+        + user_task("rueckmeldung", "Rückmeldung an die Polizei", "Fachkraft@kreispolizei", "notiz")
+        + '<bpmn:endEvent id="ende"/>\n'
+        + _flow("f1", "start", "erstkontakt")
+        + _flow("f2", "erstkontakt", "rueckmeldung")
+        + _flow("f3", "rueckmeldung", "ende")
+    )
+    return HEADER.format(pid=pid, name=quoteattr("Übergabe Beratung → Polizei")) + body + FOOTER
