@@ -149,6 +149,7 @@ class Hilfenetz:
     def create_demo_users(self) -> list[str]:
         seed = load_seed("demo_users.json")
         created = []
+        shared_hash = hash_password(seed["password"])  # one password for all demo accounts: hash once
         with self.db.write() as session:
             orgs = {o.slug: o for o in session.scalars(select(Organisation))}
             existing = {u.username for u in session.scalars(select(User))}
@@ -158,7 +159,7 @@ class Hilfenetz:
                 user = User(
                     username=item["username"],
                     display_name=item["display_name"],
-                    password_hash=hash_password(seed["password"]),
+                    password_hash=shared_hash,
                     organisation_id=orgs[item["organisation"]].id,
                     created_at=self.clock.now(),
                 )
