@@ -1,0 +1,43 @@
+"""Hilfenetz web app: thin Flask views over the engine facade :class:`engine.service.Hilfenetz`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from engine.service import Hilfenetz
+from engine.settings import Settings
+from webapp import (
+    absences,
+    auth,
+    errors,
+    i18n,
+    instances,
+    labels,
+    pages,
+    processes,
+    security,
+    tasks,
+    worklist,
+)
+
+
+def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenetz | None = None) -> Flask:
+    """Build the app around an engine (from ``HILFENETZ_*`` settings unless one is injected)."""
+    if hilfenetz is None:
+        hilfenetz = Hilfenetz(Settings.from_env())
+        hilfenetz.migrate()
+    app = Flask(__name__)
+    app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
+    security.configure(app, hilfenetz.settings)
+    if test_config:
+        app.config.from_mapping(test_config)
+    app.extensions["hilfenetz"] = hilfenetz
+    for subsystem in (i18n, auth, security, errors, labels, pages, worklist, tasks, processes, instances,
+                      absences):
+        subsystem.init_app(app)
+    return app
+
+
+__all__ = ["create_app"]

@@ -1,0 +1,130 @@
+"""Sign-in and sign-out: Flask-Login over ``Hilfenetz.login``, a per-IP rate limit, session rotation."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import defaultdict, deque
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from werkzeug.wrappers import Response
+
+from engine.errors import NotPermittedError
+from engine.read_models import Actor
+from webapp.facade import hilfenetz
+from webapp.i18n import _
+from webapp.navigation import safe_next
+from webapp.responses import wants_json
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+PUBLIC_ENDPOINTS = {"auth.login", "static", "pages.healthz", "pages.accessibility", "pages.imprint",
+                    "i18n.choose_language"}
+
+
+class SignedInUser(UserMixin):  # type: ignore[misc]
+    """Flask-Login's view of an engine Actor."""
+
+    def __init__(self, actor: Actor) -> None:
+        self.actor = actor
+
+    def get_id(self) -> str:
+        return str(self.actor.id)
+
+
+class LoginRateLimit:
+    """In-memory sliding window per client address: at most ``limit`` attempts in ``window`` seconds."""
+
+    def __init__(self, limit: int = 10, window: float = 300.0) -> None:
+        self.limit, self.window = limit, window
+        self._hits: dict[str, deque[float]] = defaultdict(deque)
+        self._lock = threading.Lock()
+
+    def allow(self, key: str) -> bool:
+        """Record an attempt; False when the window is already full."""
+        now = time.monotonic()
+        with self._lock:
+            hits = self._hits[key]
+            while hits and hits[0] <= now - self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return False
+            hits.append(now)
+            return True
+
+
+@login_manager.user_loader
+def _load_user(user_id: str) -> SignedInUser | None:
+    actor = hilfenetz().actor(int(user_id)) if user_id.isdigit() else None
+    return SignedInUser(actor) if actor else None
+
+
+@login_manager.unauthorized_handler
+def _unauthorized() -> Response | tuple[Response, int]:
+    if wants_json():
+        return jsonify(message=_("Bitte melden Sie sich an.")), 401
+    flash(_("Bitte melden Sie sich an."), "info")
+    return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
+
+
+def _require_login() -> Response | tuple[Response, int] | None:
+    """Every page except the public ones needs a signed-in user."""
+    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+        return None
+    return _unauthorized()
+
+
+@bp.route("/anmelden", methods=["GET", "POST"])
+def login() -> str | Response | tuple[str, int]:
+    """Login form; on success rotate the session and go on."""
+    next_url = safe_next(request.values.get("next"), url_for("worklist.index"))
+    if request.method == "GET":
+        return render_template("auth/login.html", next_url=next_url, error=None, username="")
+    if not current_app.extensions["login_rate_limit"].allow(request.remote_addr or "-"):
+        return render_template("auth/login.html", next_url=next_url, username="", error=_(
+            "Zu viele Anmeldeversuche von diesem Rechner. Bitte warten Sie fünf Minuten.")), 429
+    username = request.form.get("username", "")
+    try:
+        actor = hilfenetz().login(username, request.form.get("password", ""))
+    except NotPermittedError as exc:
+        return render_template("auth/login.html", next_url=next_url, error=_(exc.message),
+                               username=username), 200
+    chosen = session.get("lang")
+    session.clear()
+    login_user(SignedInUser(actor))
+    session.permanent = True
+    session["nonce"] = secrets.token_urlsafe(16)
+    if chosen in ("de", "en"):
+        session["lang"] = chosen
+        if chosen != actor.locale:
+            hilfenetz().set_locale(actor, chosen)
+    return redirect(next_url)
+
+
+@bp.post("/abmelden")
+def logout() -> Response:
+    """Sign out (POST only) and forget the whole session."""
+    logout_user()
+    session.clear()
+    flash(_("Sie wurden abgemeldet."), "success")
+    return redirect(url_for("auth.login"))
+
+
+def init_app(app: Flask) -> None:
+    login_manager.init_app(app)
+    app.extensions["login_rate_limit"] = LoginRateLimit()
+    app.register_blueprint(bp)
+    app.before_request(_require_login)

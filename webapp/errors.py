@@ -1,0 +1,97 @@
+"""The one place where engine errors and HTTP errors become responses (HTML for people, JSON for fetch)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, jsonify, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import (
+    ConflictError,
+    HilfenetzError,
+    InvalidDefinitionError,
+    InvalidSubmissionError,
+    NotFoundError,
+    NotPermittedError,
+    ScriptError,
+)
+from webapp.i18n import _
+from webapp.responses import wants_json
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: tuple[tuple[type[HilfenetzError], int], ...] = (
+    (NotFoundError, 404), (NotPermittedError, 403), (ConflictError, 409),
+    (InvalidSubmissionError, 422), (InvalidDefinitionError, 422), (ScriptError, 422),
+)
+TITLES = {
+    400: "Anfrage nicht möglich", 401: "Anmeldung erforderlich", 403: "Keine Berechtigung",
+    404: "Nicht gefunden", 405: "Aktion nicht möglich", 409: "Inzwischen geändert",
+    422: "Eingaben prüfen", 429: "Zu viele Anfragen", 500: "Interner Fehler",
+}
+MESSAGES = {
+    400: "Die Anfrage konnte nicht verarbeitet werden.",
+    404: "Diese Seite gibt es nicht (mehr). Bitte prüfen Sie die Adresse.",
+    405: "Diese Aktion ist so nicht möglich.",
+    413: "Die gesendeten Daten sind zu groß.",
+    429: "Zu viele Anfragen. Bitte warten Sie einige Minuten.",
+    500: "Es ist ein Fehler aufgetreten. Bitte versuchen Sie es später erneut; "
+         "wenn der Fehler bleibt, wenden Sie sich an die Administration.",
+}
+CSRF_MESSAGE = ("Das Formular ist abgelaufen oder unvollständig (Sicherheitsprüfung). "
+                "Bitte laden Sie die Seite neu und versuchen Sie es erneut.")
+
+
+def status_of(error: HilfenetzError) -> int:
+    """HTTP status for an engine error (other engine errors: 400)."""
+    return next((status for kind, status in STATUS_BY_ERROR if isinstance(error, kind)), 400)
+
+
+def error_response(status: int, message: str, field_errors: dict[str, str] | None = None) -> Response:
+    """A JSON body ``{"message", "field_errors"?}`` or a friendly German page."""
+    if wants_json():
+        body: dict[str, Any] = {"message": message}
+        if field_errors is not None:
+            body["field_errors"] = field_errors
+        response = jsonify(body)
+    else:
+        if status >= 500:
+            g.open_task_count = None  # the error page must not need the database
+        html = render_template("errors/error.html", status=status, title=_(TITLES.get(status, TITLES[400])),
+                               message=message, field_errors=field_errors or {})
+        response = Response(html, mimetype="text/html")
+    response.status_code = status
+    return response
+
+
+def _engine_error(error: HilfenetzError) -> Response:
+    status = status_of(error)
+    if isinstance(error, (InvalidDefinitionError, ScriptError)) or status == 400:
+        log.warning("engine refused a request: %s (%s)", error.message, type(error).__name__)
+    fields = ({k: _(v) for k, v in error.field_errors.items()} if isinstance(error, InvalidSubmissionError)
+              else None)
+    return error_response(status, _(error.message), fields)
+
+
+def _csrf_error(error: CSRFError) -> Response:
+    return error_response(400, _(CSRF_MESSAGE))
+
+
+def _http_error(error: HTTPException) -> Response:
+    status = error.code or 500
+    return error_response(status, _(MESSAGES.get(status, MESSAGES[400 if status < 500 else 500])))
+
+
+def _unexpected(error: Exception) -> Response:
+    log.exception("unexpected error")
+    return error_response(500, _(MESSAGES[500]))
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(HilfenetzError, _engine_error)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected)

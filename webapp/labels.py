@@ -1,0 +1,58 @@
+"""German labels (translated through ``_``) for engine codes: instance status, history actions, messages."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from engine.read_models import HistoryEntry
+from webapp.i18n import _
+
+STATUS = {"running": "laufend", "completed": "abgeschlossen", "stuck": "hängt fest"}
+ACTIONS = {
+    "instance_started": "Vorgang gestartet",
+    "task_completed": "Aufgabe erledigt: {task}",
+    "task_claimed": "übernommen",
+    "task_released": "zurückgegeben",
+    "task_reassigned": "neu zugewiesen an {to}",
+    "draft_saved": "Entwurf gespeichert",
+    "timer_fired": "Frist abgelaufen",
+    "message_received": "Nachricht: {message}",
+    "instance_completed": "Vorgang abgeschlossen",
+    "instance_stuck": "Vorgang hängt fest",
+}
+MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
+MESSAGE_NAMES = {"neuer_vorfall": "neuer Vorfall (Wiedereröffnung)"}
+
+
+def status_label(status: str) -> str:
+    """laufend / abgeschlossen / hängt fest (unknown codes are shown as they are)."""
+    return _(STATUS[status]) if status in STATUS else status
+
+
+def history_label(entry: HistoryEntry) -> str:
+    """What happened, in words; placeholders come from the entry's detail."""
+    template = ACTIONS.get(entry.action)
+    if template is None:
+        return entry.action
+    detail = {"task": entry.element_id or "", "to": "", "message": "", **entry.detail}
+    if entry.action == "message_received":
+        name = str(detail["message"])
+        detail["message"] = _(MESSAGE_NAMES[name]) if name in MESSAGE_NAMES else name
+    return _(template, **{k: detail[k] for k in ("task", "to", "message")})
+
+
+def message_label(name: str) -> str:
+    """Button text for a message the instance waits for."""
+    return _(MESSAGES[name]) if name in MESSAGES else _("Nachricht „{name}“ senden", name=name)
+
+
+def priority_label(priority: int) -> str:
+    """hoch / normal / niedrig around the engine's default of 50."""
+    if priority > 50:
+        return _("hoch")
+    return _("normal") if priority == 50 else _("niedrig")
+
+
+def init_app(app: Flask) -> None:
+    app.jinja_env.globals.update(status_label=status_label, history_label=history_label,
+                                 message_label=message_label, priority_label=priority_label)
