@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from engine.errors import HilfenetzError
+from engine.read_models import Actor
 
 _INTERPOLATION = re.compile(r"\$\{(.*?)\}")
 _NAME = re.compile(r"^[A-Za-zÄÖÜäöüß][\wÄÖÜäöüß-]*$")
@@ -60,3 +61,11 @@ def user_keys(username: str, organisation: str, roles: Iterable[str]) -> list[st
         keys.add(f"{role}@{organisation}")
         keys.add(f"{role}@*")
     return sorted(keys)
+
+
+def may_start(starter_groups: str | None, actor: Actor) -> bool:
+    """``camunda:candidateStarterGroups`` on a process limits who may start it; none = everyone."""
+    if not starter_groups:
+        return True
+    keys = set(candidate_keys(parse_candidate_groups(starter_groups)))
+    return bool(keys & set(user_keys(actor.username, actor.organisation, actor.roles)))

@@ -99,6 +99,7 @@ class Bundle:
     forms: dict[str, str]
     start_form: str | None
     spec_json: str = field(repr=False)
+    starter_groups: str | None = None
 
     @property
     def content_hash(self) -> str:
@@ -178,6 +179,7 @@ class _BundleBuilder:
         self.dmn: dict[str, str] = {}
         self.forms: dict[str, str] = {}
         self.problems: list[Problem] = []
+        self.starter_groups: str | None = None
 
     def add_bpmn(self, filename: str, text: str) -> None:
         root = parse_xml(text, filename=filename)
@@ -198,6 +200,10 @@ class _BundleBuilder:
             self.problems.append(_parse_problem(filename, exc))
             return
         self.bpmn[filename] = text
+        if filename == f"{self.process_key}.bpmn":
+            for process in root.iter(f"{{{BPMN_NS}}}process"):
+                if process.get("id") == self.process_key:
+                    self.starter_groups = process.get(f"{{{CAMUNDA_MODEL_NS}}}candidateStarterGroups")
         self._add_decisions(root, filename)
 
     def _add_decisions(self, root: etree._Element, filename: str) -> None:
@@ -310,6 +316,7 @@ class _BundleBuilder:
             dict(self.forms),
             start_form,
             spec_json=serialize_specs(spec, subprocess_specs),
+            starter_groups=self.starter_groups,
         )
 
 

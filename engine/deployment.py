@@ -40,6 +40,7 @@ def deploy_bundle(session: Session, bundle: Bundle, deployed_by: str, now: datet
         spec_json=bundle.spec_json,
         forms_json=json.dumps(bundle.forms),
         start_form=bundle.start_form,
+        starter_groups=bundle.starter_groups,
         deployed_at=now,
         deployed_by=deployed_by,
     )

@@ -15,7 +15,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from engine.assignment import user_keys
+from engine.assignment import may_start, user_keys
 from engine.clock import Clock
 from engine.directory import actor_of, effective_identity
 from engine.errors import ConflictError, InvalidSubmissionError, NotFoundError, NotPermittedError
@@ -68,6 +68,8 @@ class Instances:
     def start(self, actor: Actor, process_key: str, data: Mapping[str, Any]) -> int:
         with conflicts_as_409(), self.db.write() as session:
             definition = latest_definition(session, process_key)
+            if not may_start(definition.starter_groups, actor):
+                raise NotPermittedError("Sie dürfen diesen Prozess nicht starten.", process=process_key)
             version = self.runtime.version(session, definition.id)
             cleaned = self._validate(session, version.forms.get(definition.start_form or ""), data, {})
             start_data = {**cleaned, "initiator_user": actor.username, "initiator_org": actor.organisation}

@@ -122,6 +122,17 @@ class InstanceDetail:
 
 
 @dataclass(frozen=True)
+class InstanceSummary:
+    id: int
+    title: str
+    process_name: str
+    status: str
+    started_at: datetime
+    ended_at: datetime | None
+    open_task_count: int
+
+
+@dataclass(frozen=True)
 class ProcessView:
     key: str
     name: str

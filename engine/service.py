@@ -14,10 +14,11 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.accounts import authenticate, hash_password
+from engine.assignment import may_start
 from engine.clock import Clock, SystemClock
 from engine.definitions import DefinitionSource, SpecCache, build_bundle
 from engine.deployment import deploy_bundle
@@ -49,6 +50,7 @@ from engine.read_models import (
     Actor,
     HistoryEntry,
     InstanceDetail,
+    InstanceSummary,
     OrganisationView,
     ProcessView,
     StartForm,
@@ -232,7 +234,10 @@ class Hilfenetz:
             latest: dict[str, ProcessDefinition] = {}
             for d in session.scalars(select(ProcessDefinition).order_by(ProcessDefinition.version)):
                 latest[d.process_key] = d
-            return [_process_view(d, True) for d in sorted(latest.values(), key=lambda d: d.name)]
+            return [
+                _process_view(d, may_start(d.starter_groups, actor))
+                for d in sorted(latest.values(), key=lambda d: d.name)
+            ]
 
     def start_form(self, actor: Actor, process_key: str) -> StartForm:
         with self.db.read() as session:
@@ -240,7 +245,9 @@ class Hilfenetz:
             version = self.runtime.version(session, definition.id)
             form = version.forms.get(definition.start_form or "")
             return StartForm(
-                _process_view(definition, True), form.schema if form else None, self._form_context(session)
+                _process_view(definition, may_start(definition.starter_groups, actor)),
+                form.schema if form else None,
+                self._form_context(session),
             )
 
     def start(self, actor: Actor, process_key: str, data: Mapping[str, Any]) -> int:
@@ -272,7 +279,7 @@ class Hilfenetz:
     def fire_due_timers(self) -> int:
         return self.instances.fire_due_timers()
 
-    def task_detail(self, actor: Actor, task_id: str) -> TaskDetail:
+    def task_detail(self, actor: Actor, task_id: str, *, audit_action: str = "task_viewed") -> TaskDetail:
         """The task with form, data, diagram markers and history. The read is audited."""
         with self.db.write() as session:
             row = session.get(UserTask, task_id)
@@ -286,7 +293,7 @@ class Hilfenetz:
                 session,
                 self.clock.now(),
                 actor,
-                "task_viewed",
+                audit_action,
                 row.instance_id,
                 task_id=row.id,
                 element_id=row.element_id,
@@ -381,15 +388,25 @@ class Hilfenetz:
                 raise NotFoundError("Prozessversion nicht gefunden.")
             return definition.bpmn_xml
 
-    def my_instances(self, actor: Actor, limit: int = 50) -> list[InstanceDetail]:
+    def my_instances(self, actor: Actor, limit: int = 50) -> list[InstanceSummary]:
+        """The instances this actor started, newest first (no workflow is restored)."""
         with self.db.read() as session:
-            ids = session.scalars(
-                select(ProcessInstance.id)
+            open_count = (
+                select(func.count())
+                .where(UserTask.instance_id == ProcessInstance.id, UserTask.status == "open")
+                .scalar_subquery()
+            )
+            rows = session.execute(
+                select(ProcessInstance, ProcessDefinition.name, open_count)
+                .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
                 .where(ProcessInstance.started_by_id == actor.id)
                 .order_by(ProcessInstance.id.desc())
                 .limit(limit)
             ).all()
-        return [self.instance_detail(actor, i) for i in ids]
+            return [
+                InstanceSummary(i.id, i.title, name, i.status, i.started_at, i.ended_at, int(count or 0))
+                for i, name, count in rows
+            ]
 
     # --- directory and absences ----------------------------------------------------------
     def colleagues(self, actor: Actor) -> list[UserView]:
@@ -486,7 +503,7 @@ def _history(session: Session, instance_id: int) -> list[HistoryEntry]:
         select(AuditEvent)
         .where(
             AuditEvent.instance_id == instance_id,
-            AuditEvent.action.not_in(("task_viewed", "instance_viewed")),
+            AuditEvent.action.not_in(("task_viewed", "task_data_read", "instance_viewed")),
         )
         .order_by(AuditEvent.at, AuditEvent.id)
     )

@@ -45,6 +45,11 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HILFENETZ_LOGIN_MAX_ATTEMPTS", "5", "Failed logins per account and 15 minutes before a pause."),
     Variable("HILFENETZ_SESSION_IDLE_MINUTES", "30", "Session idle timeout in minutes."),
     Variable("HILFENETZ_WORKFLOW_CACHE_SIZE", "256", "Deserialized workflows kept in memory per process."),
+    Variable(
+        "HILFENETZ_TRUSTED_PROXIES",
+        "0",
+        "Reverse proxies in front of the app whose X-Forwarded-For is trusted (for the login limit).",
+    ),
 )
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
 
@@ -60,6 +65,13 @@ def _number(env: Mapping[str, str], name: str, kind: type[float] | type[int]) ->
     return value
 
 
+def _count(env: Mapping[str, str], name: str) -> int:
+    raw = env.get(name, _DEFAULTS[name])
+    if not raw.isdigit():
+        raise ConfigurationError(f"{name}={raw!r} muss eine ganze Zahl ab 0 sein.")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -73,6 +85,7 @@ class Settings:
     login_max_attempts: int = 5
     session_idle_minutes: int = 30
     workflow_cache_size: int = 256
+    trusted_proxies: int = 0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -102,4 +115,5 @@ class Settings:
             login_max_attempts=int(_number(env, "HILFENETZ_LOGIN_MAX_ATTEMPTS", int)),
             session_idle_minutes=int(_number(env, "HILFENETZ_SESSION_IDLE_MINUTES", int)),
             workflow_cache_size=int(_number(env, "HILFENETZ_WORKFLOW_CACHE_SIZE", int)),
+            trusted_proxies=_count(env, "HILFENETZ_TRUSTED_PROXIES"),
         )

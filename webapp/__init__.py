@@ -34,8 +34,19 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
     if test_config:
         app.config.from_mapping(test_config)
     app.extensions["hilfenetz"] = hilfenetz
-    for subsystem in (i18n, auth, security, errors, labels, pages, worklist, tasks, processes, instances,
-                      absences):
+    for subsystem in (
+        i18n,
+        auth,
+        security,
+        errors,
+        labels,
+        pages,
+        worklist,
+        tasks,
+        processes,
+        instances,
+        absences,
+    ):
         subsystem.init_app(app)
     return app
 

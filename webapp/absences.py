@@ -43,8 +43,13 @@ def _parsed(form: MultiDict[str, str]) -> tuple[dict[str, datetime], dict[str, s
 def _page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
     actor = current_actor()
     colleagues = [c for c in hilfenetz().colleagues(actor) if c.id != actor.id]
-    html = render_template("absences/index.html", absences=hilfenetz().absences(actor), colleagues=colleagues,
-                           errors=errors or {}, form=request.form if errors else {})
+    html = render_template(
+        "absences/index.html",
+        absences=hilfenetz().absences(actor),
+        colleagues=colleagues,
+        errors=errors or {},
+        form=request.form if errors else {},
+    )
     return html, status
 
 
@@ -61,8 +66,13 @@ def add() -> Response | tuple[str, int]:
     if errors:
         return _page(errors, 422)
     try:
-        hilfenetz().add_absence(current_actor(), request.form["substitute"], times["starts_at"],
-                                times["ends_at"], request.form.get("note", "").strip())
+        hilfenetz().add_absence(
+            current_actor(),
+            request.form["substitute"],
+            times["starts_at"],
+            times["ends_at"],
+            request.form.get("note", "").strip(),
+        )
     except InvalidSubmissionError as exc:
         return _page({k: _(v) for k, v in exc.field_errors.items()} or {"": _(exc.message)}, 422)
     flash(_("Die Abwesenheit wurde eingetragen."), "success")

@@ -31,8 +31,14 @@ from webapp.responses import wants_json
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
-PUBLIC_ENDPOINTS = {"auth.login", "static", "pages.healthz", "pages.accessibility", "pages.imprint",
-                    "i18n.choose_language"}
+PUBLIC_ENDPOINTS = {
+    "auth.login",
+    "static",
+    "pages.healthz",
+    "pages.accessibility",
+    "pages.imprint",
+    "i18n.choose_language",
+}
 
 
 class SignedInUser(UserMixin):  # type: ignore[misc]
@@ -94,14 +100,19 @@ def login() -> str | Response | tuple[str, int]:
     if request.method == "GET":
         return render_template("auth/login.html", next_url=next_url, error=None, username="")
     if not current_app.extensions["login_rate_limit"].allow(request.remote_addr or "-"):
-        return render_template("auth/login.html", next_url=next_url, username="", error=_(
-            "Zu viele Anmeldeversuche von diesem Rechner. Bitte warten Sie fünf Minuten.")), 429
+        return render_template(
+            "auth/login.html",
+            next_url=next_url,
+            username="",
+            error=_("Zu viele Anmeldeversuche von diesem Rechner. Bitte warten Sie fünf Minuten."),
+        ), 429
     username = request.form.get("username", "")
     try:
         actor = hilfenetz().login(username, request.form.get("password", ""))
     except NotPermittedError as exc:
-        return render_template("auth/login.html", next_url=next_url, error=_(exc.message),
-                               username=username), 200
+        return render_template(
+            "auth/login.html", next_url=next_url, error=_(exc.message), username=username
+        ), 200
     chosen = session.get("lang")
     session.clear()
     login_user(SignedInUser(actor))

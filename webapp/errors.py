@@ -24,13 +24,23 @@ from webapp.responses import wants_json
 log = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: tuple[tuple[type[HilfenetzError], int], ...] = (
-    (NotFoundError, 404), (NotPermittedError, 403), (ConflictError, 409),
-    (InvalidSubmissionError, 422), (InvalidDefinitionError, 422), (ScriptError, 422),
+    (NotFoundError, 404),
+    (NotPermittedError, 403),
+    (ConflictError, 409),
+    (InvalidSubmissionError, 422),
+    (InvalidDefinitionError, 422),
+    (ScriptError, 422),
 )
 TITLES = {
-    400: "Anfrage nicht möglich", 401: "Anmeldung erforderlich", 403: "Keine Berechtigung",
-    404: "Nicht gefunden", 405: "Aktion nicht möglich", 409: "Inzwischen geändert",
-    422: "Eingaben prüfen", 429: "Zu viele Anfragen", 500: "Interner Fehler",
+    400: "Anfrage nicht möglich",
+    401: "Anmeldung erforderlich",
+    403: "Keine Berechtigung",
+    404: "Nicht gefunden",
+    405: "Aktion nicht möglich",
+    409: "Inzwischen geändert",
+    422: "Eingaben prüfen",
+    429: "Zu viele Anfragen",
+    500: "Interner Fehler",
 }
 MESSAGES = {
     400: "Die Anfrage konnte nicht verarbeitet werden.",
@@ -39,10 +49,12 @@ MESSAGES = {
     413: "Die gesendeten Daten sind zu groß.",
     429: "Zu viele Anfragen. Bitte warten Sie einige Minuten.",
     500: "Es ist ein Fehler aufgetreten. Bitte versuchen Sie es später erneut; "
-         "wenn der Fehler bleibt, wenden Sie sich an die Administration.",
+    "wenn der Fehler bleibt, wenden Sie sich an die Administration.",
 }
-CSRF_MESSAGE = ("Das Formular ist abgelaufen oder unvollständig (Sicherheitsprüfung). "
-                "Bitte laden Sie die Seite neu und versuchen Sie es erneut.")
+CSRF_MESSAGE = (
+    "Das Formular ist abgelaufen oder unvollständig (Sicherheitsprüfung). "
+    "Bitte laden Sie die Seite neu und versuchen Sie es erneut."
+)
 
 
 def status_of(error: HilfenetzError) -> int:
@@ -60,8 +72,13 @@ def error_response(status: int, message: str, field_errors: dict[str, str] | Non
     else:
         if status >= 500:
             g.open_task_count = None  # the error page must not need the database
-        html = render_template("errors/error.html", status=status, title=_(TITLES.get(status, TITLES[400])),
-                               message=message, field_errors=field_errors or {})
+        html = render_template(
+            "errors/error.html",
+            status=status,
+            title=_(TITLES.get(status, TITLES[400])),
+            message=message,
+            field_errors=field_errors or {},
+        )
         response = Response(html, mimetype="text/html")
     response.status_code = status
     return response
@@ -71,8 +88,11 @@ def _engine_error(error: HilfenetzError) -> Response:
     status = status_of(error)
     if isinstance(error, (InvalidDefinitionError, ScriptError)) or status == 400:
         log.warning("engine refused a request: %s (%s)", error.message, type(error).__name__)
-    fields = ({k: _(v) for k, v in error.field_errors.items()} if isinstance(error, InvalidSubmissionError)
-              else None)
+    fields = (
+        {k: _(v) for k, v in error.field_errors.items()}
+        if isinstance(error, InvalidSubmissionError)
+        else None
+    )
     return error_response(status, _(error.message), fields)
 
 

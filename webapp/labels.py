@@ -54,5 +54,9 @@ def priority_label(priority: int) -> str:
 
 
 def init_app(app: Flask) -> None:
-    app.jinja_env.globals.update(status_label=status_label, history_label=history_label,
-                                 message_label=message_label, priority_label=priority_label)
+    app.jinja_env.globals.update(
+        status_label=status_label,
+        history_label=history_label,
+        message_label=message_label,
+        priority_label=priority_label,
+    )

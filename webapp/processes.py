@@ -46,8 +46,11 @@ def start(key: str) -> Response:
 def diagram(definition_id: int) -> Response:
     """BPMN XML of one deployed version (for the viewer; may be downloaded)."""
     xml = hilfenetz().definition_xml(current_actor(), definition_id)
-    return Response(xml, mimetype="application/xml", headers={
-        "Content-Disposition": f'inline; filename="prozess-{definition_id}.bpmn"'})
+    return Response(
+        xml,
+        mimetype="application/xml",
+        headers={"Content-Disposition": f'inline; filename="prozess-{definition_id}.bpmn"'},
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -15,7 +15,8 @@ def wants_json() -> bool:
         return True
     accept = request.accept_mimetypes
     return accept.best_match(["text/html", "application/json"]) == "application/json" and (
-        accept["application/json"] > accept["text/html"])
+        accept["application/json"] > accept["text/html"]
+    )
 
 
 def submitted_data() -> dict[str, Any]:

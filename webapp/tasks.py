@@ -23,14 +23,19 @@ def show(task_id: str) -> str:
     actor = current_actor()
     detail = hilfenetz().task_detail(actor, task_id)
     colleagues = hilfenetz().colleagues(actor) if detail.may_reassign else []
-    return render_template("tasks/show.html", detail=detail, task=detail.summary, colleagues=colleagues,
-                           page_assets=("form", "diagram"))
+    return render_template(
+        "tasks/show.html",
+        detail=detail,
+        task=detail.summary,
+        colleagues=colleagues,
+        page_assets=("form", "diagram"),
+    )
 
 
 @bp.get("/<task_id>/formular.json")
 def form_json(task_id: str) -> Response:
     """The form-js schema and the prefilled data (task data, draft, option lists)."""
-    detail = hilfenetz().task_detail(current_actor(), task_id)
+    detail = hilfenetz().task_detail(current_actor(), task_id, audit_action="task_data_read")
     return jsonify(schema=detail.form_schema or EMPTY_SCHEMA, data=detail.form_data)
 
 

@@ -15,10 +15,18 @@ from webapp.i18n import _
 
 bp = Blueprint("worklist", __name__)
 
-VIEWS = (("meine", "Mir zugewiesen"), ("gruppe", "Zur Übernahme"), ("alle", "Alle offenen"),
-         ("erledigt", "Erledigt"))
-STATES = (("", "alle"), ("ueberfaellig", "überfällig"), ("heute", "heute fällig"),
-          ("ohne_frist", "ohne Frist"))
+VIEWS = (
+    ("meine", "Mir zugewiesen"),
+    ("gruppe", "Zur Übernahme"),
+    ("alle", "Alle offenen"),
+    ("erledigt", "Erledigt"),
+)
+STATES = (
+    ("", "alle"),
+    ("ueberfaellig", "überfällig"),
+    ("heute", "heute fällig"),
+    ("ohne_frist", "ohne Frist"),
+)
 SORTS = (("faelligkeit", "Fälligkeit"), ("prioritaet", "Priorität"), ("erstellt", "Erstellt"))
 DATE_ERROR = "Bitte geben Sie ein Datum wie 24.11.2026 ein."
 
@@ -45,9 +53,15 @@ def query_from(args: MultiDict[str, str]) -> tuple[WorklistQuery, dict[str, str]
             except ValueError:
                 errors[name] = _(DATE_ERROR)
     page = args.get("page", "1")
-    query = WorklistQuery(view=args.get("view", "alle"), process_key=args.get("process", ""),
-                          state=args.get("state", ""), due_from=days["due_from"], due_to=days["due_to"],
-                          sort=args.get("sort", "faelligkeit"), page=int(page) if page.isdigit() else 1)
+    query = WorklistQuery(
+        view=args.get("view", "alle"),
+        process_key=args.get("process", ""),
+        state=args.get("state", ""),
+        due_from=days["due_from"],
+        due_to=days["due_to"],
+        sort=args.get("sort", "faelligkeit"),
+        page=int(page) if page.isdigit() else 1,
+    )
     return query.normalised(), errors
 
 
@@ -63,9 +77,17 @@ def index() -> str:
     query, errors = query_from(request.args)
     actor = current_actor()
     page = hilfenetz().worklist(actor, query)
-    return render_template("worklist/index.html", page=page, query=query, errors=errors,
-                           processes=hilfenetz().processes(actor), views=VIEWS, states=STATES, sorts=SORTS,
-                           page_url=page_url)
+    return render_template(
+        "worklist/index.html",
+        page=page,
+        query=query,
+        errors=errors,
+        processes=hilfenetz().processes(actor),
+        views=VIEWS,
+        states=STATES,
+        sorts=SORTS,
+        page_url=page_url,
+    )
 
 
 def open_task_count() -> int | None:

@@ -111,6 +111,7 @@ class ProcessDefinition(Base):
     spec_json: Mapped[str] = mapped_column(Text)
     forms_json: Mapped[str] = mapped_column(Text)
     start_form: Mapped[str | None] = mapped_column(String(100))
+    starter_groups: Mapped[str | None] = mapped_column(Text)  # camunda:candidateStarterGroups
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str] = mapped_column(String(80))
 
