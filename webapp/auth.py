@@ -52,7 +52,8 @@ class SignedInUser(UserMixin):  # type: ignore[misc]
 
 
 class LoginRateLimit:
-    """In-memory sliding window per client address: at most ``limit`` attempts in ``window`` seconds."""
+    """In-memory sliding window per client address: at most ``limit`` *failed* attempts in ``window``
+    seconds. Successful logins do not count, so an office behind one address can start its day."""
 
     def __init__(self, limit: int = 10, window: float = 300.0) -> None:
         self.limit, self.window = limit, window
@@ -60,16 +61,17 @@ class LoginRateLimit:
         self._lock = threading.Lock()
 
     def allow(self, key: str) -> bool:
-        """Record an attempt; False when the window is already full."""
+        """False while the window already holds ``limit`` failures from this address."""
         now = time.monotonic()
         with self._lock:
             hits = self._hits[key]
             while hits and hits[0] <= now - self.window:
                 hits.popleft()
-            if len(hits) >= self.limit:
-                return False
-            hits.append(now)
-            return True
+            return len(hits) < self.limit
+
+    def failed(self, key: str) -> None:
+        with self._lock:
+            self._hits[key].append(time.monotonic())
 
 
 @login_manager.user_loader
@@ -110,6 +112,7 @@ def login() -> str | Response | tuple[str, int]:
     try:
         actor = hilfenetz().login(username, request.form.get("password", ""))
     except NotPermittedError as exc:
+        current_app.extensions["login_rate_limit"].failed(request.remote_addr or "-")
         return render_template(
             "auth/login.html", next_url=next_url, error=_(exc.message), username=username
         ), 200

@@ -35,8 +35,9 @@ def csrf(client: FlaskClient, path: str = "/anmelden") -> str:
 
 def login(client: FlaskClient, username: str, password: str = PASSWORD) -> str:
     """Sign in through the form; returns a fresh CSRF token for the new session."""
-    response = client.post("/anmelden", data={"csrf_token": csrf(client), "username": username,
-                                              "password": password})
+    response = client.post(
+        "/anmelden", data={"csrf_token": csrf(client), "username": username, "password": password}
+    )
     assert response.status_code == 302, response.get_data(as_text=True)
     return csrf(client, "/aufgaben")
 
@@ -86,8 +87,14 @@ def test_login_redirects_to_next_but_only_locally(client):
 
 
 def test_wrong_password_shows_german_message(client):
-    response = client.post("/anmelden", data={"csrf_token": csrf(client), "password": "falsch-falsch-falsch",
-                                              "username": "fachkraft.frauenberatung"})
+    response = client.post(
+        "/anmelden",
+        data={
+            "csrf_token": csrf(client),
+            "password": "falsch-falsch-falsch",
+            "username": "fachkraft.frauenberatung",
+        },
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "Benutzername oder Passwort ist falsch" in page and 'role="alert"' in page
@@ -97,10 +104,17 @@ def test_wrong_password_shows_german_message(client):
 
 def test_account_locked_after_five_failures(client):
     for _ in range(5):
-        client.post("/anmelden", data={"csrf_token": csrf(client), "username": "fachkraft.polizei",
-                                       "password": "falsch-falsch-falsch"})
-    response = client.post("/anmelden", data={"csrf_token": csrf(client), "username": "fachkraft.polizei",
-                                              "password": PASSWORD})
+        client.post(
+            "/anmelden",
+            data={
+                "csrf_token": csrf(client),
+                "username": "fachkraft.polizei",
+                "password": "falsch-falsch-falsch",
+            },
+        )
+    response = client.post(
+        "/anmelden", data={"csrf_token": csrf(client), "username": "fachkraft.polizei", "password": PASSWORD}
+    )
     assert "vorübergehend gesperrt" in response.get_data(as_text=True)
     assert client.get("/aufgaben").status_code == 302
 
@@ -110,8 +124,9 @@ def test_login_rate_limit_per_address(client):
     for _ in range(10):
         response = client.post("/anmelden", data={"csrf_token": token, "username": "x", "password": "x"})
         assert response.status_code == 200
-    response = client.post("/anmelden", data={"csrf_token": token, "username": "fachkraft.frauenberatung",
-                                              "password": PASSWORD})
+    response = client.post(
+        "/anmelden", data={"csrf_token": token, "username": "fachkraft.frauenberatung", "password": PASSWORD}
+    )
     assert response.status_code == 429
     assert "Zu viele Anmeldeversuche" in response.get_data(as_text=True)
 
@@ -214,11 +229,19 @@ def test_every_ui_string_has_an_english_translation():
 
     root = Path(__file__).resolve().parents[2] / "webapp"
     pattern = re.compile(r"""_\(\s*(["'])(.+?)(?<!\\)\1""")
-    texts = {("labels", t) for t in [*labels.STATUS.values(), *labels.ACTIONS.values(),
-                                     *labels.MESSAGES.values(), *labels.MESSAGE_NAMES.values()]}
+    texts = {
+        ("labels", t)
+        for t in [
+            *labels.STATUS.values(),
+            *labels.ACTIONS.values(),
+            *labels.MESSAGES.values(),
+            *labels.MESSAGE_NAMES.values(),
+        ]
+    }
     texts |= {("worklist", label) for _key, label in (*worklist.VIEWS, *worklist.STATES, *worklist.SORTS)}
-    texts |= {("errors", t) for t in [*errors.TITLES.values(), *errors.MESSAGES.values(),
-                                      errors.CSRF_MESSAGE]}
+    texts |= {
+        ("errors", t) for t in [*errors.TITLES.values(), *errors.MESSAGES.values(), errors.CSRF_MESSAGE]
+    }
     texts |= {("forms", worklist.DATE_ERROR), ("forms", absences.DATETIME_ERROR)}
     for path in [*root.glob("*.py"), *root.glob("templates/**/*.html")]:
         texts |= {(path.name, text) for _quote, text in pattern.findall(path.read_text(encoding="utf-8"))}
@@ -243,13 +266,30 @@ def test_unexpected_error_is_a_500_page_without_details(hn):
     assert response.status_code == 500 and "geheimes Detail" not in response.get_json()["message"]
 
 
-@pytest.mark.parametrize(("error", "status"), [
-    ("NotFoundError", 404), ("NotPermittedError", 403), ("ConflictError", 409),
-    ("InvalidDefinitionError", 422), ("ScriptError", 422), ("ConfigurationError", 400),
-])
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        ("NotFoundError", 404),
+        ("NotPermittedError", 403),
+        ("ConflictError", 409),
+        ("InvalidDefinitionError", 422),
+        ("ScriptError", 422),
+        ("ConfigurationError", 400),
+    ],
+)
 def test_engine_errors_map_to_status_codes(error, status):
     import engine.errors
     from webapp.errors import status_of
 
     assert status_of(getattr(engine.errors, error)("Fehler")) == status
     assert status_of(engine.errors.InvalidSubmissionError("Fehler", {"a": "b"})) == 422
+
+
+def test_successful_logins_do_not_count_towards_the_address_limit(client):
+    for _ in range(12):  # a whole office behind one address signs in at 8 a.m.
+        response = client.post(
+            "/anmelden",
+            data={"csrf_token": csrf(client), "username": "fachkraft.polizei", "password": PASSWORD},
+        )
+        assert response.status_code == 302
+        client.post("/abmelden", data={"csrf_token": csrf(client)})
