@@ -63,10 +63,7 @@ def engine_runner(root: Path, url: str):  # type: ignore[no-untyped-def]
         base_url="http://127.0.0.1:5000",
     )
     hn = Hilfenetz(settings, clock=ManualClock(), database=Database(url))
-    hn.migrate()
-    hn.seed_organisations()
-    hn.create_demo_users()
-    hn.deploy_all()
+    hn.prepare_demo()
     user = actor_lookup(hn)("fachkraft.frauenberatung")
 
     def next_task(instance_id: int) -> str:

@@ -148,6 +148,13 @@ class Hilfenetz:
         self.refresh_caches()
         return count
 
+    def prepare_demo(self, deployed_by: str = "demo") -> tuple[int, list[str], list[ProcessView]]:
+        """Schema, the network's organisations, demo accounts and every process in the folder."""
+        self.migrate()
+        organisations = self.seed_organisations()
+        users = self.create_demo_users()
+        return organisations, users, self.deploy_all(deployed_by)
+
     def create_demo_users(self) -> list[str]:
         seed = load_seed("demo_users.json")
         created = []

@@ -8,12 +8,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from engine.clock import ManualClock
+from engine.clock import Clock, ManualClock
 from engine.directory import actor_of
 from engine.persistence.database import Database
 from engine.persistence.models import User
@@ -96,13 +98,13 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
         admin.dispose()
 
 
-def build_engine(tmp_path: Path, url: str, clock: ManualClock, definitions: tuple[Path, Path]) -> Hilfenetz:
-    settings = make_settings(tmp_path, url, *definitions)
+def build_engine(
+    tmp_path: Path, url: str, clock: Clock, definitions: tuple[Path, Path], **overrides: Any
+) -> Hilfenetz:
+    """An engine on ``url`` with the demo directory and the given definitions deployed."""
+    settings = replace(make_settings(tmp_path, url, *definitions), **overrides)
     hn = Hilfenetz(settings, clock=clock, database=Database(url))
-    hn.migrate()
-    hn.seed_organisations()
-    hn.create_demo_users()
-    hn.deploy_all()
+    hn.prepare_demo()
     return hn
 
 

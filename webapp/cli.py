@@ -23,10 +23,9 @@ def _engine(settings: Settings):  # type: ignore[no-untyped-def]
 
 def cmd_demo(settings: Settings) -> int:
     """Create the schema, the network's organisations, demo users and deploy every process."""
-    hn = _engine(settings)
-    orgs = hn.seed_organisations()
-    users = hn.create_demo_users()
-    deployed = hn.deploy_all("demo")
+    from engine.service import Hilfenetz
+
+    orgs, users, deployed = Hilfenetz(settings).prepare_demo()
     print(
         f"{orgs} Organisationen, {len(users)} neue Demo-Konten, "
         f"{len(deployed)} Prozesse bereitgestellt: " + ", ".join(f"{p.key} v{p.version}" for p in deployed)

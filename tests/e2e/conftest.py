@@ -16,10 +16,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from engine.clock import SystemClock
-from engine.persistence.database import Database
-from engine.service import Hilfenetz
 from engine.settings import REPO_ROOT
-from tests.conftest import make_settings, need_service
+from tests.conftest import build_engine, need_service
 from tests.support.bpmn_factory import handover_bpmn, write_definitions
 
 CHROMIUM = "/usr/bin/chromium"
@@ -45,12 +43,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.copy(path, processes / path.name)
     for path in (REPO_ROOT / "forms").glob("*.form"):
         shutil.copy(path, forms / path.name)
-    url = f"sqlite:///{root / 'e2e.db'}"
-    hn = Hilfenetz(make_settings(root, url, processes, forms), clock=SystemClock(), database=Database(url))
-    hn.migrate()
-    hn.seed_organisations()
-    hn.create_demo_users()
-    hn.deploy_all()
+    hn = build_engine(root, f"sqlite:///{root / 'e2e.db'}", SystemClock(), (processes, forms))
     app = create_app({"TESTING": False}, hilfenetz=hn)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

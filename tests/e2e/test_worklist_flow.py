@@ -17,13 +17,17 @@ def start_handover(page: Any, base: str) -> None:
     page.wait_for_url(f"{base}/vorgaenge/**")
 
 
+def open_first_contact(page: Any, base: str) -> None:
+    page.goto(f"{base}/aufgaben")
+    page.get_by_role("link", name="Erstkontakt dokumentieren").first.click()
+    page.wait_for_selector("#task-form input")
+
+
 def test_fachkraft_completes_task_and_police_get_the_next(page: Any, live_server: str) -> None:
     base = live_server
     login(page, base, "fachkraft.frauenberatung")
     start_handover(page, base)
-    page.goto(f"{base}/aufgaben")
-    page.get_by_role("link", name="Erstkontakt dokumentieren").first.click()
-    page.wait_for_selector("#task-form input")
+    open_first_contact(page, base)
     page.get_by_label("Notiz").fill("Erstkontakt telefonisch, Beratung angenommen")
     page.locator("#task-form-submit").click()
     page.wait_for_url(f"{base}/aufgaben**")
@@ -42,9 +46,7 @@ def test_server_side_field_errors_are_shown_and_input_kept(page: Any, live_serve
     base = live_server
     login(page, base, "fachkraft.frauenberatung")
     start_handover(page, base)
-    page.goto(f"{base}/aufgaben")
-    page.get_by_role("link", name="Erstkontakt dokumentieren").first.click()
-    page.wait_for_selector("#task-form input")
+    open_first_contact(page, base)
     page.get_by_label("Anzahl").fill("-5")
     page.locator("#task-form-submit").click()
     errors = page.locator("#task-form-errors")

@@ -159,8 +159,9 @@ def test_draft_is_saved_and_prefilled(hn, actor, client, started):
 def test_claim_and_release(hn, actor, client, started):
     task_id = open_task(hn, actor)
     token = login(client, "fachkraft.frauenberatung")
-    response = client.post(f"/aufgaben/{task_id}/uebernehmen",
-                           data={"csrf_token": token, "next": "/aufgaben"})
+    response = client.post(
+        f"/aufgaben/{task_id}/uebernehmen", data={"csrf_token": token, "next": "/aufgaben"}
+    )
     assert response.status_code == 302 and response.headers["Location"] == "/aufgaben"
     page = client.get("/aufgaben?view=meine").get_data(as_text=True)
     assert "Sie haben die Aufgabe übernommen." in page and "Lena Probe" in page
@@ -178,14 +179,16 @@ def test_reassign_by_team_lead(hn, actor, client, started):
     token = login(client, "leitung.frauenberatung")
     page = client.get(f"/aufgaben/{task_id}").get_data(as_text=True)
     assert 'for="username">Neu zuweisen an' in page and 'value="fachkraft2.frauenberatung"' in page
-    response = client.post(f"/aufgaben/{task_id}/zuweisen",
-                           data={"csrf_token": token, "username": "fachkraft2.frauenberatung"})
+    response = client.post(
+        f"/aufgaben/{task_id}/zuweisen", data={"csrf_token": token, "username": "fachkraft2.frauenberatung"}
+    )
     assert response.status_code == 302
     assert "Sara Testfeld" in client.get(f"/aufgaben/{task_id}").get_data(as_text=True)
     sara = actor("fachkraft2.frauenberatung")
     assert [t.id for t in hn.worklist(sara, WorklistQuery(view="meine")).tasks] == [task_id]
-    response = client.post(f"/aufgaben/{task_id}/zuweisen",
-                           data={"csrf_token": token, "username": "fachkraft.polizei"})
+    response = client.post(
+        f"/aufgaben/{task_id}/zuweisen", data={"csrf_token": token, "username": "fachkraft.polizei"}
+    )
     assert response.status_code == 403 and "eigenen Organisation" in response.get_data(as_text=True)
 
 
@@ -193,8 +196,9 @@ def test_fachkraft_cannot_reassign(hn, actor, client, started):
     task_id = open_task(hn, actor)
     token = login(client, "fachkraft.frauenberatung")
     assert "Neu zuweisen" not in client.get(f"/aufgaben/{task_id}").get_data(as_text=True)
-    response = client.post(f"/aufgaben/{task_id}/zuweisen",
-                           data={"csrf_token": token, "username": "fachkraft2.frauenberatung"})
+    response = client.post(
+        f"/aufgaben/{task_id}/zuweisen", data={"csrf_token": token, "username": "fachkraft2.frauenberatung"}
+    )
     assert response.status_code == 403
 
 
@@ -206,9 +210,16 @@ def test_absence_lets_the_substitute_see_my_tasks(hn, actor, client, started):
     token = login(client, "fachkraft.frauenberatung")
     page = client.get("/abwesenheit").get_data(as_text=True)
     assert "Keine Abwesenheit eingetragen." in page and '<label for="starts_at">' in page
-    response = client.post("/abwesenheit", data={
-        "csrf_token": token, "substitute": "fachkraft2.frauenberatung", "starts_at": "2026-01-05T08:00",
-        "ends_at": "2026-01-09T18:00", "note": "Fortbildung"})
+    response = client.post(
+        "/abwesenheit",
+        data={
+            "csrf_token": token,
+            "substitute": "fachkraft2.frauenberatung",
+            "starts_at": "2026-01-05T08:00",
+            "ends_at": "2026-01-09T18:00",
+            "note": "Fortbildung",
+        },
+    )
     assert response.status_code == 302
     page = client.get("/abwesenheit").get_data(as_text=True)
     assert "Sara Testfeld" in page and "05.01.2026 08:00" in page and "09.01.2026 18:00" in page
@@ -222,15 +233,23 @@ def test_absence_lets_the_substitute_see_my_tasks(hn, actor, client, started):
 
 def test_absence_form_errors(client):
     token = login(client, "fachkraft.frauenberatung")
-    response = client.post("/abwesenheit", data={"csrf_token": token, "substitute": "", "starts_at": "morgen",
-                                                 "ends_at": "2026-01-09T18:00"})
+    response = client.post(
+        "/abwesenheit",
+        data={"csrf_token": token, "substitute": "", "starts_at": "morgen", "ends_at": "2026-01-09T18:00"},
+    )
     page = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "Bitte wählen Sie eine Vertretung aus." in page and 'href="#starts_at"' in page
     assert 'aria-describedby="starts_at-hinweis starts_at-fehler" aria-invalid="true"' in page
-    response = client.post("/abwesenheit", data={
-        "csrf_token": token, "substitute": "fachkraft2.frauenberatung", "starts_at": "09.01.2026 18:00",
-        "ends_at": "2026-01-05T08:00"})
+    response = client.post(
+        "/abwesenheit",
+        data={
+            "csrf_token": token,
+            "substitute": "fachkraft2.frauenberatung",
+            "starts_at": "09.01.2026 18:00",
+            "ends_at": "2026-01-05T08:00",
+        },
+    )
     assert response.status_code == 422
     assert "Das Ende muss nach dem Beginn liegen." in response.get_data(as_text=True)
 
@@ -241,7 +260,7 @@ def test_instance_page_shows_history_and_markers(hn, actor, client, started):
     token = login(client, "fachkraft.frauenberatung")
     page = client.get(f"/vorgaenge/{started}").get_data(as_text=True)
     assert "<h1>Kette kette #1</h1>" in page and "laufend" in page
-    assert "data-completed='[\"aufgabe_1\", \"start\"]'" in page and "data-active='[\"aufgabe_2\"]'" in page
+    assert 'data-completed=\'["aufgabe_1", "start"]\'' in page and "data-active='[\"aufgabe_2\"]'" in page
     assert "Lena Probe: Vorgang gestartet" in page and "Lena Probe: Aufgabe erledigt: Aufgabe 1" in page
     assert "Aufgabe 2" in page and 'data-xml-url="/prozesse/versionen/1/diagramm.bpmn"' in page
     listing = client.get("/vorgaenge").get_data(as_text=True)

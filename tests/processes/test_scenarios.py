@@ -7,7 +7,6 @@ the stored state is also restored and dumped again and must be identical.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,14 +16,13 @@ from lxml import etree
 from sqlalchemy import select
 
 from engine.clock import ManualClock
-from engine.persistence.database import Database
 from engine.persistence.models import ProcessInstance
 from engine.projection import parse_iso_duration
 from engine.service import Hilfenetz
 from engine.settings import REPO_ROOT
 from engine.workflow_state import dump_state, load_state
 from engine.worklist import WorklistQuery
-from tests.conftest import actor_lookup, make_settings
+from tests.conftest import actor_lookup, build_engine
 
 PROCESSES = REPO_ROOT / "processes"
 FORMS = REPO_ROOT / "forms"
@@ -44,13 +42,7 @@ def scenarios() -> list[Any]:
 @pytest.fixture
 def engine(tmp_path: Path, clock: ManualClock) -> Hilfenetz:
     url = f"sqlite:///{tmp_path / 'szenario.db'}"
-    settings = replace(make_settings(tmp_path, url, PROCESSES, FORMS), workflow_cache_size=0)
-    hn = Hilfenetz(settings, clock=clock, database=Database(url))
-    hn.migrate()
-    hn.seed_organisations()
-    hn.create_demo_users()
-    hn.deploy_all()
-    return hn
+    return build_engine(tmp_path, url, clock, (PROCESSES, FORMS), workflow_cache_size=0)
 
 
 def check_round_trip(hn: Hilfenetz, instance_id: int) -> None:
