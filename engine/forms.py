@@ -134,6 +134,30 @@ def form_field_keys(form: FormDefinition) -> list[str]:
 # =========================================================================== loading
 
 
+_NAME_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def referenced_names(form: FormDefinition) -> set[str]:
+    """Every variable name a form could show or use: field keys and paths, ``valuesKey``, and any
+    identifier in its texts, labels and FEEL expressions. Task data outside this set is not sent to
+    the browser (data minimisation); over-inclusion only costs a name that merely appears in text.
+    """
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+        elif isinstance(node, str):
+            names.update(_NAME_TOKEN.findall(node))
+
+    walk(form.schema.get("components", []))
+    return names
+
+
 def load_form(text: str | bytes, *, filename: str) -> FormDefinition:
     """Parse and check a form-js definition; raise :class:`InvalidDefinitionError` listing every problem."""
     raw = _parse_json(text, filename)

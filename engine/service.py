@@ -32,6 +32,7 @@ from engine.directory import (
     user_view,
 )
 from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError, ScriptError
+from engine.forms import referenced_names
 from engine.instances import Completion, Instances, latest_definition
 from engine.persistence.database import Database
 from engine.persistence.models import (
@@ -317,11 +318,12 @@ class Hilfenetz:
         version = self.runtime.version(session, instance.definition_id)
         definition = session.get(ProcessDefinition, instance.definition_id)
         assert definition is not None
-        task_data: dict[str, Any] = {}
-        if row.status == "open":
-            task = workflow.get_task_from_id(UUID(row.id))
-            task_data = {k: v for k, v in (task.data if task else {}).items() if not k.startswith("_")}
         form = version.forms.get(row.form_id or "")
+        task_data: dict[str, Any] = {}
+        if row.status == "open" and form is not None:
+            task = workflow.get_task_from_id(UUID(row.id))
+            shown = referenced_names(form)  # only what the form can show goes to the browser
+            task_data = {k: v for k, v in (task.data if task else {}).items() if k in shown}
         ids, keys = effective_identity(session, actor, now)
         candidate = bool(keys & set(row.candidates.split(",")))
         assignee = session.get(User, row.assignee_id) if row.assignee_id else None

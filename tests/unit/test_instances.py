@@ -167,3 +167,13 @@ def test_deploy_is_idempotent_and_versions_change_with_content(hn, tmp_path):
     processes = hn.settings.processes_dir
     (processes / "kette.bpmn").write_text(chain_bpmn(tasks=2), encoding="utf-8")
     assert hn.deploy_file(processes / "kette.bpmn").version == 2
+
+
+def test_form_data_sent_to_the_browser_holds_only_what_the_form_references(hn, actor):
+    user = actor("fachkraft.frauenberatung")
+    hn.start(user, "kette", {})
+    hn.complete(user, first_task(hn, user).id, {"notiz": "sichtbar", "anzahl": 2})
+    data = hn.task_detail(user, first_task(hn, user).id).form_data
+    assert data["notiz"] == "sichtbar" and data["anzahl"] == 2
+    assert "initiator_user" not in data and "initiator_org" not in data  # not referenced by the form
+    assert "organisation_options" in data  # form context stays
