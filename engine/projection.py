@@ -106,6 +106,7 @@ def _value(text: str | None, evaluate: Callable[[str], Any]) -> Any:
 
 def candidate_dicts(values: dict[str, Any]) -> list[dict[str, Any]]:
     """``task_candidate`` rows for a ``user_task`` row given as a dict of column values."""
+    keys = [k for k in values["candidates"].split(",") if k]
     return [
         {
             "task_id": values["id"],
@@ -114,9 +115,9 @@ def candidate_dicts(values: dict[str, Any]) -> list[dict[str, Any]]:
             "priority": values["priority"],
             "created_at": values["created_at"],
             "process_key": values["process_key"],
+            "multi": len(keys) > 1,
         }
-        for k in values["candidates"].split(",")
-        if k
+        for k in keys
     ]
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import distinct, func, select, union_all
 from sqlalchemy.orm import Session
 
 from engine.directory import effective_identity
@@ -99,7 +99,7 @@ def _mine_ids(ids: set[int], q: WorklistQuery, now: datetime, *, done: bool = Fa
     return _filtered(stmt, UserTask.due_at, UserTask.process_key, q, now)
 
 
-def _count(session: Session, stmt: Select[Any]) -> int:
+def _count(session: Session, stmt: Any) -> int:
     return int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
 
 
@@ -119,22 +119,93 @@ def worklist(
 ) -> WorklistPage:
     q = query.normalised()
     ids, keys = effective_identity(session, actor, now)
-    base = _ids_for(q.view, ids, keys, q, now).subquery()
-    order = _order(q, base.c.due, base.c.priority, base.c.created)
+    mine, mine_late = _mine_counts(session, ids, now)
+    group, group_late = _group_counts(session, keys, now)
+    counts = {"meine": mine, "gruppe": group, "ueberfaellig": mine_late + group_late}
     if q.view == "erledigt":
-        order = [base.c.created.desc()]
-    page_ids = session.scalars(
-        select(base.c.task_id).order_by(*order).limit(q.per_page).offset((q.page - 1) * q.per_page)
-    ).all()
-    total = _count(session, select(base.c.task_id))
-    counts = {
-        "meine": _count(session, _mine_ids(ids, WorklistQuery(), now)),
-        "gruppe": _count(session, _group_ids(keys, WorklistQuery(), now)),
-        "ueberfaellig": _count(session, _mine_ids(ids, WorklistQuery(state="ueberfaellig"), now))
-        + _count(session, _group_ids(keys, WorklistQuery(state="ueberfaellig"), now)),
-    }
+        base = _mine_ids(ids, q, now, done=True).subquery()
+        page_ids = session.scalars(
+            select(base.c.task_id)
+            .order_by(base.c.created.desc(), base.c.task_id)
+            .limit(q.per_page)
+            .offset((q.page - 1) * q.per_page)
+        ).all()
+        total = _count(session, select(base.c.task_id))
+    else:
+        page_ids = _page_ids(session, ids, keys, q, now)
+        if q.process_key or q.state or q.due_from or q.due_to:
+            total = _count(session, select(_ids_for(q.view, ids, keys, q, now).subquery().c.task_id))
+        else:  # assigned and claimable tasks never overlap: candidate rows exist only while unclaimed
+            total = {"meine": mine, "gruppe": group, "alle": mine + group}[q.view]
     tasks = summaries(session, list(page_ids), now, process_names)
     return WorklistPage(q.view, tuple(tasks), total, q.page, q.per_page, counts)
+
+
+def _page_ids(session: Session, ids: set[int], keys: set[str], q: WorklistQuery, now: datetime) -> list[str]:
+    """One page of open tasks: the first n = page * per_page of each source, merged.
+
+    A task's candidate rows share their sort values and a key occurs once per task, so a task
+    among the overall first n is among the first n rows of each of its keys; per-key ``LIMIT n``
+    reads walk the covering index instead of grouping every candidate row of the user.
+    """
+    n = q.page * q.per_page
+    parts: list[Any] = []
+    if q.view in ("meine", "alle"):
+        stmt = _mine_ids(ids, q, now)
+        order = _order(q, UserTask.due_at, UserTask.priority, UserTask.created_at)
+        parts.append(select(stmt.order_by(*order, UserTask.id).limit(n).subquery()))
+    if q.view in ("gruppe", "alle"):
+        tc = TaskCandidate
+        for key in sorted(keys):
+            stmt = select(
+                tc.task_id.label("task_id"),
+                tc.due_at.label("due"),
+                tc.priority.label("priority"),
+                tc.created_at.label("created"),
+            ).where(tc.key == key)
+            stmt = _filtered(stmt, tc.due_at, tc.process_key, q, now)
+            order = _order(q, tc.due_at, tc.priority, tc.created_at)
+            parts.append(select(stmt.order_by(*order, tc.task_id).limit(n).subquery()))
+    combined: Any = parts[0] if len(parts) == 1 else union_all(*parts)
+    rows = combined.subquery()
+    merged = (
+        select(
+            rows.c.task_id,
+            func.min(rows.c.due).label("due"),
+            func.max(rows.c.priority).label("priority"),
+            func.min(rows.c.created).label("created"),
+        )
+        .group_by(rows.c.task_id)
+        .subquery()
+    )
+    order = [*_order(q, merged.c.due, merged.c.priority, merged.c.created), merged.c.task_id]
+    return list(
+        session.scalars(
+            select(merged.c.task_id).order_by(*order).limit(q.per_page).offset((q.page - 1) * q.per_page)
+        ).all()
+    )
+
+
+def _mine_counts(session: Session, ids: set[int], now: datetime) -> tuple[int, int]:
+    sub = _mine_ids(ids, WorklistQuery(), now).subquery()
+    total, late = session.execute(select(func.count(), func.count().filter(sub.c.due < now))).one()
+    return int(total), int(late or 0)
+
+
+def _group_counts(session: Session, keys: set[str], now: datetime) -> tuple[int, int]:
+    """Claimable tasks and how many are overdue, in one index-only statement: rows of tasks with
+    a single candidate key are counted directly, only the rest need ``DISTINCT``."""
+    tc = TaskCandidate
+    late = tc.due_at < now
+    row = session.execute(
+        select(
+            func.count().filter(~tc.multi),
+            func.count().filter(~tc.multi, late),
+            func.count(distinct(tc.task_id)).filter(tc.multi),
+            func.count(distinct(tc.task_id)).filter(tc.multi, late),
+        ).where(tc.key.in_(sorted(keys)))
+    ).one()
+    return int(row[0] or 0) + int(row[2] or 0), int(row[1] or 0) + int(row[3] or 0)
 
 
 def summaries(

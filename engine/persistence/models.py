@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -179,8 +180,11 @@ class TaskCandidate(Base):
     priority: Mapped[int] = mapped_column(Integer, default=50)
     created_at: Mapped[datetime]
     process_key: Mapped[str] = mapped_column(String(100))
+    multi: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """True when the task has more than one candidate key (counts need DISTINCT only then)."""
     __table_args__ = (
-        Index("ix_task_candidate_key_due", "key", "due_at"),
+        # covering: the group worklist's page and counts are answered from the index alone
+        Index("ix_task_candidate_key_due", "key", "due_at", "priority", "created_at", "task_id", "multi"),
         Index("ix_task_candidate_key_created", "key", "created_at"),
         Index("ix_task_candidate_key_priority", "key", "priority"),
     )
