@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 from uuid import UUID
 
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 from engine.assignment import may_start, user_keys
 from engine.clock import Clock
 from engine.directory import actor_of, effective_identity
-from engine.errors import ConflictError, InvalidSubmissionError, NotFoundError, NotPermittedError
+from engine.errors import ConflictError, InvalidSubmissionError, NotFoundError, NotPermittedError, ScriptError
 from engine.forms import form_field_keys, validate_submission
 from engine.persistence.database import Database
 from engine.persistence.models import (
@@ -268,16 +269,45 @@ class Instances:
             ).all()
         fired = 0
         for instance_id in due:
-            with conflicts_as_409(), self.db.write() as session:
-                loaded = self.runtime.lock(session, instance_id)
-                if loaded.row.next_timer_at is None or loaded.row.next_timer_at > now:
-                    continue  # another runner got there first
-                loaded.audit(now, None, "timer_fired")
-                self.runtime.save(session, loaded, None)
-                session.commit()
-                self.runtime.remember(loaded)
-                fired += 1
+            try:
+                fired += self._fire_timer(instance_id, now)
+            except ConflictError:
+                continue  # changed meanwhile: the next round looks again
+            except ScriptError as exc:
+                self._mark_failed(instance_id, now, exc)
         return fired
+
+    def _fire_timer(self, instance_id: int, now: datetime) -> int:
+        with conflicts_as_409(), self.db.write() as session:
+            loaded = self.runtime.lock(session, instance_id)
+            if loaded.row.next_timer_at is None or loaded.row.next_timer_at > now:
+                return 0  # another runner got there first
+            loaded.audit(now, None, "timer_fired")
+            self.runtime.save(session, loaded, None)
+            session.commit()
+            self.runtime.remember(loaded)
+            return 1
+
+    def _mark_failed(self, instance_id: int, now: datetime, exc: ScriptError) -> None:
+        """A timer whose follow-up fails must not block the others: the state stays as it was,
+        the instance shows the German reason and waits for a person (no endless retries)."""
+        reason = f"Fehler nach Fristablauf ({exc.element or 'Prozess'}): {exc.message}"
+        with self.db.write() as session:
+            session.execute(
+                update(ProcessInstance)
+                .where(ProcessInstance.id == instance_id)
+                .values(status="error", status_reason=reason, next_timer_at=None)
+            )
+            audit(
+                session,
+                now,
+                None,
+                "instance_error",
+                instance_id,
+                element_id=exc.element,
+                detail={"reason": reason},
+            )
+            session.commit()
 
     # --- checks --------------------------------------------------------------------------
     def _check_may_work(

@@ -29,11 +29,14 @@ class EmbeddedJobRunner:
         self._thread.join(timeout)
 
     def run_once(self) -> int:
+        """One round; any failure is logged and the next round tries again (the thread never dies)."""
         try:
             return self.hilfenetz.fire_due_timers()
-        except HilfenetzError as exc:  # one bad instance must not stop the runner
+        except HilfenetzError as exc:
             log.warning("Zeitgeber konnte nicht ausgeführt werden: %s", exc.message)
-            return 0
+        except Exception:  # e.g. the database is restarting
+            log.exception("Job-Runner: Runde fehlgeschlagen, nächster Versuch folgt")
+        return 0
 
     def _run(self) -> None:
         while not self._stop.is_set():

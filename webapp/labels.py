@@ -7,7 +7,7 @@ from flask import Flask
 from engine.read_models import HistoryEntry
 from webapp.i18n import _
 
-STATUS = {"running": "laufend", "completed": "abgeschlossen", "stuck": "hängt fest"}
+STATUS = {"running": "laufend", "completed": "abgeschlossen", "stuck": "hängt fest", "error": "Fehler"}
 ACTIONS = {
     "instance_started": "Vorgang gestartet",
     "task_completed": "Aufgabe erledigt: {task}",
@@ -19,6 +19,7 @@ ACTIONS = {
     "message_received": "Nachricht: {message}",
     "instance_completed": "Vorgang abgeschlossen",
     "instance_stuck": "Vorgang hängt fest",
+    "instance_error": "Fehler im Vorgang",
 }
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
 MESSAGE_NAMES = {"neuer_vorfall": "neuer Vorfall (Wiedereröffnung)"}
