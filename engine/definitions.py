@@ -164,12 +164,6 @@ def build_bundle(bpmn_path: Path, source: DefinitionSource) -> Bundle:
     return builder.finish()
 
 
-def build_bundle_from_text(filename: str, bpmn_text: str, source: DefinitionSource) -> Bundle:
-    builder = _BundleBuilder(Path(filename).stem, source)
-    builder.add_bpmn(Path(filename).name, bpmn_text)
-    return builder.finish()
-
-
 class _BundleBuilder:
     def __init__(self, process_key: str, source: DefinitionSource) -> None:
         self.process_key = process_key

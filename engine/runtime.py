@@ -12,7 +12,7 @@ command, batched) rather than the ORM's unit of work.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -332,13 +332,6 @@ class Runtime:
 
 def ready_user_tasks(workflow: BpmnWorkflow) -> list[Any]:
     return list(workflow.get_tasks(state=TaskState.READY, manual=True))
-
-
-def _all_tasks(workflow: BpmnWorkflow) -> Iterator[Any]:
-    """Every task of the instance, regardless of depth (unlike SpiffWorkflow's iterators)."""
-    yield from workflow.tasks.values()
-    for subprocess in workflow.subprocesses.values():
-        yield from subprocess.tasks.values()
 
 
 def next_timer(workflow: BpmnWorkflow) -> datetime | None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -178,23 +178,6 @@ class Hilfenetz:
                 created.append(item["username"])
             session.commit()
         return created
-
-    def create_user(
-        self, username: str, display_name: str, organisation: str, roles: Sequence[str], password: str
-    ) -> UserView:
-        with self.db.write() as session:
-            org = session.scalars(select(Organisation).where(Organisation.slug == organisation)).one()
-            user = User(
-                username=username,
-                display_name=display_name,
-                password_hash=hash_password(password),
-                organisation_id=org.id,
-                created_at=self.clock.now(),
-            )
-            set_user_roles(user, list(roles))
-            session.add(user)
-            session.commit()
-            return user_view(user)
 
     def deploy_file(self, path: Path, deployed_by: str = "system") -> ProcessView:
         bundle = build_bundle(path, self.source)

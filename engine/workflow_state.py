@@ -114,10 +114,6 @@ class WorkflowCache:
             while len(self._items) > self._size:
                 self._items.popitem(last=False)
 
-    def discard(self, instance_id: int) -> None:
-        with self._lock:
-            self._items.pop(instance_id, None)
-
 
 # --- SpiffWorkflow's timers read the wall clock; route them through the injected clock. ---
 
