@@ -177,3 +177,26 @@ def test_form_data_sent_to_the_browser_holds_only_what_the_form_references(hn, a
     assert data["notiz"] == "sichtbar" and data["anzahl"] == 2
     assert "initiator_user" not in data and "initiator_org" not in data  # not referenced by the form
     assert "organisation_options" in data  # form context stays
+
+
+def test_a_stale_instance_version_is_a_conflict_and_writes_nothing(hn, actor, monkeypatch):
+    """The lock makes this rare; the conditional UPDATE … WHERE lock_version still guards it."""
+    user = actor("fachkraft.frauenberatung")
+    instance_id = hn.start(user, "kette", {})
+    task = first_task(hn, user)
+    original = hn.runtime.lock
+
+    def stale_lock(session, *args, **kwargs):
+        loaded = original(session, *args, **kwargs)
+        loaded.row.lock_version -= 1  # as if someone saved in between
+        return loaded
+
+    monkeypatch.setattr(hn.runtime, "lock", stale_lock)
+    with pytest.raises(ConflictError) as err:
+        hn.complete(user, task.id, {"notiz": "x"})
+    assert "Ihre Eingaben sind nicht verloren" in err.value.message
+    monkeypatch.undo()
+    detail = hn.instance_detail(user, instance_id)
+    assert [t.element_id for t in detail.open_tasks] == ["aufgabe_1"]
+    assert [h.action for h in detail.history] == ["instance_started"]
+    hn.complete(user, task.id, {"notiz": "jetzt"})
