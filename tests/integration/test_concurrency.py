@@ -97,3 +97,16 @@ def test_two_users_change_one_instance_at_once_nothing_lost(engine_for, any_db_u
             assert detail.status == "completed" and len(done) == 2
         else:  # a loser got 409 and can simply submit again
             assert len(done) == 1 and detail.status == "running"
+
+
+def test_two_claims_of_one_task_exactly_one_wins(engine_for, any_db_url):
+    hn = engine_for({"kette": chain_bpmn()}, url=any_db_url)
+    lena, sara = actor_lookup(hn)("fachkraft.frauenberatung"), actor_lookup(hn)("fachkraft2.frauenberatung")
+    for _ in range(5):
+        instance_id = hn.start(lena, "kette", {})
+        task = task_of(hn, lena, instance_id)
+        results = race([lambda t=task.id: hn.claim(lena, t), lambda t=task.id: hn.claim(sara, t)])
+        assert sorted(type(r).__name__ for r in results) == ["ConflictError", "NoneType"], results
+        assert "übernommen" in next(r for r in results if isinstance(r, ConflictError)).message
+        mine = [t.id for who in (lena, sara) for t in hn.worklist(who, WorklistQuery(view="meine")).tasks]
+        assert mine.count(task.id) == 1
