@@ -32,7 +32,15 @@ from engine.persistence.models import (
 )
 from engine.projection import candidate_dicts, drop_candidates
 from engine.read_models import Actor
-from engine.runtime import CHANGED_MEANWHILE, Loaded, Runtime, audit, ensure_open, waiting_messages
+from engine.runtime import (
+    ALREADY_DONE,
+    CHANGED_MEANWHILE,
+    Loaded,
+    Runtime,
+    audit,
+    ensure_open,
+    waiting_messages,
+)
 
 
 @dataclass(frozen=True)
@@ -89,9 +97,9 @@ class Instances:
         """Validate and complete a user task; returns the instance and the tasks it created."""
         with conflicts_as_409(), self.db.write() as session:
             conn = session.connection()
-            loaded = self.runtime.lock(session, task_id=task_id)
+            loaded, task_row = self.runtime.lock_task(session, task_id)
             instance_id = loaded.row.id
-            row = ensure_open(conn.execute(select(_UT).where(_UT.c.id == task_id)).one_or_none())
+            row = ensure_open(task_row)
             self._check_may_work(session, actor, row)
             task = _ready_task(loaded, task_id)
             form = loaded.version.forms.get(row.form_id or "")
@@ -378,7 +386,7 @@ def _leads_org_of(session: Session, actor: Actor, user_id: int | None) -> bool:
 def _ready_task(loaded: Loaded, task_id: str) -> Any:
     task = loaded.workflow.get_task_from_id(UUID(task_id))
     if task is None or task.state != TaskState.READY:
-        raise ConflictError("Diese Aufgabe ist im Prozess nicht mehr aktiv.", task=task_id)
+        raise ConflictError(ALREADY_DONE, task=task_id)
     return task
 
 

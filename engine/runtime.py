@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
@@ -45,12 +46,24 @@ STUCK_REASON = (
     "und kein Ereignis wird erwartet. Häufige Ursache: eine Schleife mit mehr als etwa "
     "500 Durchläufen (Grenze von SpiffWorkflow). Bitte die Koordination informieren."
 )
+ALREADY_DONE = (
+    "Diese Aufgabe wurde bereits erledigt oder ist nicht mehr aktiv. Bitte laden Sie Ihre Aufgabenliste neu."
+)
 CHANGED_MEANWHILE = (
     "Der Vorgang wurde gerade von jemand anderem geändert. Ihre Eingaben sind nicht "
     "verloren: Bitte laden Sie die Seite neu und prüfen Sie den aktuellen Stand."
 )
 _PI = cast(Table, ProcessInstance.__table__)
 _UT = cast(Table, UserTask.__table__)
+_TASK_COLUMNS = (
+    _UT.c.id,
+    _UT.c.status,
+    _UT.c.assignee_id,
+    _UT.c.candidates,
+    _UT.c.form_id,
+    _UT.c.element_id,
+    _UT.c.name,
+)
 _INSTANCE_COLUMNS = (
     _PI.c.id,
     _PI.c.definition_id,
@@ -132,19 +145,40 @@ class Runtime:
             definition.id, definition.process_key, definition.spec_json, definition.forms_json
         )
 
-    def lock(self, session: Session, instance_id: int | None = None, *, task_id: str | None = None) -> Loaded:
-        """Lock and restore an instance, given its id or the id of one of its user tasks."""
-        if task_id is not None:
-            condition = _PI.c.id == select(_UT.c.instance_id).where(_UT.c.id == task_id).scalar_subquery()
-        else:
-            condition = _PI.c.id == instance_id
+    def lock(self, session: Session, instance_id: int) -> Loaded:
+        """Lock and restore an instance."""
         found = (
             session.connection()
-            .execute(select(*_INSTANCE_COLUMNS).where(condition).with_for_update())
+            .execute(select(*_INSTANCE_COLUMNS).where(_PI.c.id == instance_id).with_for_update())
             .one_or_none()
         )
         if found is None:
-            raise NotFoundError("Aufgabe nicht gefunden." if task_id else "Vorgang nicht gefunden.")
+            raise NotFoundError("Vorgang nicht gefunden.")
+        return self._restore(session, found)
+
+    def lock_task(self, session: Session, task_id: str) -> tuple[Loaded, Any]:
+        """Lock and restore the instance of a user task, and read the task row, in one statement.
+
+        The task row may predate a change that committed while we waited for the lock; that is
+        harmless, because the restored state (from the locked row) decides whether the task is
+        still READY.
+        """
+        found = (
+            session.connection()
+            .execute(
+                select(*_INSTANCE_COLUMNS, *(c.label(f"task_{c.key}") for c in _TASK_COLUMNS))
+                .join(_UT, _UT.c.instance_id == _PI.c.id)
+                .where(_UT.c.id == task_id)
+                .with_for_update(of=_PI)
+            )
+            .one_or_none()
+        )
+        if found is None:
+            raise NotFoundError("Aufgabe nicht gefunden.")
+        task = SimpleNamespace(**{c.key: getattr(found, f"task_{c.key}") for c in _TASK_COLUMNS})
+        return self._restore(session, found), task
+
+    def _restore(self, session: Session, found: Any) -> Loaded:
         row = InstanceRow(
             found.id,
             found.definition_id,
@@ -439,15 +473,12 @@ def ensure_open(row: Any) -> Any:
     if row is None:
         raise NotFoundError("Aufgabe nicht gefunden.")
     if row.status != "open":
-        raise ConflictError(
-            "Diese Aufgabe wurde bereits erledigt oder ist nicht mehr aktiv. "
-            "Bitte laden Sie Ihre Aufgabenliste neu.",
-            task=row.id,
-        )
+        raise ConflictError(ALREADY_DONE, task=row.id)
     return row
 
 
 __all__ = [
+    "ALREADY_DONE",
     "CHANGED_MEANWHILE",
     "InstanceRow",
     "Loaded",

@@ -184,14 +184,14 @@ def test_a_stale_instance_version_is_a_conflict_and_writes_nothing(hn, actor, mo
     user = actor("fachkraft.frauenberatung")
     instance_id = hn.start(user, "kette", {})
     task = first_task(hn, user)
-    original = hn.runtime.lock
+    original = hn.runtime.lock_task
 
-    def stale_lock(session, *args, **kwargs):
-        loaded = original(session, *args, **kwargs)
+    def stale_lock(session, task_id):
+        loaded, row = original(session, task_id)
         loaded.row.lock_version -= 1  # as if someone saved in between
-        return loaded
+        return loaded, row
 
-    monkeypatch.setattr(hn.runtime, "lock", stale_lock)
+    monkeypatch.setattr(hn.runtime, "lock_task", stale_lock)
     with pytest.raises(ConflictError) as err:
         hn.complete(user, task.id, {"notiz": "x"})
     assert "Ihre Eingaben sind nicht verloren" in err.value.message
