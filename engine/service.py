@@ -302,16 +302,18 @@ class Hilfenetz:
         definition = session.get(ProcessDefinition, instance.definition_id)
         assert definition is not None
         form = version.forms.get(row.form_id or "")
-        task_data: dict[str, Any] = {}
-        if row.status == "open" and form is not None:
-            task = workflow.get_task_from_id(UUID(row.id))
-            shown = referenced_names(form)  # only what the form can show goes to the browser
-            task_data = {k: v for k, v in (task.data if task else {}).items() if k in shown}
         ids, keys = effective_identity(session, actor, now)
         candidate = bool(keys & set(row.candidates.split(",")))
         assignee = session.get(User, row.assignee_id) if row.assignee_id else None
         is_open = row.status == "open"
         mine = row.assignee_id in ids
+        may_work = is_open and (mine or (row.assignee_id is None and candidate))
+        task_data: dict[str, Any] = {}
+        if may_work and form is not None:  # others involved in the case see the step, not its data
+            task = workflow.get_task_from_id(UUID(row.id))
+            shown = referenced_names(form)  # only what the form can show goes to the browser
+            task_data = {k: v for k, v in (task.data if task else {}).items() if k in shown}
+            task_data.update(row.draft or {})
         completed, active = _markers(workflow)
         return TaskDetail(
             summary=summary(
@@ -324,11 +326,11 @@ class Hilfenetz:
             instructions=row.instructions,
             form_id=row.form_id,
             form_schema=form.schema if form else None,
-            form_data={**task_data, **(row.draft or {}), **self._form_context(session)},
+            form_data={**task_data, **self._form_context(session)},
             candidates=tuple(k for k in row.candidates.split(",") if k),
             definition_id=instance.definition_id,
             version=definition.version,
-            may_complete=is_open and (mine or (row.assignee_id is None and candidate)),
+            may_complete=may_work,
             may_claim=is_open and row.assignee_id is None and candidate,
             may_release=is_open and mine,
             may_reassign=is_open and actor.has_role("Leitung"),

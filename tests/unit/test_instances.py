@@ -200,3 +200,22 @@ def test_a_stale_instance_version_is_a_conflict_and_writes_nothing(hn, actor, mo
     assert [t.element_id for t in detail.open_tasks] == ["aufgabe_1"]
     assert [h.action for h in detail.history] == ["instance_started"]
     hn.complete(user, task.id, {"notiz": "jetzt"})
+
+
+def test_involved_but_not_responsible_users_get_no_task_data(engine_for):
+    from tests.support.bpmn_factory import handover_bpmn
+
+    hn = engine_for({"uebergabe": handover_bpmn()})
+    look = actor_lookup(hn)
+    counsel, police = look("fachkraft.frauenberatung"), look("fachkraft.polizei")
+    hn.start(counsel, "uebergabe", {})
+    first = first_task(hn, counsel)
+    hn.save_draft(counsel, first.id, {"notiz": "Entwurf der Beratung"})
+    hn.complete(counsel, first.id, {"notiz": "an die Polizei"})
+    police_task = first_task(hn, police)
+    hn.save_draft(police, police_task.id, {"notiz": "interner Entwurf der Polizei"})
+    # the counsellor is involved in the case and may open the police task, but sees no data
+    seen = hn.task_detail(counsel, police_task.id)
+    assert not seen.may_complete and "notiz" not in seen.form_data
+    mine = hn.task_detail(police, police_task.id)
+    assert mine.may_complete and mine.form_data["notiz"] == "interner Entwurf der Polizei"
