@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from engine.definitions import DefinitionSource, build_bundle
+from engine.dmn_feel import translate_dmn
 from engine.errors import InvalidDefinitionError, Problem
 from engine.forms import load_form
 from engine.modelling_rules import lint_bundle
@@ -20,8 +21,7 @@ def check_file(path: Path, forms_dir: Path) -> list[Problem]:
             load_form(path.read_bytes(), filename=path.name)
             return []
         if path.suffix == ".dmn":
-            parse_xml(path.read_bytes(), filename=path.name)
-            return []
+            return translate_dmn(parse_xml(path.read_bytes(), filename=path.name), path.name)
         if path.suffix == ".bpmn":
             bundle = build_bundle(path, DefinitionSource(path.parent, forms_dir))
             return lint_bundle(bundle)

@@ -29,6 +29,7 @@ from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.user_task import UserTask as CamundaUserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.dmn_feel import translate_dmn
 from engine.errors import InvalidDefinitionError, Problem
 from engine.forms import FormDefinition, load_form
 from engine.xml_safety import parse_xml
@@ -210,8 +211,13 @@ class _BundleBuilder:
                 self.problems.append(Problem(filename, node.get("id"), f"DMN-Entscheidung „{ref}“ fehlt."))
             elif path.name not in self.dmn:
                 text = path.read_text(encoding="utf-8")
-                self.parser.add_dmn_xml(parse_xml(text, filename=path.name), filename=path.name)
-                self.dmn[path.name] = text
+                tree = parse_xml(text, filename=path.name)
+                problems = translate_dmn(tree, path.name)  # FEEL cells -> Python, in place
+                if problems:
+                    self.problems.extend(p for p in problems if p not in self.problems)
+                    continue
+                self.parser.add_dmn_xml(tree, filename=path.name)
+                self.dmn[path.name] = text  # the coordinators' FEEL, as uploaded
 
     def _resolve_called_processes(self) -> None:
         """Add files of called processes until every call activity finds its spec."""
