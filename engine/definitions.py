@@ -26,6 +26,7 @@ from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, UserTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.camunda.specs.user_task import UserTask as CamundaUserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
@@ -101,6 +102,8 @@ class Bundle:
     start_form: str | None
     spec_json: str = field(repr=False)
     starter_groups: str | None = None
+    start_message: str | None = None
+    confidential: bool = False
 
     @property
     def content_hash(self) -> str:
@@ -124,6 +127,26 @@ def form_reference(task_spec: Any) -> str | None:
 
 def _process_ids(root: etree._Element) -> list[str]:
     return [p.get("id") or "" for p in root.iter(f"{{{BPMN_NS}}}process")]
+
+
+def _process_properties(process: etree._Element) -> dict[str, str]:
+    """``camunda:properties`` directly under the process's extension elements."""
+    found = {}
+    for ext in process.findall(f"{{{BPMN_NS}}}extensionElements"):
+        for prop in ext.iter(f"{{{CAMUNDA_MODEL_NS}}}property"):
+            holder = prop.getparent()
+            if holder is not None and holder.getparent() is ext:
+                found[prop.get("name") or ""] = (prop.get("value") or "").strip()
+    return found
+
+
+def start_message(spec: Any) -> str | None:
+    """The message name a process's start event waits for (None for a plain start)."""
+    for task_spec in spec.task_specs.values():
+        definition = getattr(task_spec, "event_definition", None)
+        if isinstance(task_spec, StartEvent) and isinstance(definition, MessageEventDefinition):
+            return str(definition.name)
+    return None
 
 
 def _parse_problem(filename: str, exc: Exception) -> Problem:
@@ -175,6 +198,7 @@ class _BundleBuilder:
         self.forms: dict[str, str] = {}
         self.problems: list[Problem] = []
         self.starter_groups: str | None = None
+        self.confidential = False
 
     def add_bpmn(self, filename: str, text: str) -> None:
         root = parse_xml(text, filename=filename)
@@ -199,6 +223,7 @@ class _BundleBuilder:
             for process in root.iter(f"{{{BPMN_NS}}}process"):
                 if process.get("id") == self.process_key:
                     self.starter_groups = process.get(f"{{{CAMUNDA_MODEL_NS}}}candidateStarterGroups")
+                    self.confidential = _process_properties(process).get("vertraulich") == "ja"
         self._add_decisions(root, filename)
 
     def _add_decisions(self, root: etree._Element, filename: str) -> None:
@@ -317,6 +342,8 @@ class _BundleBuilder:
             start_form,
             spec_json=serialize_specs(spec, subprocess_specs),
             starter_groups=self.starter_groups,
+            start_message=start_message(spec),
+            confidential=self.confidential,
         )
 
 

@@ -78,6 +78,13 @@ Limit = int | float | FeelExpression | None
 # =========================================================================== model
 
 
+#: ``properties.datenart`` values: referral contact data and the consent that must come with them.
+DATA_KINDS = frozenset(
+    {"kontaktdaten", "einwilligung", "einwilligung_empfaenger", "einwilligung_datum", "einwilligung_umfang"}
+)
+CONSENT_KINDS = ("einwilligung", "einwilligung_empfaenger", "einwilligung_datum")
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """One input field of a form, flattened out of groups.
@@ -111,6 +118,8 @@ class FieldSpec:
     subtype: str = "date"
     disallow_past: bool = False
     row_fields: tuple[FieldSpec, ...] = ()
+    data_kind: str = ""
+    """``properties.datenart`` of the component: personal data the engine keeps out of process data."""
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -229,7 +238,21 @@ class _Loader:
             self.problem(None, "„components“ muss eine Liste sein.")
             return None
         fields = self.scope_fields(components, _Scope())
+        self.check_consent(fields)
         return FormDefinition(form_id if isinstance(form_id, str) else "", raw, fields)
+
+    def check_consent(self, fields: Sequence[FieldSpec]) -> None:
+        """Contact data only in a form that also records the consent: whether, to whom, when."""
+        kinds = [f.data_kind for f in fields]
+        if "kontaktdaten" not in kinds:
+            return
+        for kind in CONSENT_KINDS:
+            if kinds.count(kind) != 1:
+                self.problem(
+                    None,
+                    f"Ein Formular mit Kontaktdaten braucht genau ein Feld mit Datenart „{kind}“ "
+                    "(Einwilligung: ob, an wen, wann).",
+                )
 
     # -- scopes and components
 
@@ -373,8 +396,23 @@ class _Loader:
             **self.limits(validate, element),
             **self.text_rules(validate, element),
             **self.type_options(component, element),
+            data_kind=self.data_kind(component, element, scope),
         )
         return spec if key else None
+
+    def data_kind(self, component: dict[str, Any], element: str, scope: _Scope) -> str:
+        properties = component.get("properties") or {}
+        kind = properties.get("datenart", "") if isinstance(properties, dict) else ""
+        if not kind:
+            return ""
+        if kind not in DATA_KINDS:
+            self.problem(element, f"Unbekannte Datenart „{kind}“ (erlaubt: {', '.join(sorted(DATA_KINDS))}).")
+            return ""
+        if scope.prefix:
+            self.problem(
+                element, "Felder mit Datenart gehören auf die oberste Ebene."
+            )
+        return str(kind)
 
     def flag(self, mapping: Mapping[str, Any], name: str, element: str) -> bool:
         value = mapping.get(name, False)

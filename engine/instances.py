@@ -21,6 +21,7 @@ from engine.clock import Clock
 from engine.directory import actor_of, effective_identity
 from engine.errors import ConflictError, InvalidSubmissionError, NotFoundError, NotPermittedError, ScriptError
 from engine.forms import form_field_keys, validate_submission
+from engine.kontaktdaten import ContactSubmission, contact_field_keys, split_contact_data, store_contact_data
 from engine.persistence.database import Database
 from engine.persistence.models import (
     Organisation,
@@ -66,12 +67,18 @@ def conflicts_as_409() -> Iterator[None]:
 
 class Instances:
     def __init__(
-        self, db: Database, runtime: Runtime, clock: Clock, form_context: Callable[[Session], dict[str, Any]]
+        self,
+        db: Database,
+        runtime: Runtime,
+        clock: Clock,
+        form_context: Callable[[Session], dict[str, Any]],
+        contact_retention: Callable[[datetime], datetime] | None = None,
     ) -> None:
         self.db = db
         self.runtime = runtime
         self.clock = clock
         self.form_context = form_context
+        self.contact_retention = contact_retention or (lambda now: now)
 
     # --- start ---------------------------------------------------------------------------
     def start(self, actor: Actor, process_key: str, data: Mapping[str, Any]) -> int:
@@ -80,12 +87,15 @@ class Instances:
             if not may_start(definition.starter_groups, actor):
                 raise NotPermittedError("Sie dürfen diesen Prozess nicht starten.", process=process_key)
             version = self.runtime.version(session, definition.id)
-            cleaned = self._validate(session, version.forms.get(definition.start_form or ""), data, {})
+            form = version.forms.get(definition.start_form or "")
+            cleaned, contact = split_contact_data(form, self._validate(session, form, data, {}))
             start_data = {**cleaned, "initiator_user": actor.username, "initiator_org": actor.organisation}
+            start_data["kontaktdaten_erfasst"] = contact is not None
             org_id = session.scalar(select(Organisation.id).where(Organisation.slug == actor.organisation))
             loaded = self.runtime.create(
                 session, version, definition.id, definition.name, actor, org_id, start_data
             )
+            self._store_contact(session, contact, loaded.row.id, None, actor)
             loaded.audit(self.clock.now(), actor, "instance_started", detail={"version": definition.version})
             self.runtime.save(session, loaded, actor)
             session.commit()
@@ -103,7 +113,10 @@ class Instances:
             self._check_may_work(session, actor, row)
             task = _ready_task(loaded, task_id)
             form = loaded.version.forms.get(row.form_id or "")
-            cleaned = self._validate(session, form, data, dict(task.data))
+            cleaned, contact = split_contact_data(form, self._validate(session, form, data, dict(task.data)))
+            if contact is not None:
+                cleaned["kontaktdaten_erfasst"] = True
+            self._store_contact(session, contact, instance_id, task_id, actor)
             task.data.update(cleaned)
             task.run()
             now = self.clock.now()
@@ -141,6 +154,7 @@ class Instances:
             version = self.runtime.version(session, _definition_id(session, row))
             form = version.forms.get(row.form_id or "")
             allowed = {k.split(".")[0] for k in form_field_keys(form)} if form is not None else set()
+            allowed -= contact_field_keys(form)  # contact data never sit in a draft
             row.draft = {k: v for k, v in data.items() if k.split(".")[0] in allowed}
             audit(
                 session,
@@ -317,6 +331,27 @@ class Instances:
             )
             session.commit()
 
+    def _store_contact(
+        self,
+        session: Session,
+        contact: ContactSubmission | None,
+        instance_id: int,
+        task_id: str | None,
+        actor: Actor,
+    ) -> None:
+        if contact is None:
+            return
+        now = self.clock.now()
+        store_contact_data(
+            session,
+            contact,
+            instance_id=instance_id,
+            task_id=task_id,
+            actor=actor,
+            now=now,
+            retention_until=self.contact_retention(now),
+        )
+
     # --- checks --------------------------------------------------------------------------
     def _check_may_work(
         self, session: Session, actor: Actor, row: Any, *, lead_override: bool = False
@@ -336,11 +371,12 @@ class Instances:
             raise NotPermittedError("Sie sind für diese Aufgabe nicht zuständig.", task=row.id)
 
     def check_may_view(self, session: Session, actor: Actor, row: Any) -> None:
-        """Involved: started it, is or was a candidate or assignee of one of its tasks, or coordinates."""
-        if (
-            actor.has_role("Koordination")
-            or actor.has_role("Administration")
-            or row.started_by_id == actor.id
+        """Involved: started it, is or was a candidate or assignee of one of its tasks, or
+        coordinates — except in confidential processes (case data), where only the involved see."""
+        if row.started_by_id == actor.id:
+            return
+        if (actor.has_role("Koordination") or actor.has_role("Administration")) and not session.scalar(
+            select(ProcessDefinition.confidential).where(ProcessDefinition.id == row.definition_id)
         ):
             return
         ids, keys = effective_identity(session, actor, self.clock.now())

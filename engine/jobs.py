@@ -1,4 +1,5 @@
-"""Embedded job runner: an in-process thread that fires due timers (the database is the truth).
+"""Embedded job runner: an in-process thread that fires due timers and deletes expired contact
+data (the database is the truth).
 
 The distributed mode (Celery workers and beat) drives the same ``fire_due_timers`` use case.
 """
@@ -31,7 +32,9 @@ class EmbeddedJobRunner:
     def run_once(self) -> int:
         """One round; any failure is logged and the next round tries again (the thread never dies)."""
         try:
-            return self.hilfenetz.fire_due_timers()
+            fired = self.hilfenetz.fire_due_timers()
+            self.hilfenetz.purge_contact_data()
+            return fired
         except HilfenetzError as exc:
             log.warning("Zeitgeber konnte nicht ausgeführt werden: %s", exc.message)
         except Exception:  # e.g. the database is restarting

@@ -98,6 +98,20 @@ class TaskDetail:
     completed_elements: tuple[str, ...]
     active_elements: tuple[str, ...]
     history: tuple[HistoryEntry, ...]
+    contact_records: tuple[ContactRecordView, ...] = ()
+
+
+@dataclass(frozen=True)
+class ContactRecordView:
+    """Kontaktdaten one organisation may read (label, value pairs; no raw field names)."""
+
+    id: int
+    entries: tuple[tuple[str, str], ...]
+    recorded_by: str
+    recipients: tuple[str, ...]
+    consent_date: str
+    scope: str
+    retention_until: datetime
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,10 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Table, delete, insert, select, update
@@ -41,6 +44,8 @@ from engine.workflow_state import STATE_FORMAT, WorkflowCache, dump_state, load_
 
 #: Engine passes per command before we stop; a real process needs two or three.
 MAX_ADVANCE_ROUNDS = 50
+#: Processes started by messages from processes started by messages … within one command.
+MAX_MESSAGE_CHAIN = 5
 STUCK_REASON = (
     "Der Prozess kommt nicht weiter: Er ist nicht beendet, aber keine Aufgabe ist bereit "
     "und kein Ereignis wird erwartet. Häufige Ursache: eine Schleife mit mehr als etwa "
@@ -99,6 +104,7 @@ class Loaded:
     workflow: BpmnWorkflow
     open_task_ids: set[str] = field(default_factory=set)
     events: list[dict[str, Any]] = field(default_factory=list)
+    depth: int = 0  # how many message starts led to this instance in the current command
 
     def audit(
         self,
@@ -201,11 +207,16 @@ class Runtime:
         version: LoadedVersion,
         definition_id: int,
         title_prefix: str,
-        actor: Actor,
+        actor: Actor | None,
         org_id: int | None,
         start_data: dict[str, Any],
+        parent_id: int | None = None,
     ) -> Loaded:
-        """Insert a new instance row and its fresh workflow (saved by :meth:`save`)."""
+        """Insert a new instance row and its fresh workflow (saved by :meth:`save`).
+
+        A process whose start event waits for a message is opened at once by delivering that
+        message, so a person's start and another process's message take the same path.
+        """
         now = self.clock.now()
         workflow = BpmnWorkflow(version.spec, version.subprocess_specs, script_engine=self.script_engine)
         for task in workflow.get_tasks(state=TaskState.READY):
@@ -223,8 +234,9 @@ class Runtime:
                     state_format=STATE_FORMAT,
                     lock_version=1,
                     started_at=now,
-                    started_by_id=actor.id,
+                    started_by_id=actor.id if actor else None,
                     initiator_org_id=org_id,
+                    parent_instance_id=parent_id,
                 )
                 .returning(_PI.c.id)
             )
@@ -237,10 +249,22 @@ class Runtime:
             f"{title_prefix} #{instance_id}",
             "running",
             1,
-            actor.id,
+            actor.id if actor else None,
             None,
         )
-        return Loaded(row, version, workflow)
+        loaded = Loaded(row, version, workflow)
+        self._open_message_start(loaded)
+        return loaded
+
+    def _open_message_start(self, loaded: Loaded) -> None:
+        self.advance(loaded.workflow)
+        for task in loaded.workflow.get_tasks(state=TaskState.WAITING):
+            definition = getattr(task.task_spec, "event_definition", None)
+            if isinstance(task.task_spec, StartEvent) and isinstance(definition, MessageEventDefinition):
+                meta = {"vorgang": loaded.row.id}
+                result_var = definition.result_var or "startnachricht"
+                loaded.workflow.catch(BpmnEvent(definition, {"payload": meta, "result_var": result_var}))
+                return
 
     def peek(self, session: Session, row: Any) -> BpmnWorkflow:
         """A read-only restore for views; never cached, never saved."""
@@ -281,6 +305,7 @@ class Runtime:
         """Advance, then write worklist rows, audit, outbox and the instance. Returns new task ids."""
         workflow, row = loaded.workflow, loaded.row
         self.advance(workflow)
+        outgoing = outgoing_messages(workflow)
         now = self.clock.now()
         conn = session.connection()
         created = self._sync_tasks(conn, loaded, now, completed_task)
@@ -305,7 +330,63 @@ class Runtime:
             raise ConflictError(CHANGED_MEANWHILE)
         row.lock_version += 1
         row.status = status
+        for message in outgoing:
+            self.start_by_message(session, loaded, message, actor)
         return created
+
+    def start_by_message(self, session: Session, sender: Loaded, message: Any, actor: Actor | None) -> None:
+        """Start every process whose start event waits for ``message``, in this transaction.
+
+        The message payload (a dict from ``camunda:expression``) becomes the new instance's
+        start data; the new instance remembers its sender (``parent_instance_id``).
+        """
+        name = str(message.event_definition.name)
+        payload = (message.payload or {}).get("payload")
+        data = dict(payload) if isinstance(payload, dict) else {"nachricht": payload}
+        depth = sender.depth + 1
+        if depth > MAX_MESSAGE_CHAIN:
+            raise ScriptError(f"Zu viele verkettete Prozessstarts über die Nachricht „{name}“.")
+        targets = self._definitions_started_by(session, name)
+        if not targets:
+            raise ScriptError(f"Kein bereitgestellter Prozess startet mit der Nachricht „{name}“.")
+        for definition in targets:
+            version = self.version(session, definition.id)
+            child = self.create(
+                session, version, definition.id, definition.name, None, None, data, parent_id=sender.row.id
+            )
+            child.depth = depth
+            child.audit(
+                self.clock.now(),
+                actor,
+                "instance_started_by_message",
+                detail={"message": name, "von_vorgang": sender.row.id, "version": definition.version},
+            )
+            sender.audit(
+                self.clock.now(), actor, "message_sent", detail={"message": name, "an_vorgang": child.row.id}
+            )
+            self.save(session, child, None)
+
+    def _definitions_started_by(self, session: Session, name: str) -> list[ProcessDefinition]:
+        """The newest version of each process key whose start event waits for ``name``."""
+        rows = session.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.start_message == name)
+            .order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())
+        ).all()
+        newest: dict[str, ProcessDefinition] = {}
+        for row in rows:
+            newest.setdefault(row.process_key, row)
+        current = []
+        for key, row in newest.items():
+            latest = session.scalar(
+                select(ProcessDefinition.id)
+                .where(ProcessDefinition.process_key == key)
+                .order_by(ProcessDefinition.version.desc())
+                .limit(1)
+            )
+            if latest == row.id:
+                current.append(row)
+        return current
 
     def remember(self, loaded: Loaded) -> None:
         """After a successful commit: keep the restored workflow for the next command."""
@@ -387,6 +468,16 @@ def next_timer(workflow: BpmnWorkflow) -> datetime | None:
             continue
         due.append(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
     return min(due) if due else None
+
+
+def outgoing_messages(workflow: BpmnWorkflow) -> list[Any]:
+    """Messages thrown that no task of this instance caught (drained before the state is saved,
+    so a restored instance never sends them twice). Other escaping events are dropped."""
+    return [
+        event
+        for event in workflow.get_events()
+        if isinstance(event.event_definition, MessageEventDefinition) and event.event_definition.name
+    ]
 
 
 def waiting_messages(workflow: BpmnWorkflow) -> list[str]:

@@ -34,6 +34,7 @@ from engine.directory import (
 from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError, ScriptError
 from engine.forms import referenced_names
 from engine.instances import Completion, Instances, latest_definition
+from engine.kontaktdaten import purge_expired, read_contact_data
 from engine.persistence.database import Database
 from engine.persistence.models import (
     Absence,
@@ -59,11 +60,16 @@ from engine.read_models import (
     UserView,
     WorklistPage,
 )
+from engine.projection import parse_iso_duration
 from engine.runtime import Runtime, audit, waiting_messages
 from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
 from engine.settings import Settings
 from engine.workflow_state import WorkflowCache
 from engine.worklist import WorklistQuery, open_tasks_of_instance, process_names, summary, worklist
+
+
+#: The Frist (processes/fristen.json) after which referral contact data are deleted.
+CONTACT_RETENTION = "kontaktdaten.aufbewahrung"
 
 
 class Fristen:
@@ -130,7 +136,9 @@ class Hilfenetz:
         self.runtime = Runtime(
             self.clock, SpecCache(), WorkflowCache(settings.workflow_cache_size), self.script_engine
         )
-        self.instances = Instances(self.db, self.runtime, self.clock, self._form_context)
+        self.instances = Instances(
+            self.db, self.runtime, self.clock, self._form_context, contact_retention=self._contact_retention
+        )
 
     # --- set-up --------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -267,6 +275,16 @@ class Hilfenetz:
     def send_message(self, actor: Actor, instance_id: int, name: str) -> None:
         self.instances.send_message(actor, instance_id, name)
 
+    def _contact_retention(self, now: datetime) -> datetime:
+        return now + parse_iso_duration(self.fristen.value(CONTACT_RETENTION))
+
+    def purge_contact_data(self) -> int:
+        """Empty Kontaktdaten whose retention period ended (each deletion is audited)."""
+        with self.db.write() as session:
+            count = purge_expired(session, self.clock.now())
+            session.commit()
+            return count
+
     def fire_due_timers(self) -> int:
         return self.instances.fire_due_timers()
 
@@ -337,6 +355,7 @@ class Hilfenetz:
             completed_elements=completed,
             active_elements=active,
             history=tuple(_history(session, instance.id)),
+            contact_records=read_contact_data(session, actor, instance.id, now, task_id=row.id),
         )
 
     def instance_detail(self, actor: Actor, instance_id: int) -> InstanceDetail:

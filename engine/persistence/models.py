@@ -113,6 +113,10 @@ class ProcessDefinition(Base):
     forms_json: Mapped[str] = mapped_column(Text)
     start_form: Mapped[str | None] = mapped_column(String(100))
     starter_groups: Mapped[str | None] = mapped_column(Text)  # camunda:candidateStarterGroups
+    start_message: Mapped[str | None] = mapped_column(String(200), index=True)
+    """Name of the message its start event waits for: other processes start it by throwing it."""
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Case data (camunda:property vertraulich=ja): only the involved see instances, not all coordinators."""
     deployed_at: Mapped[datetime]
     deployed_by: Mapped[str] = mapped_column(String(80))
 
@@ -134,6 +138,8 @@ class ProcessInstance(Base):
     initiator_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
     ended_at: Mapped[datetime | None]
     next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
+    parent_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    """The instance whose message started this one (e.g. P1 → P1a per youth office)."""
     __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012 (SQLAlchemy reads it as is)
 
 
@@ -215,6 +221,32 @@ class Outbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class Kontaktdaten(Base):
+    """Referral contact data (name, address, safe phone, safe times): never in process data.
+
+    Stored only with recorded consent; readable only by the recording organisation and the
+    organisations the consent names; every read is audited; emptied after ``retention_until``.
+    """
+
+    __tablename__ = "kontaktdaten"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    recorded_at: Mapped[datetime]
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    recorded_by_org: Mapped[str] = mapped_column(String(80))
+    consent_date: Mapped[str] = mapped_column(String(10))
+    consent_scope: Mapped[str] = mapped_column(Text, default="", server_default="")
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    retention_until: Mapped[datetime]
+    deleted_at: Mapped[datetime | None]
+    __table_args__ = (
+        Index("ix_kontaktdaten_instance", "instance_id"),
+        Index("ix_kontaktdaten_retention", "deleted_at", "retention_until"),
+    )
 
 
 class ProcessParameter(Base):

@@ -7,13 +7,13 @@ the stored state is also restored and dumped again and must be identical.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import pytest
 from lxml import etree
+from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.clock import ManualClock
@@ -63,10 +63,26 @@ def task_data(hn: Hilfenetz, instance_id: int, task_id: str) -> dict[str, Any]:
         return dict(task.data)
 
 
+def family(hn: Hilfenetz, instance_id: int) -> list[int]:
+    """The instance and every instance its messages started (P1 → P1a …), oldest first."""
+    found = [instance_id]
+    with hn.db.read() as session:
+        for current in found:
+            found.extend(
+                session.scalars(
+                    select(ProcessInstance.id)
+                    .where(ProcessInstance.parent_instance_id == current)
+                    .order_by(ProcessInstance.id)
+                ).all()
+            )
+    return found
+
+
 def find_task(hn: Hilfenetz, actor: Any, instance_id: int, element: str, where: dict[str, Any]) -> str:
     page = hn.worklist(actor, WorklistQuery(view="alle", per_page=100))
+    instances = set(family(hn, instance_id))
     for task in page.tasks:
-        if task.instance_id != instance_id or task.element_id != element:
+        if task.instance_id not in instances or task.element_id != element:
             continue
         data = task_data(hn, instance_id, task.id)
         if all(data.get(k) == v for k, v in where.items()):
@@ -86,8 +102,48 @@ def run_step(hn: Hilfenetz, clock: ManualClock, instance_id: int, step: dict[str
         hn.fire_due_timers()
     elif "message" in step:
         hn.send_message(look(step["as"]), instance_id, step["message"])
+    elif "sees" in step:
+        check_sees(hn, instance_id, step)
+    elif "contact_data" in step:
+        check_contact_data(hn, instance_id, step)
     else:
         raise AssertionError(f"unbekannter Schritt {step}")
+
+
+def check_sees(hn: Hilfenetz, instance_id: int, step: dict[str, Any]) -> None:
+    """``{"sees": element, "as": user, "count": n}``: how many open tasks of that element the user
+    finds in the case's family (0 = the user must not see it)."""
+    actor = actor_lookup(hn)(step["as"])
+    page = hn.worklist(actor, WorklistQuery(view="alle", per_page=100))
+    instances = set(family(hn, instance_id))
+    found = [t for t in page.tasks if t.instance_id in instances and t.element_id == step["sees"]]
+    assert len(found) == step.get("count", 1), f"{step['as']} sieht {len(found)}× {step['sees']}"
+
+
+def check_contact_data(hn: Hilfenetz, instance_id: int, step: dict[str, Any]) -> None:
+    """``{"contact_data": element, "as": user, "visible": bool}``: whether the user's task page
+    shows the case's Kontaktdaten (and nothing of them sits in any instance's data)."""
+    actor = actor_lookup(hn)(step["as"])
+    task_id = find_task(hn, actor, instance_id, step["contact_data"], step.get("where", {}))
+    detail = hn.task_detail(actor, task_id)
+    assert bool(detail.contact_records) == step["visible"], detail.contact_records
+    with hn.db.read() as session:
+        for member in family(hn, instance_id):
+            state = session.get(ProcessInstance, member).state.decode("utf-8")
+            for name in step.get("never_in_state", []):
+                assert name not in state, f"{name} steht in den Prozessdaten von Vorgang {member}"
+
+
+def check_children(hn: Hilfenetz, instance_id: int, expected: list[dict[str, Any]]) -> None:
+    """``"children": [{"process": key, "status": s, "end": e}, …]`` in start order."""
+    with hn.db.read() as session:
+        rows = [session.get(ProcessInstance, i) for i in family(hn, instance_id)[1:]]
+        got = [{"process": r.process_key, "status": r.status, "end": r.end_event} for r in rows if r]
+    want = [
+        {"process": c["process"], "status": c.get("status", "completed"), "end": c.get("end")}
+        for c in expected
+    ]
+    assert got == want
 
 
 @pytest.mark.parametrize(("process", "scenario"), scenarios())
@@ -103,7 +159,22 @@ def test_scenario(engine: Hilfenetz, clock: ManualClock, process: str, scenario:
     with engine.db.read() as session:
         row = session.scalars(select(ProcessInstance).where(ProcessInstance.id == instance_id)).one()
         assert (row.status, row.end_event) == ("completed", scenario["end"]), row.status_reason
-    clock.advance(timedelta(0))
+    if "children" in scenario:
+        check_children(engine, instance_id, scenario["children"])
+    if "also_ends" in scenario:
+        assert set(scenario["also_ends"]) <= completed_end_events(engine, instance_id)
+
+
+def completed_end_events(hn: Hilfenetz, instance_id: int) -> set[str]:
+    """Every end event the instance's top level reached (parallel branches end separately)."""
+    with hn.db.read() as session:
+        row = session.get(ProcessInstance, instance_id)
+        workflow = hn.runtime.peek(session, row)
+        return {
+            str(t.task_spec.bpmn_id)
+            for t in workflow.get_tasks(state=TaskState.COMPLETED)
+            if type(t.task_spec).__name__ == "EndEvent"
+        }
 
 
 @pytest.mark.parametrize("path", SCENARIO_FILES, ids=lambda p: p.name)
@@ -113,5 +184,7 @@ def test_every_end_event_has_a_scenario(path: Path) -> None:
     process = bpmn.find(f"{BPMN_NS}process")
     assert process is not None
     ends = {e.get("id") for e in process.findall(f"{BPMN_NS}endEvent")}
-    covered = {s["end"] for s in data["scenarios"]}
+    covered = {s["end"] for s in data["scenarios"]} | {
+        e for s in data["scenarios"] for e in s.get("also_ends", [])
+    }
     assert ends <= covered, f"Endereignisse ohne Szenario: {sorted(ends - covered)}"
