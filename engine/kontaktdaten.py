@@ -179,7 +179,7 @@ def read_contact_data(
     ]
     if not allowed:
         return ()
-    names = dict(session.execute(select(Organisation.slug, Organisation.name)).tuples().all())
+    names = {slug: name for slug, name in session.execute(select(Organisation.slug, Organisation.name))}
     session.connection().execute(
         insert(AuditEvent),
         [
@@ -212,16 +212,15 @@ def _text(value: Any) -> str:
 
 def purge_expired(session: Session, now: datetime, limit: int = 500) -> int:
     """Empty the records whose retention ended; log each deletion. Returns how many."""
-    due: Sequence[tuple[int, int]] = (
-        session.execute(
+    due: Sequence[tuple[int, int]] = [
+        (record_id, instance_id)
+        for record_id, instance_id in session.execute(
             select(Kontaktdaten.id, Kontaktdaten.instance_id)
             .where(Kontaktdaten.deleted_at.is_(None), Kontaktdaten.retention_until <= now)
             .order_by(Kontaktdaten.retention_until)
             .limit(limit)
         )
-        .tuples()
-        .all()
-    )
+    ]
     for record_id, instance_id in due:
         session.execute(
             update(Kontaktdaten).where(Kontaktdaten.id == record_id).values(fields={}, deleted_at=now)

@@ -361,8 +361,13 @@ class Runtime:
                 "instance_started_by_message",
                 detail={"message": name, "von_vorgang": sender.row.id, "version": definition.version},
             )
-            sender.audit(
-                self.clock.now(), actor, "message_sent", detail={"message": name, "an_vorgang": child.row.id}
+            audit(  # the sender's own events are already written
+                session,
+                self.clock.now(),
+                actor,
+                "message_sent",
+                sender.row.id,
+                detail={"message": name, "an_vorgang": child.row.id},
             )
             self.save(session, child, None)
 

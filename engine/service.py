@@ -47,6 +47,7 @@ from engine.persistence.models import (
     UserTask,
 )
 from engine.persistence.schema import upgrade
+from engine.projection import parse_iso_duration
 from engine.read_models import (
     AbsenceView,
     Actor,
@@ -60,16 +61,16 @@ from engine.read_models import (
     UserView,
     WorklistPage,
 )
-from engine.projection import parse_iso_duration
 from engine.runtime import Runtime, audit, waiting_messages
 from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
 from engine.settings import Settings
 from engine.workflow_state import WorkflowCache
 from engine.worklist import WorklistQuery, open_tasks_of_instance, process_names, summary, worklist
 
-
 #: The Frist (processes/fristen.json) after which referral contact data are deleted.
 CONTACT_RETENTION = "kontaktdaten.aufbewahrung"
+#: Fristen the engine itself needs; processes/fristen.json may set other values.
+ENGINE_FRISTEN = {CONTACT_RETENTION: "P3M"}
 
 
 class Fristen:
@@ -78,9 +79,8 @@ class Fristen:
     def __init__(self, processes_dir: Path) -> None:
         path = processes_dir / "fristen.json"
         raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        self.defaults = {
-            k: str(v["wert"] if isinstance(v, dict) else v) for k, v in raw.items() if not k.startswith("_")
-        }
+        configured = {k: v["wert"] if isinstance(v, dict) else v for k, v in raw.items() if k[:1] != "_"}
+        self.defaults = {**ENGINE_FRISTEN, **{k: str(v) for k, v in configured.items()}}
         self.overrides: dict[str, str] = {}
 
     def refresh(self, session: Session) -> None:
