@@ -409,9 +409,7 @@ class _Loader:
             self.problem(element, f"Unbekannte Datenart „{kind}“ (erlaubt: {', '.join(sorted(DATA_KINDS))}).")
             return ""
         if scope.prefix:
-            self.problem(
-                element, "Felder mit Datenart gehören auf die oberste Ebene."
-            )
+            self.problem(element, "Felder mit Datenart gehören auf die oberste Ebene.")
         return str(kind)
 
     def flag(self, mapping: Mapping[str, Any], name: str, element: str) -> bool:
