@@ -20,7 +20,13 @@ ACTIONS = {
     "instance_completed": "Vorgang abgeschlossen",
     "instance_stuck": "Vorgang hängt fest",
     "instance_error": "Fehler im Vorgang",
+    "instance_started_by_message": "Gestartet durch Meldung aus Vorgang #{von_vorgang}",
+    "message_sent": "Meldung an Vorgang #{an_vorgang} gesendet",
+    "kontaktdaten_erfasst": "Kontaktdaten mit Einwilligung erfasst",
+    "kontaktdaten_gelesen": "Kontaktdaten eingesehen",
+    "kontaktdaten_geloescht": "Kontaktdaten gelöscht (Aufbewahrungsfrist abgelaufen)",
 }
+PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang")
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
 MESSAGE_NAMES = {"neuer_vorfall": "neuer Vorfall (Wiedereröffnung)"}
 
@@ -35,11 +41,11 @@ def history_label(entry: HistoryEntry) -> str:
     template = ACTIONS.get(entry.action)
     if template is None:
         return entry.action
-    detail = {"task": entry.element_id or "", "to": "", "message": "", **entry.detail}
+    detail = {**dict.fromkeys(PLACEHOLDERS, ""), "task": entry.element_id or "", **entry.detail}
     if entry.action == "message_received":
         name = str(detail["message"])
         detail["message"] = _(MESSAGE_NAMES[name]) if name in MESSAGE_NAMES else name
-    return _(template, **{k: detail[k] for k in ("task", "to", "message")})
+    return _(template, **{k: detail[k] for k in PLACEHOLDERS})
 
 
 def message_label(name: str) -> str:
