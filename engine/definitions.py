@@ -50,6 +50,9 @@ CAMUNDA_TASK_ATTRIBUTES = (
     "initiator",
 )
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+#: SpiffWorkflow names its implicit first and last task specs so; an element with such an id
+#: silently replaces them and the process cannot start ("No output task connected").
+RESERVED_IDS = frozenset({"Start", "End"})
 
 
 def _camunda_attributes(node: Any) -> dict[str, str]:
@@ -212,6 +215,17 @@ class _BundleBuilder:
                     f"„{self.process_key}“ enthalten (id = Dateiname).",
                 )
             )
+            return
+        reserved = [e.get("id") for e in root.iter() if e.get("id") in RESERVED_IDS]
+        for element in reserved:
+            self.problems.append(
+                Problem(
+                    filename,
+                    element,
+                    f"Die id „{element}“ ist in SpiffWorkflow reserviert; bitte umbenennen.",
+                )
+            )
+        if reserved:
             return
         try:
             self.parser.add_bpmn_xml(root, filename=filename)

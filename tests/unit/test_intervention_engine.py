@@ -393,3 +393,11 @@ def test_files_changed_back_deploy_as_a_new_newest_version(
     hn.start(actor_lookup(hn)("fachkraft.frauenhaus"), "empfaenger", {"gemeinde": "Rüthen"})
     assert len(_open(hn, actor_lookup(hn)("fachkraft.jugendamt"), "Aufnehmen")) == 1
     hn.db.dispose()
+
+
+def test_reserved_element_ids_are_refused_on_deployment(engine_for: Callable[..., Hilfenetz]) -> None:
+    bpmn = SENDER.replace('id="Beginn"', 'id="Start"').replace('sourceRef="Beginn"', 'sourceRef="Start"')
+    with pytest.raises(InvalidDefinitionError) as refused:
+        engine_for({"sender": bpmn}, {"sender_start": SENDER_FORM})
+    assert [p.element for p in refused.value.problems] == ["Start"]
+    assert "reserviert" in refused.value.problems[0].reason
