@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from lxml import etree
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -66,6 +67,7 @@ from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
 from engine.settings import Settings
 from engine.workflow_state import WorkflowCache
 from engine.worklist import WorklistQuery, open_tasks_of_instance, process_names, summary, worklist
+from engine.xml_safety import parse_xml
 
 #: The Frist (processes/fristen.json) after which referral contact data are deleted.
 CONTACT_RETENTION = "kontaktdaten.aufbewahrung"
@@ -193,6 +195,18 @@ class Hilfenetz:
             definition = deploy_bundle(session, bundle, deployed_by, self.clock.now())
             session.commit()
             return _process_view(definition, True)
+
+    def deploy_decision_file(self, path: Path, deployed_by: str = "system") -> list[ProcessView]:
+        """A changed DMN table takes effect through new versions of the processes that use it:
+        running cases keep their version, the next case is routed by the new table."""
+        root = parse_xml(path.read_text(encoding="utf-8"), filename=path.name)
+        decisions = {d.get("id") for d in root.iter() if etree.QName(d).localname == "decision"}
+        users = [
+            p
+            for p in self.source.bpmn_files()
+            if any(f'decisionRef="{d}"' in p.read_text(encoding="utf-8") for d in decisions if d)
+        ]
+        return [self.deploy_file(p, deployed_by) for p in users]
 
     def deploy_all(self, deployed_by: str = "system") -> list[ProcessView]:
         return [self.deploy_file(p, deployed_by) for p in self.source.bpmn_files()]

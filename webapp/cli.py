@@ -37,8 +37,13 @@ def cmd_deploy(settings: Settings, path: Path) -> int:
     hn = _engine(settings)
     files = sorted(path.glob("*.bpmn")) if path.is_dir() else [path]
     for file in files:
-        view = hn.deploy_file(file, "cli")
-        print(f"{view.key}: Version {view.version} ist aktiv.")
+        views = (
+            hn.deploy_decision_file(file, "cli") if file.suffix == ".dmn" else [hn.deploy_file(file, "cli")]
+        )
+        if not views:
+            print(f"{file.name}: kein Prozess nutzt diese Entscheidungstabelle.")
+        for view in views:
+            print(f"{view.key}: Version {view.version} ist aktiv.")
     return 0
 
 
@@ -86,7 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=5000)
     run.add_argument("--no-jobs", action="store_true", help="ohne eingebetteten Job-Runner")
-    deploy = sub.add_parser("deploy", help="BPMN-Datei oder Ordner bereitstellen")
+    deploy = sub.add_parser(
+        "deploy", help="BPMN-Datei, DMN-Tabelle (Prozesse, die sie nutzen) oder Ordner bereitstellen"
+    )
     deploy.add_argument("path", type=Path)
     check = sub.add_parser("check", help="BPMN-, DMN- und Formulardateien prüfen")
     check.add_argument("paths", type=Path, nargs="+")
