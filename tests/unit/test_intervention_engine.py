@@ -401,3 +401,18 @@ def test_reserved_element_ids_are_refused_on_deployment(engine_for: Callable[...
         engine_for({"sender": bpmn}, {"sender_start": SENDER_FORM})
     assert [p.element for p in refused.value.problems] == ["Start"]
     assert "reserviert" in refused.value.problems[0].reason
+
+
+def test_contact_values_appear_nowhere_but_in_their_own_table(
+    referral: Hilfenetz, actor: Callable[[str], Actor]
+) -> None:
+    """Worklist rows, titles, the outbox (notifications) and the audit trail stay free of them."""
+    _record_call_out(referral, actor, {**CONSENT, **CONTACT})
+    counsellor = actor("fachkraft.frauenberatung")
+    referral.task_detail(counsellor, _open(referral, counsellor, "Kontakt")[0])
+    with referral.db.read() as session:
+        connection = session.connection()
+        for table in ("user_task", "task_candidate", "outbox", "audit_event", "process_instance"):
+            rows = connection.exec_driver_sql(f"SELECT * FROM {table}").all()
+            text = repr(rows)
+            assert "Erika" not in text and "1234567" not in text, table
