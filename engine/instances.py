@@ -112,6 +112,7 @@ class Instances:
             row = ensure_open(task_row)
             self._check_may_work(session, actor, row)
             task = _ready_task(loaded, task_id)
+            _check_four_eyes(session, actor, instance_id, task)
             form = loaded.version.forms.get(row.form_id or "")
             cleaned, contact = split_contact_data(form, self._validate(session, form, data, dict(task.data)))
             if contact is not None:
@@ -398,6 +399,27 @@ class Instances:
             raise InvalidSubmissionError("Die Formulardaten sind ungültig.", {})
         context = {**task_data, **self.form_context(session)}
         return validate_submission(form, data, context=context)
+
+
+def _check_four_eyes(session: Session, actor: Actor, instance_id: int, task: Any) -> None:
+    """``<camunda:property name="vier_augen_mit" value="Task_X"/>`` on a user task: whoever
+    completed Task_X in this instance may not complete this one (e.g. two specialists, § 8a)."""
+    other = (getattr(task.task_spec, "extensions", None) or {}).get("vier_augen_mit")
+    if not other:
+        return
+    name = session.scalar(
+        select(UserTask.name)
+        .where(
+            UserTask.instance_id == instance_id,
+            UserTask.element_id == str(other),
+            UserTask.completed_by_id == actor.id,
+        )
+        .limit(1)
+    )
+    if name is not None:
+        raise NotPermittedError(
+            f"Vier-Augen-Prinzip: Diese Aufgabe muss eine andere Person erledigen als „{name}“."
+        )
 
 
 def _values(row: UserTask) -> dict[str, Any]:

@@ -10,7 +10,13 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.clock import ManualClock
-from engine.errors import InvalidDefinitionError, InvalidSubmissionError, NotFoundError, ScriptError
+from engine.errors import (
+    InvalidDefinitionError,
+    InvalidSubmissionError,
+    NotFoundError,
+    NotPermittedError,
+    ScriptError,
+)
 from engine.persistence.models import AuditEvent, Kontaktdaten, ProcessDefinition, ProcessInstance, UserTask
 from engine.read_models import Actor
 from engine.service import Hilfenetz
@@ -416,3 +422,37 @@ def test_contact_values_appear_nowhere_but_in_their_own_table(
             rows = connection.exec_driver_sql(f"SELECT * FROM {table}").all()
             text = repr(rows)
             assert "Erika" not in text and "1234567" not in text, table
+
+
+FOUR_EYES = (
+    DEFS.format(pid="vieraugen")
+    + """<bpmn:process id="vieraugen" name="Vier Augen" isExecutable="true">
+  <bpmn:startEvent id="Beginn"/>
+  <bpmn:sequenceFlow id="f1" sourceRef="Beginn" targetRef="Erste"/>
+  <bpmn:userTask id="Erste" name="Erste Einschätzung" camunda:candidateGroups="Fachkraft@kreisjugendamt"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="Erste" targetRef="Zweite"/>
+  <bpmn:userTask id="Zweite" name="Zweite Einschätzung" camunda:candidateGroups="Fachkraft@kreisjugendamt">
+    <bpmn:extensionElements><camunda:properties>
+      <camunda:property name="vier_augen_mit" value="Erste"/>
+    </camunda:properties></bpmn:extensionElements>
+  </bpmn:userTask>
+  <bpmn:sequenceFlow id="f3" sourceRef="Zweite" targetRef="Ende"/>
+  <bpmn:endEvent id="Ende"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+)
+
+
+def test_four_eyes_the_second_assessment_needs_another_person(
+    engine_for: Callable[..., Hilfenetz], actor: Callable[[str], Actor]
+) -> None:
+    hn = engine_for({"vieraugen": FOUR_EYES})
+    first, second = actor("fachkraft.jugendamt"), actor("fachkraft2.jugendamt")
+    hn.start(first, "vieraugen", {})
+    hn.complete(first, _open(hn, first, "Erste")[0], {})
+    task_id = _open(hn, first, "Zweite")[0]
+    with pytest.raises(NotPermittedError, match="Vier-Augen-Prinzip"):
+        hn.complete(first, task_id, {})
+    hn.complete(second, task_id, {})
+    assert _instances(hn, "vieraugen")[0].status == "completed"
