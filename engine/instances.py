@@ -42,6 +42,7 @@ from engine.runtime import (
     ensure_open,
     waiting_messages,
 )
+from engine.workflow_state import using_clock
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ class Instances:
                 cleaned["kontaktdaten_erfasst"] = True
             self._store_contact(session, contact, instance_id, task_id, actor)
             task.data.update(cleaned)
-            task.run()
+            with using_clock(self.clock):  # run() also refreshes timers waiting in other branches
+                task.run()
             now = self.clock.now()
             conn.execute(
                 update(_UT)
@@ -271,7 +273,8 @@ class Instances:
             event = BpmnEvent(
                 MessageEventDefinition(name), {"payload": dict(payload or {}), "result_var": name}
             )
-            loaded.workflow.send_event(event)
+            with using_clock(self.clock):
+                loaded.workflow.send_event(event)
             loaded.audit(self.clock.now(), actor, "message_received", detail={"message": name})
             self.runtime.save(session, loaded, actor)
             session.commit()
@@ -285,7 +288,7 @@ class Instances:
                 select(ProcessInstance.id)
                 .where(
                     ProcessInstance.status == "running",
-                    ProcessInstance.next_timer_at <= now,
+                    ProcessInstance.next_timer_at < now,  # SpiffWorkflow fires when due < now
                 )
                 .order_by(ProcessInstance.next_timer_at)
                 .limit(limit)
@@ -303,7 +306,7 @@ class Instances:
     def _fire_timer(self, instance_id: int, now: datetime) -> int:
         with conflicts_as_409(), self.db.write() as session:
             loaded = self.runtime.lock(session, instance_id)
-            if loaded.row.next_timer_at is None or loaded.row.next_timer_at > now:
+            if loaded.row.next_timer_at is None or loaded.row.next_timer_at >= now:
                 return 0  # another runner got there first
             loaded.audit(now, None, "timer_fired")
             self.runtime.save(session, loaded, None)
