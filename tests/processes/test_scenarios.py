@@ -84,7 +84,7 @@ def find_task(hn: Hilfenetz, actor: Any, instance_id: int, element: str, where: 
     for task in page.tasks:
         if task.instance_id not in instances or task.element_id != element:
             continue
-        data = task_data(hn, instance_id, task.id)
+        data = task_data(hn, task.instance_id, task.id)
         if all(data.get(k) == v for k, v in where.items()):
             return task.id
     open_tasks = [(t.element_id, t.instance_id) for t in page.tasks]
