@@ -6,6 +6,7 @@ The webapp talks only to :class:`Hilfenetz` and receives read models (frozen dat
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Mapping
 from datetime import datetime
@@ -71,6 +72,7 @@ from engine.xml_safety import parse_xml
 
 #: The Frist (processes/fristen.json) after which referral contact data are deleted.
 CONTACT_RETENTION = "kontaktdaten.aufbewahrung"
+_DAYS = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?")
 #: Fristen the engine itself needs; processes/fristen.json may set other values.
 ENGINE_FRISTEN = {CONTACT_RETENTION: "P3M"}
 
@@ -87,6 +89,17 @@ class Fristen:
 
     def refresh(self, session: Session) -> None:
         self.overrides = {p.name: p.value for p in session.scalars(select(ProcessParameter))}
+
+    def days(self, name: str) -> int:
+        """A Frist in whole days (``P10D``, ``P2W``); months and years vary, so they are refused."""
+        value = self.value(name)
+        match = _DAYS.fullmatch(value.strip().upper())
+        if match is None:
+            raise ScriptError(
+                f"Die Frist „{name}“ = „{value}“ muss in Tagen oder Wochen angegeben sein (z. B. P10D, P2W)."
+            )
+        weeks, days = (int(g) if g else 0 for g in match.groups())
+        return weeks * 7 + days
 
     def value(self, name: str) -> str:
         found = self.overrides.get(name) or self.defaults.get(name)
@@ -131,7 +144,11 @@ class Hilfenetz:
         self.fristen = Fristen(settings.processes_dir)
         self.organisations = Organisations()
         environment = RestrictedEnvironment(
-            helpers={"frist": self.fristen.value, "ist_ehrenamtlich": self.organisations.is_volunteer},
+            helpers={
+                "frist": self.fristen.value,
+                "frist_tage": self.fristen.days,
+                "ist_ehrenamtlich": self.organisations.is_volunteer,
+            },
             time_limit_seconds=settings.script_time_limit,
         )
         self.script_engine = RestrictedScriptEngine(environment=environment)

@@ -456,3 +456,15 @@ def test_four_eyes_the_second_assessment_needs_another_person(
         hn.complete(first, task_id, {})
     hn.complete(second, task_id, {})
     assert _instances(hn, "vieraugen")[0].status == "completed"
+
+
+def test_frist_tage_gives_days_and_refuses_months(tmp_path: Any) -> None:
+    from engine.service import Fristen
+
+    (tmp_path / "fristen.json").write_text(
+        '{"a": {"wert": "P10D"}, "b": "P2W", "c": "P1W3D", "d": "P3M"}', encoding="utf-8"
+    )
+    fristen = Fristen(tmp_path)
+    assert [fristen.days(n) for n in "abc"] == [10, 14, 10]
+    with pytest.raises(ScriptError, match="in Tagen oder Wochen"):
+        fristen.days("d")
