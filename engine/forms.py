@@ -120,6 +120,8 @@ class FieldSpec:
     row_fields: tuple[FieldSpec, ...] = ()
     data_kind: str = ""
     """``properties.datenart`` of the component: personal data the engine keeps out of process data."""
+    consent_scope: str = ""
+    """``properties.umfang`` of a contact field: the value of the consent-scope field that covers it."""
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -252,6 +254,17 @@ class _Loader:
                     None,
                     f"Ein Formular mit Kontaktdaten braucht genau ein Feld mit Datenart „{kind}“ "
                     "(Einwilligung: ob, an wen, wann).",
+                )
+        scope = next((f for f in fields if f.data_kind == "einwilligung_umfang"), None)
+        if scope is None:
+            return
+        allowed = set(scope.options or ())
+        for spec in fields:
+            if spec.data_kind == "kontaktdaten" and spec.consent_scope not in allowed:
+                self.problem(
+                    spec.key,
+                    f"Kontaktfeld „{spec.key}“: properties.umfang muss einen Wert des Felds "
+                    f"„{scope.key}“ nennen ({', '.join(sorted(map(str, allowed)))}).",
                 )
 
     # -- scopes and components
@@ -397,6 +410,7 @@ class _Loader:
             **self.text_rules(validate, element),
             **self.type_options(component, element),
             data_kind=self.data_kind(component, element, scope),
+            consent_scope=str((component.get("properties") or {}).get("umfang", "") or ""),
         )
         return spec if key else None
 

@@ -76,10 +76,12 @@ def split_contact_data(
     )
     assert consent and recipients and date  # the form loader insists on them
     errors = _consent_errors(cleaned, consent, recipients, date)
-    if errors:
-        raise InvalidSubmissionError(NO_CONSENT, errors)
     scope_field = _field(form, "einwilligung_umfang")
     scope = cleaned.get(scope_field.key) if scope_field else ""
+    if scope_field is not None:
+        errors.update(_scope_errors(contact, given, scope_field, scope))
+    if errors:
+        raise InvalidSubmissionError(NO_CONSENT, errors)
     to = cleaned[recipients.key]
     return rest, ContactSubmission(
         fields=given,
@@ -100,6 +102,22 @@ def _consent_errors(
         errors[recipients.key] = "Bitte angeben, an welche Organisationen die Kontaktdaten gehen dürfen."
     if _blank(cleaned.get(date.key)):
         errors[date.key] = "Bitte das Datum der Einwilligung angeben."
+    return errors
+
+
+def _scope_errors(
+    contact: Sequence[FieldSpec], given: Mapping[str, Any], scope_field: FieldSpec, scope: Any
+) -> dict[str, str]:
+    """Only the data the consent covers: a filled field whose scope is not ticked is refused."""
+    ticked = set(scope) if isinstance(scope, list) else {scope}
+    errors = {
+        f.key: f"„{f.label or f.key}“ ist von der Einwilligung nicht umfasst. Bitte leeren oder den "
+        "Umfang der Einwilligung ergänzen."
+        for f in contact
+        if f.key in given and f.consent_scope and f.consent_scope not in ticked
+    }
+    if _blank(scope):
+        errors[scope_field.key] = "Bitte angeben, welche Daten die Einwilligung umfasst."
     return errors
 
 

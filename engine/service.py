@@ -70,6 +70,15 @@ from engine.workflow_state import WorkflowCache
 from engine.worklist import WorklistQuery, open_tasks_of_instance, process_names, summary, worklist
 from engine.xml_safety import parse_xml
 
+#: Access log entries (and whether contact data exist) are not shown to everyone involved.
+HIDDEN_FROM_HISTORY = (
+    "task_viewed",
+    "task_data_read",
+    "instance_viewed",
+    "kontaktdaten_erfasst",
+    "kontaktdaten_gelesen",
+    "kontaktdaten_geloescht",
+)
 #: The Frist (processes/fristen.json) after which referral contact data are deleted.
 CONTACT_RETENTION = "kontaktdaten.aufbewahrung"
 _DAYS = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?")
@@ -319,7 +328,9 @@ class Hilfenetz:
     def fire_due_timers(self) -> int:
         return self.instances.fire_due_timers()
 
-    def task_detail(self, actor: Actor, task_id: str, *, audit_action: str = "task_viewed") -> TaskDetail:
+    def task_detail(
+        self, actor: Actor, task_id: str, *, audit_action: str = "task_viewed", with_contacts: bool = True
+    ) -> TaskDetail:
         """The task with form, data, diagram markers and history. The read is audited."""
         with self.db.write() as session:
             row = session.get(UserTask, task_id)
@@ -328,7 +339,7 @@ class Hilfenetz:
             instance = session.get(ProcessInstance, row.instance_id)
             assert instance is not None
             self.instances.check_may_view(session, actor, instance)
-            detail = self._task_detail(session, actor, row, instance)
+            detail = self._task_detail(session, actor, row, instance, with_contacts)
             audit(
                 session,
                 self.clock.now(),
@@ -342,7 +353,7 @@ class Hilfenetz:
             return detail
 
     def _task_detail(
-        self, session: Session, actor: Actor, row: UserTask, instance: ProcessInstance
+        self, session: Session, actor: Actor, row: UserTask, instance: ProcessInstance, with_contacts: bool
     ) -> TaskDetail:
         now = self.clock.now()
         names = process_names(session)
@@ -386,7 +397,9 @@ class Hilfenetz:
             completed_elements=completed,
             active_elements=active,
             history=tuple(_history(session, instance.id)),
-            contact_records=read_contact_data(session, actor, instance.id, now, task_id=row.id),
+            contact_records=read_contact_data(session, actor, instance.id, now, task_id=row.id)
+            if with_contacts and shows_contact_data(version, row.element_id)
+            else (),
         )
 
     def instance_detail(self, actor: Actor, instance_id: int) -> InstanceDetail:
@@ -524,6 +537,16 @@ class Hilfenetz:
         return {"organisation_options": self.organisations.options()}
 
 
+def shows_contact_data(version: Any, element_id: str) -> bool:
+    """Only tasks that need them show Kontaktdaten:
+    ``<camunda:property name="kontaktdaten" value="anzeigen"/>`` (e.g. the proactive contact)."""
+    for spec in (version.spec, *version.subprocess_specs.values()):
+        for task_spec in spec.task_specs.values():
+            if getattr(task_spec, "bpmn_id", None) == element_id:
+                return (getattr(task_spec, "extensions", None) or {}).get("kontaktdaten") == "anzeigen"
+    return False
+
+
 def _process_view(d: ProcessDefinition, may_start: bool) -> ProcessView:
     return ProcessView(d.process_key, d.name, d.version, d.id, d.start_form, may_start, d.deployed_at)
 
@@ -547,7 +570,7 @@ def _history(session: Session, instance_id: int) -> list[HistoryEntry]:
         select(AuditEvent)
         .where(
             AuditEvent.instance_id == instance_id,
-            AuditEvent.action.not_in(("task_viewed", "task_data_read", "instance_viewed")),
+            AuditEvent.action.not_in(HIDDEN_FROM_HISTORY),
         )
         .order_by(AuditEvent.at, AuditEvent.id)
     )

@@ -35,7 +35,9 @@ def show(task_id: str) -> str:
 @bp.get("/<task_id>/formular.json")
 def form_json(task_id: str) -> Response:
     """The form-js schema and the prefilled data (task data, draft, option lists)."""
-    detail = hilfenetz().task_detail(current_actor(), task_id, audit_action="task_data_read")
+    detail = hilfenetz().task_detail(
+        current_actor(), task_id, audit_action="task_data_read", with_contacts=False
+    )
     return jsonify(schema=detail.form_schema or EMPTY_SCHEMA, data=detail.form_data)
 
 

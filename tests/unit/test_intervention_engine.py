@@ -259,7 +259,11 @@ REFERRAL = (
     camunda:formRef="vermittlung"/>
   <bpmn:sequenceFlow id="f2" sourceRef="Erfassen" targetRef="Kontakt"/>
   <bpmn:userTask id="Kontakt" name="Kontakt aufnehmen"
-    camunda:candidateGroups="Fachkraft@frauenberatung-soest,Fachkraft@kreisjugendamt"/>
+    camunda:candidateGroups="Fachkraft@frauenberatung-soest,Fachkraft@kreisjugendamt">
+    <bpmn:extensionElements><camunda:properties>
+      <camunda:property name="kontaktdaten" value="anzeigen"/>
+    </camunda:properties></bpmn:extensionElements>
+  </bpmn:userTask>
   <bpmn:sequenceFlow id="f3" sourceRef="Kontakt" targetRef="Ende"/>
   <bpmn:endEvent id="Ende"/>
 </bpmn:process>
@@ -468,3 +472,42 @@ def test_frist_tage_gives_days_and_refuses_months(tmp_path: Any) -> None:
     assert [fristen.days(n) for n in "abc"] == [10, 14, 10]
     with pytest.raises(ScriptError, match="in Tagen oder Wochen"):
         fristen.days("d")
+
+
+def _scoped_form(name_scope: str = "name", phone_scope: str = "telefon") -> dict[str, Any]:
+    components = [dict(c) for c in REFERRAL_FORM["components"]]  # type: ignore[union-attr]
+    components.append(
+        _field(
+            "umfang",
+            "einwilligung_umfang",
+            "checklist",
+            values=[{"label": v, "value": v} for v in ("name", "telefon")],
+            conditional=HIDE,
+        )
+    )
+    for component, scope in zip(components[3:5], (name_scope, phone_scope), strict=True):
+        component["properties"] = {"datenart": "kontaktdaten", "umfang": scope}
+    return {**REFERRAL_FORM, "components": components}
+
+
+def test_only_the_data_the_consent_covers_are_accepted(
+    engine_for: Callable[..., Hilfenetz], actor: Callable[[str], Actor]
+) -> None:
+    hn = engine_for({"vermittlung": REFERRAL}, {"vermittlung": _scoped_form()})
+    police = actor("fachkraft.polizei")
+    hn.start(police, "vermittlung", {})
+    task_id = _open(hn, police, "Erfassen")[0]
+    with pytest.raises(InvalidSubmissionError) as refused:
+        hn.complete(police, task_id, {**CONSENT, **CONTACT, "umfang": ["name"]})
+    assert set(refused.value.field_errors) == {"telefon"}
+    assert "nicht umfasst" in refused.value.field_errors["telefon"]
+    hn.complete(police, task_id, {**CONSENT, "name": "Erika Beispiel", "umfang": ["name"]})
+    counsellor = actor("fachkraft.frauenberatung")
+    (record,) = hn.task_detail(counsellor, _open(hn, counsellor, "Kontakt")[0]).contact_records
+    assert record.entries == (("Name", "Erika Beispiel"),)
+
+
+def test_a_contact_field_must_name_the_scope_that_covers_it(engine_for: Callable[..., Hilfenetz]) -> None:
+    with pytest.raises(InvalidDefinitionError) as refused:
+        engine_for({"vermittlung": REFERRAL}, {"vermittlung": _scoped_form(phone_scope="")})
+    assert [p.element for p in refused.value.problems] == ["telefon"]
