@@ -44,6 +44,8 @@ from engine.workflow_state import STATE_FORMAT, WorkflowCache, dump_state, load_
 
 #: Engine passes per command before we stop; a real process needs two or three.
 MAX_ADVANCE_ROUNDS = 50
+#: Who gets a task whose candidate organisation does not exist.
+FALLBACK_CANDIDATE = "Koordination@*"
 #: Processes started by messages from processes started by messages … within one command.
 MAX_MESSAGE_CHAIN = 5
 STUCK_REASON = (
@@ -133,11 +135,19 @@ def script_failure(exc: Exception, element: str | None = None) -> ScriptError:
 
 
 class Runtime:
-    def __init__(self, clock: Clock, specs: SpecCache, workflows: WorkflowCache, script_engine: Any) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        specs: SpecCache,
+        workflows: WorkflowCache,
+        script_engine: Any,
+        known_organisations: Callable[[], set[str]] | None = None,
+    ) -> None:
         self.clock = clock
         self.specs = specs
         self.workflows = workflows
         self.script_engine = script_engine
+        self.known_organisations = known_organisations
 
     # --- loading -------------------------------------------------------------------------
     def version(self, session: Session, definition_id: int) -> LoadedVersion:
@@ -408,6 +418,7 @@ class Runtime:
             if task_id in loaded.open_task_ids:
                 continue
             facts = TaskFacts(task, self.evaluator(task), now)
+            self._route_unknown_to_coordination(loaded, facts, now)
             values = task_row_values(
                 conn, loaded.row.id, loaded.row.process_key, task_id, facts, now, loaded.row.title
             )
@@ -433,6 +444,29 @@ class Runtime:
             conn.execute(insert(TaskCandidate), candidates)
         loaded.open_task_ids = set(ready)
         return [r["id"] for r in rows]
+
+    def _route_unknown_to_coordination(self, loaded: Loaded, facts: TaskFacts, now: datetime) -> None:
+        """A candidate naming an organisation that does not exist (a typo in a DMN table, an empty
+        result) would leave the task with nobody; the coordinators get it instead, audited."""
+        if self.known_organisations is None:
+            return
+        known = self.known_organisations()
+        unknown = sorted(
+            {k.split("@", 1)[1] for k in facts.candidate_keys if "@" in k and not k.startswith("user:")}
+            - known
+            - {"*"}
+        )
+        if not unknown:
+            return
+        kept = [k for k in facts.candidate_keys if k.startswith("user:") or k.split("@", 1)[1] not in unknown]
+        facts.candidate_keys = sorted({*kept, FALLBACK_CANDIDATE})
+        loaded.audit(
+            now,
+            None,
+            "routing_fallback",
+            element_id=facts.element_id,
+            detail={"task": facts.name, "unbekannt": unknown},
+        )
 
     def _status(
         self, loaded: Loaded, actor: Actor | None, now: datetime

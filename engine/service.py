@@ -132,6 +132,10 @@ class Organisations:
         with self._lock:
             return list(self._views)
 
+    def slugs(self) -> set[str]:
+        with self._lock:
+            return {o.slug for o in self._views}
+
     def is_volunteer(self, slug: str) -> bool:
         for org in self.all():
             if org.slug == slug:
@@ -162,7 +166,11 @@ class Hilfenetz:
         )
         self.script_engine = RestrictedScriptEngine(environment=environment)
         self.runtime = Runtime(
-            self.clock, SpecCache(), WorkflowCache(settings.workflow_cache_size), self.script_engine
+            self.clock,
+            SpecCache(),
+            WorkflowCache(settings.workflow_cache_size),
+            self.script_engine,
+            known_organisations=self.organisations.slugs,
         )
         self.instances = Instances(
             self.db, self.runtime, self.clock, self._form_context, contact_retention=self._contact_retention

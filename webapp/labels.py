@@ -22,6 +22,7 @@ ACTIONS = {
     "instance_error": "Fehler im Vorgang",
     "instance_started_by_message": "Gestartet durch Meldung aus Vorgang #{von_vorgang}",
     "message_sent": "Meldung an Vorgang #{an_vorgang} gesendet",
+    "routing_fallback": "Zuständigkeit unbekannt, an die Koordination: {task}",
     "kontaktdaten_erfasst": "Kontaktdaten mit Einwilligung erfasst",
     "kontaktdaten_gelesen": "Kontaktdaten eingesehen",
     "kontaktdaten_geloescht": "Kontaktdaten gelöscht (Aufbewahrungsfrist abgelaufen)",

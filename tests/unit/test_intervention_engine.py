@@ -511,3 +511,18 @@ def test_a_contact_field_must_name_the_scope_that_covers_it(engine_for: Callable
     with pytest.raises(InvalidDefinitionError) as refused:
         engine_for({"vermittlung": REFERRAL}, {"vermittlung": _scoped_form(phone_scope="")})
     assert [p.element for p in refused.value.problems] == ["telefon"]
+
+
+def test_a_route_to_an_unknown_organisation_goes_to_the_coordinators(
+    engine_for: Callable[..., Hilfenetz], actor: Callable[[str], Actor]
+) -> None:
+    typo = _with_route(RECEIVER).replace("'jugendamt-lippstadt'", "'jugendamt-lipstadt'")
+    hn = engine_for({"empfaenger": typo}, {"empfaenger_start": RECEIVER_FORM})
+    hn.start(actor("fachkraft.frauenhaus"), "empfaenger", {"gemeinde": "Lippstadt"})
+    assert len(_open(hn, actor("koordination.jugendamt"), "Aufnehmen")) == 1
+    assert _open(hn, actor("fachkraft.jugendamt-lippstadt"), "Aufnehmen") == []
+    with hn.db.read() as session:
+        detail = session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "routing_fallback")
+        ).one()
+    assert detail["unbekannt"] == ["jugendamt-lipstadt"]
