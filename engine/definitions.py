@@ -326,6 +326,24 @@ class _BundleBuilder:
             return
         self.forms[form_id] = text
 
+    def _refuse_self_start(self, message: str | None, specs: list[Any]) -> None:
+        """A process that throws the message it starts on would multiply itself."""
+        if message is None:
+            return
+        for spec in specs:
+            for task_spec in spec.task_specs.values():
+                definition = getattr(task_spec, "event_definition", None)
+                throws = type(task_spec).__name__ in ("IntermediateThrowEvent", "EndEvent", "SendTask")
+                if throws and isinstance(definition, MessageEventDefinition) and definition.name == message:
+                    self.problems.append(
+                        Problem(
+                            f"{self.process_key}.bpmn",
+                            getattr(task_spec, "bpmn_id", None),
+                            f"Der Prozess sendet die Nachricht „{message}“, mit der er selbst startet; "
+                            "er würde sich unbegrenzt vervielfältigen.",
+                        )
+                    )
+
     def finish(self) -> Bundle:
         if not self.problems:
             self._resolve_called_processes()
@@ -343,6 +361,7 @@ class _BundleBuilder:
                 process=self.process_key,
             ) from None
         start_form = self._collect_forms({self.process_key: spec, **subprocess_specs})
+        self._refuse_self_start(start_message(spec), [spec, *subprocess_specs.values()])
         if self.problems:
             raise InvalidDefinitionError(
                 "Die Prozessdefinition enthält Fehler.", self.problems, process=self.process_key

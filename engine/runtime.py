@@ -46,8 +46,10 @@ from engine.workflow_state import STATE_FORMAT, WorkflowCache, dump_state, load_
 MAX_ADVANCE_ROUNDS = 50
 #: Who gets a task whose candidate organisation does not exist.
 FALLBACK_CANDIDATE = "Koordination@*"
-#: Processes started by messages from processes started by messages … within one command.
+#: Processes started by messages from processes started by messages …, over the whole chain.
 MAX_MESSAGE_CHAIN = 5
+#: Instances one command may start by messages (one P1 call-out starts one P1a per municipality).
+MAX_MESSAGE_STARTS = 50
 STUCK_REASON = (
     "Der Prozess kommt nicht weiter: Er ist nicht beendet, aber keine Aufgabe ist bereit "
     "und kein Ereignis wird erwartet. Häufige Ursache: eine Schleife mit mehr als etwa "
@@ -80,6 +82,7 @@ _INSTANCE_COLUMNS = (
     _PI.c.lock_version,
     _PI.c.started_by_id,
     _PI.c.next_timer_at,
+    _PI.c.message_generation,
     _PI.c.state,
     _PI.c.state_format,
 )
@@ -97,6 +100,7 @@ class InstanceRow:
     lock_version: int
     started_by_id: int | None
     next_timer_at: datetime | None
+    generation: int = 0  # how many message starts lie between this instance and a person's start
 
 
 @dataclass
@@ -106,7 +110,7 @@ class Loaded:
     workflow: BpmnWorkflow
     open_task_ids: set[str] = field(default_factory=set)
     events: list[dict[str, Any]] = field(default_factory=list)
-    depth: int = 0  # how many message starts led to this instance in the current command
+    started: list[int] = field(default_factory=lambda: [0])  # message starts in this command (shared)
 
     def audit(
         self,
@@ -204,6 +208,7 @@ class Runtime:
             found.lock_version,
             found.started_by_id,
             found.next_timer_at,
+            found.message_generation or 0,
         )
         version = self.version(session, row.definition_id)
         workflow = self.workflows.take(row.id, row.lock_version)
@@ -221,6 +226,7 @@ class Runtime:
         org_id: int | None,
         start_data: dict[str, Any],
         parent_id: int | None = None,
+        generation: int = 0,
     ) -> Loaded:
         """Insert a new instance row and its fresh workflow (saved by :meth:`save`).
 
@@ -247,6 +253,7 @@ class Runtime:
                     started_by_id=actor.id if actor else None,
                     initiator_org_id=org_id,
                     parent_instance_id=parent_id,
+                    message_generation=generation,
                 )
                 .returning(_PI.c.id)
             )
@@ -261,6 +268,7 @@ class Runtime:
             1,
             actor.id if actor else None,
             None,
+            generation,
         )
         loaded = Loaded(row, version, workflow)
         self._open_message_start(loaded)
@@ -353,18 +361,35 @@ class Runtime:
         name = str(message.event_definition.name)
         payload = (message.payload or {}).get("payload")
         data = dict(payload) if isinstance(payload, dict) else {"nachricht": payload}
-        depth = sender.depth + 1
-        if depth > MAX_MESSAGE_CHAIN:
-            raise ScriptError(f"Zu viele verkettete Prozessstarts über die Nachricht „{name}“.")
+        generation = sender.row.generation + 1
+        if generation > MAX_MESSAGE_CHAIN:
+            raise ScriptError(
+                f"Zu viele verkettete Prozessstarts über die Nachricht „{name}“ "
+                f"(höchstens {MAX_MESSAGE_CHAIN} hintereinander)."
+            )
         targets = self._definitions_started_by(session, name)
         if not targets:
             raise ScriptError(f"Kein bereitgestellter Prozess startet mit der Nachricht „{name}“.")
         for definition in targets:
+            sender.started[0] += 1
+            if sender.started[0] > MAX_MESSAGE_STARTS:
+                raise ScriptError(
+                    f"Zu viele Prozessstarts in einem Schritt (höchstens {MAX_MESSAGE_STARTS}); "
+                    "nichts wurde gespeichert."
+                )
             version = self.version(session, definition.id)
             child = self.create(
-                session, version, definition.id, definition.name, None, None, data, parent_id=sender.row.id
+                session,
+                version,
+                definition.id,
+                definition.name,
+                None,
+                None,
+                data,
+                parent_id=sender.row.id,
+                generation=generation,
             )
-            child.depth = depth
+            child.started = sender.started
             child.audit(
                 self.clock.now(),
                 actor,

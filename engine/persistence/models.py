@@ -140,6 +140,8 @@ class ProcessInstance(Base):
     next_timer_at: Mapped[datetime | None] = mapped_column(index=True)
     parent_instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
     """The instance whose message started this one (e.g. P1 → P1a per youth office)."""
+    message_generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """Message starts between this instance and a person's start (bounded, see runtime)."""
     __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012 (SQLAlchemy reads it as is)
 
 

@@ -526,3 +526,81 @@ def test_a_route_to_an_unknown_organisation_goes_to_the_coordinators(
             select(AuditEvent.detail).where(AuditEvent.action == "routing_fallback")
         ).one()
     assert detail["unbekannt"] == ["jugendamt-lipstadt"]
+
+
+def _self_starter() -> str:
+    throw = (
+        '<bpmn:intermediateThrowEvent id="Weiter"><bpmn:messageEventDefinition messageRef="Msg_Meldung" '
+        "camunda:expression=\"{'gemeinde': gemeinde}\"/></bpmn:intermediateThrowEvent>"
+    )
+    return (
+        _with_route(RECEIVER)
+        .replace(
+            'targetRef="Ende"/>',
+            'targetRef="Weiter"/><bpmn:sequenceFlow id="f9" sourceRef="Weiter" targetRef="Ende"/>',
+        )
+        .replace('<bpmn:endEvent id="Ende"/>', throw + '<bpmn:endEvent id="Ende"/>')
+    )
+
+
+def test_a_process_that_throws_its_own_start_message_is_refused(engine_for: Callable[..., Hilfenetz]) -> None:
+    with pytest.raises(InvalidDefinitionError) as refused:
+        engine_for({"empfaenger": _self_starter()}, {"empfaenger_start": RECEIVER_FORM})
+    assert [p.element for p in refused.value.problems] == ["Weiter"]
+
+
+def test_one_step_may_start_at_most_fifty_cases_and_then_writes_nothing(
+    engine_for: Callable[..., Hilfenetz], actor: Callable[[str], Actor]
+) -> None:
+    many = SENDER.replace(
+        '<bpmn:sequenceFlow id="f1" sourceRef="Beginn" targetRef="Je_Gemeinde"/>',
+        '<bpmn:sequenceFlow id="f1" sourceRef="Beginn" targetRef="Viele"/>'
+        '<bpmn:scriptTask id="Viele" scriptFormat="python"><bpmn:script>gemeinden = gemeinden * 60'
+        "</bpmn:script></bpmn:scriptTask>"
+        '<bpmn:sequenceFlow id="f1b" sourceRef="Viele" targetRef="Je_Gemeinde"/>',
+    )
+    hn = engine_for(
+        {"sender": many, "empfaenger": _with_route(RECEIVER)},
+        {"sender_start": SENDER_FORM, "empfaenger_start": RECEIVER_FORM},
+    )
+    with pytest.raises(ScriptError, match="höchstens 50"):
+        hn.start(actor("fachkraft.polizei"), "sender", {"gemeinden": ["Soest"]})
+    assert _instances(hn, "sender") == [] and _instances(hn, "empfaenger") == []
+
+
+def test_message_chains_are_bounded_across_commands(
+    engine_for: Callable[..., Hilfenetz], actor: Callable[[str], Actor]
+) -> None:
+    """Relay A → B → A … through a user task each time: the sixth generation is refused."""
+    relay = {
+        "relais_a": _relay("relais_a", "a.start", "b.start"),
+        "relais_b": _relay("relais_b", "b.start", "a.start"),
+    }
+    hn = engine_for(relay, {"empfaenger_start": RECEIVER_FORM})
+    fachkraft = actor("fachkraft.jugendamt")
+    hn.start(fachkraft, "relais_a", {"gemeinde": "Soest"})
+    for _ in range(5):
+        hn.complete(fachkraft, _open(hn, fachkraft, "Weitergeben")[0], {})
+    with pytest.raises(ScriptError, match="höchstens 5 hintereinander"):
+        hn.complete(fachkraft, _open(hn, fachkraft, "Weitergeben")[0], {})
+    assert len(_instances(hn, "relais_a")) + len(_instances(hn, "relais_b")) == 6
+
+
+def _relay(pid: str, listens: str, sends: str) -> str:
+    return (
+        DEFS.format(pid=pid)
+        + f"""<bpmn:message id="Msg_In" name="{listens}"/><bpmn:message id="Msg_Out" name="{sends}"/>
+<bpmn:process id="{pid}" name="Relais" isExecutable="true">
+  <bpmn:startEvent id="Eingang" camunda:formRef="empfaenger_start">
+    <bpmn:messageEventDefinition messageRef="Msg_In"/></bpmn:startEvent>
+  <bpmn:sequenceFlow id="f1" sourceRef="Eingang" targetRef="Weitergeben"/>
+  <bpmn:userTask id="Weitergeben" name="Weitergeben" camunda:candidateGroups="Fachkraft@kreisjugendamt"/>
+  <bpmn:sequenceFlow id="f2" sourceRef="Weitergeben" targetRef="Senden"/>
+  <bpmn:intermediateThrowEvent id="Senden"><bpmn:messageEventDefinition messageRef="Msg_Out"
+    camunda:expression="{{'gemeinde': gemeinde}}"/></bpmn:intermediateThrowEvent>
+  <bpmn:sequenceFlow id="f3" sourceRef="Senden" targetRef="Ende"/>
+  <bpmn:endEvent id="Ende"/>
+</bpmn:process>
+</bpmn:definitions>
+"""
+    )

@@ -22,6 +22,9 @@ def upgrade() -> None:
         batch.create_index("ix_process_definition_start_message", ["start_message"])
     with op.batch_alter_table("process_instance") as batch:
         batch.add_column(sa.Column("parent_instance_id", sa.Integer(), nullable=True))
+        batch.add_column(
+            sa.Column("message_generation", sa.Integer(), nullable=False, server_default=sa.text("0"))
+        )
         batch.create_foreign_key(
             "fk_process_instance_parent", "process_instance", ["parent_instance_id"], ["id"]
         )
@@ -52,6 +55,7 @@ def downgrade() -> None:
     with op.batch_alter_table("process_instance") as batch:
         batch.drop_index("ix_process_instance_parent_instance_id")
         batch.drop_constraint("fk_process_instance_parent", type_="foreignkey")
+        batch.drop_column("message_generation")
         batch.drop_column("parent_instance_id")
     with op.batch_alter_table("process_definition") as batch:
         batch.drop_index("ix_process_definition_start_message")
