@@ -375,14 +375,17 @@ class Instances:
             raise NotPermittedError("Sie sind für diese Aufgabe nicht zuständig.", task=row.id)
 
     def check_may_view(self, session: Session, actor: Actor, row: Any) -> None:
-        """Involved: started it, is or was a candidate or assignee of one of its tasks, or
-        coordinates — except in confidential processes (case data), where only the involved see."""
-        if row.started_by_id == actor.id:
-            return
-        if (actor.has_role("Koordination") or actor.has_role("Administration")) and not session.scalar(
+        """Involved: is or was a candidate or assignee of one of its tasks; in processes that are
+        not confidential also whoever started it and the coordinators."""
+        confidential = session.scalar(
             select(ProcessDefinition.confidential).where(ProcessDefinition.id == row.definition_id)
+        )
+        if not confidential and (
+            row.started_by_id == actor.id
+            or actor.has_role("Koordination")
+            or actor.has_role("Administration")
         ):
-            return
+            return  # in a confidential case, reporting it does not make one part of it
         ids, keys = effective_identity(session, actor, self.clock.now())
         for task in session.scalars(select(UserTask).where(UserTask.instance_id == row.id)):
             if (

@@ -297,6 +297,17 @@ class Hilfenetz:
                 self._form_context(session),
             )
 
+    def may_view_instance(self, actor: Actor, instance_id: int) -> bool:
+        with self.db.read() as session:
+            row = session.get(ProcessInstance, instance_id)
+            if row is None:
+                return False
+            try:
+                self.instances.check_may_view(session, actor, row)
+            except NotFoundError:
+                return False
+            return True
+
     def start(self, actor: Actor, process_key: str, data: Mapping[str, Any]) -> int:
         return self.instances.start(actor, process_key, data)
 

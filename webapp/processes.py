@@ -36,7 +36,14 @@ def start_form_json(key: str) -> Response:
 @bp.post("/<key>/starten")
 def start(key: str) -> Response:
     """Start an instance with the submitted start form (JSON)."""
-    instance_id = hilfenetz().start(current_actor(), key, submitted_data())
+    actor = current_actor()
+    instance_id = hilfenetz().start(actor, key, submitted_data())
+    if not hilfenetz().may_view_instance(actor, instance_id):  # a confidential case now with others
+        message = _(
+            "Meldung übermittelt: Vorgang #{id} liegt jetzt bei der zuständigen Stelle.", id=instance_id
+        )
+        flash(message, "success")
+        return jsonify(redirect=url_for("worklist.index"), message=message)
     message = _("Vorgang gestartet.")
     flash(message, "success")
     return jsonify(redirect=url_for("instances.show", instance_id=instance_id), message=message)

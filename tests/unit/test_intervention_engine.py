@@ -604,3 +604,14 @@ def _relay(pid: str, listens: str, sends: str) -> str:
 </bpmn:definitions>
 """
     )
+
+
+def test_reporting_a_confidential_case_does_not_make_one_part_of_it(
+    chain: Hilfenetz, actor: Callable[[str], Actor]
+) -> None:
+    reporter = actor("ehrenamt.weisser-ring")
+    case = chain.start(reporter, "empfaenger", {"gemeinde": "Soest"})
+    assert not chain.may_view_instance(reporter, case)
+    with pytest.raises(NotFoundError):
+        chain.instance_detail(reporter, case)
+    assert chain.may_view_instance(actor("fachkraft.jugendamt"), case)
