@@ -32,6 +32,7 @@ of ``?`` outside quotes cannot touch them.
 
 from __future__ import annotations
 
+import ast
 import keyword
 import math
 import re
@@ -444,11 +445,65 @@ class _Table:
             column.get("label") or column.get("name") or column.get("id") or "?" for column in outputs
         ]
         problems = list(self._policy_problems(rules))
+        if (self.element.get("hitPolicy") or "UNIQUE").strip().upper() == "UNIQUE":
+            problems.extend(self._overlaps(rules))
         for column, label in zip(inputs, in_labels, strict=True):
             problems.extend(self._input_expression(column, label))
         for number, rule in enumerate(rules, start=1):
             problems.extend(self._rule(rule, number, in_labels, out_labels))
         return problems
+
+    def _python_cell(
+        self, cell: etree._Element, translate: Callable[[str], str], element: str | None, where: str
+    ) -> Iterator[Problem]:
+        """A Python input cell holding a bare list or tuple (FEEL habit) is compared with ``==``
+        and never matches; refuse it instead of routing silently wrong."""
+        if translate is not _input_cell:
+            return
+        text = (cell.findtext(self.q("text")) or "").strip()
+        try:
+            tree = ast.parse(text, mode="eval")
+        except SyntaxError:
+            return
+        if isinstance(tree.body, ast.Tuple | ast.List | ast.Set):
+            yield self.problem(
+                element,
+                f"{where}: Die Python-Zelle „{_shorten(text)}“ ist eine Aufzählung und trifft so nie zu; "
+                "schreiben Sie „? in (…)“ oder verwenden Sie FEEL.",
+            )
+
+    def _overlaps(self, rules: list[etree._Element]) -> Iterator[Problem]:
+        """UNIQUE means at most one rule matches; SpiffWorkflow would silently take the first.
+        Rules made of fixed values (the routing tables) are checked pairwise; rules with
+        comparisons or ranges are not decided here."""
+        cells = [[self._matches(entry) for entry in rule.findall(self.q("inputEntry"))] for rule in rules]
+        for i, first in enumerate(cells):
+            for j in range(i + 1, len(cells)):
+                second = cells[j]
+                if len(first) == len(second) and all(
+                    _may_meet(a, b) for a, b in zip(first, second, strict=True)
+                ):
+                    yield self.problem(
+                        rules[j].get("id"),
+                        f"Regel {i + 1} und Regel {j + 1} treffen beide zu, die Trefferrichtlinie UNIQUE "
+                        "verlangt aber genau eine Regel. Werte nur in einer Regel nennen, oder für eine "
+                        "Auffangregel (-) die Trefferrichtlinie FIRST wählen.",
+                    )
+
+    def _matches(self, entry: etree._Element) -> frozenset[str] | bool | None:
+        """None: matches anything; a set of Python literals: matches exactly these; False: unknown."""
+        if _language(entry, self.root) != "feel":
+            return False
+        text = (entry.findtext(self.q("text")) or "").strip()
+        if text in ("", "-"):
+            return None
+        try:
+            tests, negated = _Parser(_checked_source(text)).entry()
+        except DmnTranslationError:
+            return False
+        if negated or any(t.value is None for t in tests):
+            return False
+        return frozenset(f"{t.kind}:{t.value}" for t in tests)
 
     def _drop_comments(self) -> None:
         """SpiffWorkflow's DMN parser fails on comments inside a table (``tag.endswith``)."""
@@ -512,6 +567,7 @@ class _Table:
     ) -> Iterator[Problem]:
         language = _language(cell, self.root)
         if language == "python":
+            yield from self._python_cell(cell, translate, element, where)
             return
         if language != "feel":
             yield self.problem(
@@ -526,6 +582,15 @@ class _Table:
             text.text = translate(text.text or "")
         except DmnTranslationError as exc:
             yield self.problem(element, f"{where}: {exc.reason}")
+
+
+def _may_meet(a: frozenset[str] | bool | None, b: frozenset[str] | bool | None) -> bool:
+    if a is False or b is False:
+        return False  # undecided: comparisons, ranges, negations
+    if a is None or b is None:
+        return True
+    assert isinstance(a, frozenset) and isinstance(b, frozenset)
+    return bool(a & b)
 
 
 def _input_cell(text: str) -> str:

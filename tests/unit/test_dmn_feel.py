@@ -53,7 +53,7 @@ def dmn_xml(
     outputs: tuple[str, ...] = ("treffer",),
     decision: str = "entscheidung",
     ns: str = DMN13,
-    table_attrs: str = "",
+    table_attrs: str = ' hitPolicy="FIRST"',
     definitions_attrs: str = "",
 ) -> str:
     """A DMN document with one decision table; inputs are (label, input expression)."""
@@ -628,3 +628,23 @@ def test_untranslatable_table_is_refused_and_nothing_is_deployed(tmp_path: Path,
         assert [str(p) for p in check_file(defs[0] / "jugendamt_zustaendig.dmn", defs[1])] == [str(problem)]
     finally:
         hn.db.dispose()
+
+
+def test_unique_tables_whose_rules_overlap_are_refused() -> None:
+    overlapping = dmn_xml(
+        [(['"Warstein","Rüthen"'], ['"jugendamt-warstein"']), (['"Rüthen"'], ['"kreisjugendamt"'])],
+        table_attrs=' hitPolicy="UNIQUE"',
+    )
+    (problem,) = _problems(overlapping)
+    assert problem.startswith("regel_2: Regel 1 und Regel 2 treffen beide zu")
+    catch_all = dmn_xml([(['"Soest"'], ['"a"']), (["-"], ['"b"'])], table_attrs="")  # UNIQUE by default
+    assert len(_problems(catch_all)) == 1
+    disjoint = dmn_xml([(['"Soest"'], ['"a"']), (['"Werl","Ense"'], ['"b"'])], table_attrs="")
+    assert _problems(disjoint) == []
+    assert _problems(dmn_xml([(["1"], ['"a"']), (['"1"'], ['"b"'])], table_attrs="")) == []  # no coercion
+
+
+def test_python_cells_holding_a_bare_list_are_refused() -> None:
+    table = dmn_xml([(['"Warstein", "Rüthen"'], ["'x'"])], definitions_attrs=' expressionLanguage="python"')
+    (problem,) = _problems(table)
+    assert "Aufzählung" in problem and "trifft so nie zu" in problem
