@@ -32,6 +32,7 @@ from engine.definitions import LoadedVersion, SpecCache
 from engine.errors import ConflictError, HilfenetzError, NotFoundError, ScriptError
 from engine.persistence.models import (
     AuditEvent,
+    Kontaktdaten,
     Outbox,
     ProcessDefinition,
     ProcessInstance,
@@ -64,6 +65,7 @@ CHANGED_MEANWHILE = (
 )
 _PI = cast(Table, ProcessInstance.__table__)
 _UT = cast(Table, UserTask.__table__)
+_KD = cast(Table, Kontaktdaten.__table__)
 _TASK_COLUMNS = (
     _UT.c.id,
     _UT.c.status,
@@ -146,12 +148,14 @@ class Runtime:
         workflows: WorkflowCache,
         script_engine: Any,
         known_organisations: Callable[[], set[str]] | None = None,
+        contact_grace: Callable[[], Any] | None = None,
     ) -> None:
         self.clock = clock
         self.specs = specs
         self.workflows = workflows
         self.script_engine = script_engine
         self.known_organisations = known_organisations
+        self.contact_grace = contact_grace
 
     # --- loading -------------------------------------------------------------------------
     def version(self, session: Session, definition_id: int) -> LoadedVersion:
@@ -341,6 +345,8 @@ class Runtime:
         }
         if status == "completed":
             values.update(end_event=end_event, ended_at=now)
+            if row.status != "completed":
+                self._shorten_contact_retention(conn, row.id, now)
         updated = conn.execute(
             update(_PI).where(_PI.c.id == row.id, _PI.c.lock_version == row.lock_version).values(**values)
         )
@@ -427,6 +433,20 @@ class Runtime:
             if latest == row.id:
                 current.append(row)
         return current
+
+    def _shorten_contact_retention(self, conn: Any, instance_id: int, now: datetime) -> None:
+        """Kontaktdaten serve the case that recorded them: once it has ended they go after a short
+        grace period (for questions), unless their retention period ends earlier anyway."""
+        if self.contact_grace is None:
+            return
+        until = now + self.contact_grace()
+        conn.execute(
+            update(_KD)
+            .where(
+                _KD.c.instance_id == instance_id, _KD.c.deleted_at.is_(None), _KD.c.retention_until > until
+            )
+            .values(retention_until=until)
+        )
 
     def remember(self, loaded: Loaded) -> None:
         """After a successful commit: keep the restored workflow for the next command."""

@@ -83,7 +83,8 @@ HIDDEN_FROM_HISTORY = (
 CONTACT_RETENTION = "kontaktdaten.aufbewahrung"
 _DAYS = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?")
 #: Fristen the engine itself needs; processes/fristen.json may set other values.
-ENGINE_FRISTEN = {CONTACT_RETENTION: "P3M"}
+CONTACT_GRACE = "kontaktdaten.nach_abschluss"
+ENGINE_FRISTEN = {CONTACT_RETENTION: "P3M", CONTACT_GRACE: "P14D"}
 
 
 class Fristen:
@@ -171,6 +172,7 @@ class Hilfenetz:
             WorkflowCache(settings.workflow_cache_size),
             self.script_engine,
             known_organisations=self.organisations.slugs,
+            contact_grace=lambda: parse_iso_duration(self.fristen.value(CONTACT_GRACE)),
         )
         self.instances = Instances(
             self.db, self.runtime, self.clock, self._form_context, contact_retention=self._contact_retention

@@ -615,3 +615,15 @@ def test_reporting_a_confidential_case_does_not_make_one_part_of_it(
     with pytest.raises(NotFoundError):
         chain.instance_detail(reporter, case)
     assert chain.may_view_instance(actor("fachkraft.jugendamt"), case)
+
+
+def test_contact_data_go_soon_after_their_case_has_ended(
+    referral: Hilfenetz, actor: Callable[[str], Actor], clock: ManualClock
+) -> None:
+    _record_call_out(referral, actor, {**CONSENT, **CONTACT})
+    counsellor = actor("fachkraft.frauenberatung")
+    referral.complete(counsellor, _open(referral, counsellor, "Kontakt")[0], {})
+    clock.advance(timedelta(days=13))
+    assert referral.purge_contact_data() == 0
+    clock.advance(timedelta(days=2))  # Frist kontaktdaten.nach_abschluss: P14D
+    assert referral.purge_contact_data() == 1
