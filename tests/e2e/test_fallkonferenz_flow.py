@@ -70,6 +70,7 @@ def test_fallkonferenz_from_request_to_minutes(page: Any, live_server: str) -> N
     open_task(page, base, "Fallkonferenz organisieren")
     page.get_by_label("Termin festlegen und einladen").check()
     page.get_by_label("Datum").first.click()
+    page.locator(".flatpickr-calendar.open .flatpickr-next-month").click()  # never a past date
     page.locator(".flatpickr-calendar.open .flatpickr-day:not(.prevMonthDay)", has_text="15").first.click()
     page.get_by_label("Uhrzeit").first.fill("10:00")
     page.keyboard.press("Tab")

@@ -49,6 +49,7 @@ def record_call_out(page: Any, base: str) -> int:
     tick(page, "Die Kontaktdaten dürfen erhalten", "Frauenberatung Soest")
     today(page, "Datum der Einwilligung")
     tick(page, "Umfang der Einwilligung", "Die Beratungsstelle darf von sich aus Kontakt aufnehmen")
+    tick(page, "Umfang der Einwilligung", "Weitergabe von Name, Anschrift und Telefonnummer")
     page.get_by_label("Name der Betroffenen").fill(VICTIM)
     page.get_by_label("Sichere Telefonnummer").fill("0170 1234567")
     submit(page)
