@@ -5,9 +5,6 @@ The webapp talks only to :class:`Hilfenetz` and receives read models (frozen dat
 
 from __future__ import annotations
 
-import json
-import re
-import threading
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
@@ -29,14 +26,14 @@ from engine.directory import (
     effective_identity,
     ensure_organisations,
     load_seed,
-    organisation_views,
     set_user_roles,
     user_view,
 )
-from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError, ScriptError
+from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError
 from engine.forms import referenced_names
 from engine.instances import Completion, Instances, latest_definition
 from engine.kontaktdaten import purge_expired, read_contact_data
+from engine.parameters import CONTACT_GRACE, CONTACT_RETENTION, Fristen, Organisations
 from engine.persistence.database import Database
 from engine.persistence.models import (
     Absence,
@@ -44,7 +41,6 @@ from engine.persistence.models import (
     Organisation,
     ProcessDefinition,
     ProcessInstance,
-    ProcessParameter,
     User,
     UserTask,
 )
@@ -56,7 +52,6 @@ from engine.read_models import (
     HistoryEntry,
     InstanceDetail,
     InstanceSummary,
-    OrganisationView,
     ProcessView,
     StartForm,
     TaskDetail,
@@ -79,72 +74,6 @@ HIDDEN_FROM_HISTORY = (
     "kontaktdaten_gelesen",
     "kontaktdaten_geloescht",
 )
-#: The Frist (processes/fristen.json) after which referral contact data are deleted.
-CONTACT_RETENTION = "kontaktdaten.aufbewahrung"
-_DAYS = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?")
-#: Fristen the engine itself needs; processes/fristen.json may set other values.
-CONTACT_GRACE = "kontaktdaten.nach_abschluss"
-ENGINE_FRISTEN = {CONTACT_RETENTION: "P3M", CONTACT_GRACE: "P14D"}
-
-
-class Fristen:
-    """Configured durations: defaults from ``processes/fristen.json``, overrides in the database."""
-
-    def __init__(self, processes_dir: Path) -> None:
-        path = processes_dir / "fristen.json"
-        raw: dict[str, Any] = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        configured = {k: v["wert"] if isinstance(v, dict) else v for k, v in raw.items() if k[:1] != "_"}
-        self.defaults = {**ENGINE_FRISTEN, **{k: str(v) for k, v in configured.items()}}
-        self.overrides: dict[str, str] = {}
-
-    def refresh(self, session: Session) -> None:
-        self.overrides = {p.name: p.value for p in session.scalars(select(ProcessParameter))}
-
-    def days(self, name: str) -> int:
-        """A Frist in whole days (``P10D``, ``P2W``); months and years vary, so they are refused."""
-        value = self.value(name)
-        match = _DAYS.fullmatch(value.strip().upper())
-        if match is None:
-            raise ScriptError(
-                f"Die Frist „{name}“ = „{value}“ muss in Tagen oder Wochen angegeben sein (z. B. P10D, P2W)."
-            )
-        weeks, days = (int(g) if g else 0 for g in match.groups())
-        return weeks * 7 + days
-
-    def value(self, name: str) -> str:
-        found = self.overrides.get(name) or self.defaults.get(name)
-        if found is None:
-            raise ScriptError(f"Unbekannte Frist „{name}“ (nicht in processes/fristen.json).")
-        return found
-
-
-class Organisations:
-    """In-memory view of the directory for diagram helpers (``ist_ehrenamtlich``) and forms."""
-
-    def __init__(self) -> None:
-        self._views: list[OrganisationView] = []
-        self._lock = threading.Lock()
-
-    def refresh(self, session: Session) -> None:
-        with self._lock:
-            self._views = organisation_views(session)
-
-    def all(self) -> list[OrganisationView]:
-        with self._lock:
-            return list(self._views)
-
-    def slugs(self) -> set[str]:
-        with self._lock:
-            return {o.slug for o in self._views}
-
-    def is_volunteer(self, slug: str) -> bool:
-        for org in self.all():
-            if org.slug == slug:
-                return org.volunteer
-        raise ScriptError(f"Unbekannte Organisation „{slug}“.")
-
-    def options(self) -> list[dict[str, str]]:
-        return [{"label": o.name, "value": o.slug} for o in self.all()]
 
 
 class Hilfenetz:

@@ -463,7 +463,7 @@ def test_four_eyes_the_second_assessment_needs_another_person(
 
 
 def test_frist_tage_gives_days_and_refuses_months(tmp_path: Any) -> None:
-    from engine.service import Fristen
+    from engine.parameters import Fristen
 
     (tmp_path / "fristen.json").write_text(
         '{"a": {"wert": "P10D"}, "b": "P2W", "c": "P1W3D", "d": "P3M"}', encoding="utf-8"
