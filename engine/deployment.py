@@ -10,12 +10,41 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.definitions import Bundle
+from engine.errors import InvalidDefinitionError, Problem
 from engine.persistence.models import ProcessDefinition
 
 
 def _rehash(digest: str, version: int) -> str:
     """Key of a version whose content equals an older one (files changed, then changed back)."""
     return hashlib.sha256(f"{digest}:{version}".encode()).hexdigest()
+
+
+def _refuse_second_receiver(session: Session, bundle: Bundle) -> None:
+    """One process per start message: notices such as ``kinderschutz.meldung`` carry case facts,
+    and a second process listening to them would receive every one unnoticed."""
+    if bundle.start_message is None:
+        return
+    others = session.scalars(
+        select(ProcessDefinition.process_key)
+        .where(
+            ProcessDefinition.start_message == bundle.start_message,
+            ProcessDefinition.process_key != bundle.process_key,
+        )
+        .distinct()
+    ).all()
+    if others:
+        raise InvalidDefinitionError(
+            "Die Prozessdefinition enthält Fehler.",
+            [
+                Problem(
+                    f"{bundle.process_key}.bpmn",
+                    None,
+                    f"Mit der Nachricht „{bundle.start_message}“ startet bereits der Prozess "
+                    f"„{others[0]}“; jede Nachricht darf nur einen Prozess starten.",
+                )
+            ],
+            process=bundle.process_key,
+        )
 
 
 def deploy_bundle(session: Session, bundle: Bundle, deployed_by: str, now: datetime) -> ProcessDefinition:
@@ -25,6 +54,7 @@ def deploy_bundle(session: Session, bundle: Bundle, deployed_by: str, now: datet
     back to earlier files (e.g. a DMN table changed and changed back) is a new version too, so
     the next case is routed by what was deployed last.
     """
+    _refuse_second_receiver(session, bundle)
     digest = bundle.content_hash
     latest = session.scalars(
         select(ProcessDefinition)

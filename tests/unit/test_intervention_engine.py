@@ -627,3 +627,16 @@ def test_contact_data_go_soon_after_their_case_has_ended(
     assert referral.purge_contact_data() == 0
     clock.advance(timedelta(days=2))  # Frist kontaktdaten.nach_abschluss: P14D
     assert referral.purge_contact_data() == 1
+
+
+def test_a_second_process_listening_to_the_same_message_is_refused(chain: Hilfenetz, tmp_path: Any) -> None:
+    listener = tmp_path / "mithoerer.bpmn"
+    listener.write_text(
+        _with_route(RECEIVER)
+        .replace('id="empfaenger"', 'id="mithoerer"')
+        .replace('id="d_empfaenger"', 'id="d_m"'),
+        encoding="utf-8",
+    )
+    with pytest.raises(InvalidDefinitionError) as refused:
+        chain.deploy_file(listener)
+    assert "startet bereits der Prozess „empfaenger“" in refused.value.problems[0].reason
