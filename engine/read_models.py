@@ -133,6 +133,16 @@ class InstanceDetail:
     open_tasks: tuple[TaskSummary, ...]
     history: tuple[HistoryEntry, ...]
     waiting_messages: tuple[str, ...]
+    linked: tuple[LinkedCase, ...] = ()
+    """Cases this one was started by or started, as far as the viewer may see them."""
+
+
+@dataclass(frozen=True)
+class LinkedCase:
+    id: int
+    title: str
+    relation: str  # "ausgeloest_durch" | "ausgeloest"
+    status: str
 
 
 @dataclass(frozen=True)

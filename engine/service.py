@@ -52,6 +52,7 @@ from engine.read_models import (
     HistoryEntry,
     InstanceDetail,
     InstanceSummary,
+    LinkedCase,
     ProcessView,
     StartForm,
     TaskDetail,
@@ -383,10 +384,33 @@ class Hilfenetz:
                 open_tasks=tuple(open_tasks_of_instance(session, row.id, self.clock.now(), names)),
                 history=tuple(_history(session, row.id)),
                 waiting_messages=waiting,
+                linked=self._linked_cases(session, actor, row),
             )
             audit(session, self.clock.now(), actor, "instance_viewed", row.id)
             session.commit()
             return detail
+
+    def _linked_cases(self, session: Session, actor: Actor, row: ProcessInstance) -> tuple[LinkedCase, ...]:
+        """The sender and the cases this one started — only those the viewer may see anyway."""
+        pi = ProcessInstance
+        related = [
+            *(
+                ("ausgeloest_durch", r)
+                for r in session.scalars(select(pi).where(pi.id == row.parent_instance_id))
+            ),
+            *(
+                ("ausgeloest", r)
+                for r in session.scalars(select(pi).where(pi.parent_instance_id == row.id).order_by(pi.id))
+            ),
+        ]
+        visible = []
+        for relation, other in related:
+            try:
+                self.instances.check_may_view(session, actor, other)
+            except NotFoundError:
+                continue
+            visible.append(LinkedCase(other.id, other.title, relation, other.status))
+        return tuple(visible)
 
     def definition_xml(self, actor: Actor, definition_id: int) -> str:
         with self.db.read() as session:

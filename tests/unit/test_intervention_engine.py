@@ -640,3 +640,18 @@ def test_a_second_process_listening_to_the_same_message_is_refused(chain: Hilfen
     with pytest.raises(InvalidDefinitionError) as refused:
         chain.deploy_file(listener)
     assert "startet bereits der Prozess „empfaenger“" in refused.value.problems[0].reason
+
+
+def test_the_case_page_links_sender_and_started_cases_only_where_the_viewer_may_look(
+    chain: Hilfenetz, actor: Callable[[str], Actor]
+) -> None:
+    sender = chain.start(actor("fachkraft.polizei"), "sender", {"gemeinden": ["Rüthen", "Warstein"]})
+    ruethen, warstein = (c.id for c in _instances(chain, "empfaenger"))
+    both = actor("koordination.jugendamt")  # coordinator (sees the sender), Fachkraft at the Kreisjugendamt
+    assert [(c.id, c.relation) for c in chain.instance_detail(both, sender).linked] == [
+        (ruethen, "ausgeloest")
+    ]
+    assert [(c.id, c.relation) for c in chain.instance_detail(both, ruethen).linked] == [
+        (sender, "ausgeloest_durch")
+    ]
+    assert chain.instance_detail(actor("fachkraft.jugendamt-warstein"), warstein).linked == ()
