@@ -251,11 +251,10 @@ def _not_elector_reason(session: Session, actor: Actor, ballot_id: int) -> str:
 
 
 def counts_of(session: Session, ballot_id: int) -> Auszaehlung:
-    tally = dict(
-        session.execute(
-            select(BallotTally.choice, BallotTally.count).where(BallotTally.ballot_id == ballot_id)
-        ).tuples()
-    )
+    rows = session.execute(
+        select(BallotTally.choice, BallotTally.count).where(BallotTally.ballot_id == ballot_id)
+    ).all()
+    tally = {choice: count for choice, count in rows}
     seats = session.scalar(
         select(func.count()).where(BallotElector.ballot_id == ballot_id, BallotElector.voter_id.is_not(None))
     )
