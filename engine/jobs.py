@@ -1,5 +1,5 @@
-"""Embedded job runner: an in-process thread that fires due timers and deletes expired contact
-data (the database is the truth).
+"""Embedded job runner: an in-process thread that fires due timers, deletes expired contact
+data and closes ballots whose deadline passed (the database is the truth).
 
 The distributed mode (Celery workers and beat) drives the same ``fire_due_timers`` use case.
 """
@@ -34,6 +34,8 @@ class EmbeddedJobRunner:
         try:
             fired = self.hilfenetz.fire_due_timers()
             self.hilfenetz.purge_contact_data()
+            self.hilfenetz.close_due_ballots()
+            # TODO(notifications): remind electors who have not voted before a ballot's deadline
             return fired
         except HilfenetzError as exc:
             log.warning("Zeitgeber konnte nicht ausgeführt werden: %s", exc.message)

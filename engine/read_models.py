@@ -183,3 +183,60 @@ class AbsenceView:
     starts_at: datetime
     ends_at: datetime
     note: str
+
+
+@dataclass(frozen=True)
+class ElectorView:
+    """One member of a ballot's electorate as fixed at opening."""
+
+    member: str
+    member_name: str
+    organisation: str
+    voter: str | None
+    """Username of who votes: the member, the substitute (Vertretung), or None when excluded."""
+    voter_name: str | None
+    exclusion_reason: str | None
+    voted: bool
+    choice: str | None
+    """Open ballot: the choice; secret ballot: only ``befangen`` (a declared conflict is public)."""
+
+    @property
+    def substituted(self) -> bool:
+        return self.voter is not None and self.voter != self.member
+
+
+@dataclass(frozen=True)
+class BallotMinutes:
+    """Structured minutes (Protokoll) of a steering-group ballot; running state while it is open."""
+
+    id: int
+    subject: str
+    applying_org: str | None
+    secret: bool
+    status: str  # offen|geschlossen
+    quorum_rule: str
+    decision_rule: str
+    tie_rule: str
+    opened_at: datetime
+    opened_by: str
+    deadline: datetime
+    closed_at: datetime | None
+    closed_how: str | None  # vorzeitig|frist
+    electorate: tuple[ElectorView, ...]
+    eligible: int
+    participation: int
+    outstanding: int
+    tally: dict[str, int] | None
+    """Counts per choice; None while a secret ballot is still open (a running tally would link)."""
+    quorum_reached: bool | None
+    outcome: str | None  # angenommen|abgelehnt|nicht_beschlussfaehig
+    outcome_label: str | None
+    tie_applied: bool | None
+
+    @property
+    def excluded(self) -> tuple[ElectorView, ...]:
+        return tuple(e for e in self.electorate if e.exclusion_reason)
+
+    @property
+    def befangen(self) -> tuple[ElectorView, ...]:
+        return tuple(e for e in self.electorate if e.choice == "befangen")

@@ -16,6 +16,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import voting
 from engine.accounts import authenticate, hash_password
 from engine.assignment import may_start
 from engine.clock import Clock, SystemClock
@@ -38,6 +39,7 @@ from engine.persistence.database import Database
 from engine.persistence.models import (
     Absence,
     AuditEvent,
+    Ballot,
     Organisation,
     ProcessDefinition,
     ProcessInstance,
@@ -49,6 +51,7 @@ from engine.projection import parse_iso_duration
 from engine.read_models import (
     AbsenceView,
     Actor,
+    BallotMinutes,
     HistoryEntry,
     InstanceDetail,
     InstanceSummary,
@@ -62,6 +65,8 @@ from engine.read_models import (
 from engine.runtime import Runtime, audit, waiting_messages
 from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
 from engine.settings import Settings
+from engine.voting_minutes import minutes_of, render_minutes
+from engine.voting_rules import Abstimmungsregeln, load_rules
 from engine.workflow_state import WorkflowCache
 from engine.worklist import WorklistQuery, open_tasks_of_instance, process_names, summary, worklist
 from engine.xml_safety import parse_xml
@@ -506,6 +511,71 @@ class Hilfenetz:
             absence.ends_at = min(absence.ends_at, self.clock.now())
             audit(session, self.clock.now(), actor, "absence_ended", None)
             session.commit()
+
+    # --- steering-group ballots (domain.md §5) -------------------------------------------
+    def voting_rules(self) -> Abstimmungsregeln:
+        """The configured defaults (``processes/abstimmung.json``), read afresh each time."""
+        return load_rules(self.settings.processes_dir)
+
+    def open_ballot(
+        self,
+        subject: str,
+        applying_org: str | None,
+        rules: Abstimmungsregeln | None,
+        deadline: datetime,
+        secret: bool,
+        opened_by: Actor | None,
+        *,
+        instance_id: int | None = None,
+    ) -> int:
+        """Open a ballot and fix its electorate now; ``rules`` None = the configured defaults."""
+        with self.db.write() as session:
+            ballot = voting.open_ballot(
+                session,
+                self.clock.now(),
+                subject=subject,
+                applying_org=applying_org,
+                rules=rules or self.voting_rules(),
+                deadline=deadline,
+                secret=secret,
+                opened_by=opened_by,
+                instance_id=instance_id,
+            )
+            session.commit()
+            return ballot.id
+
+    def cast_vote(self, actor: Actor, ballot_id: int, choice: str, *, member: str | None = None) -> None:
+        """ja / nein / enthaltung / befangen — for oneself or (``member``) as Vertretung."""
+        with self.db.write() as session:
+            voting.cast_vote(session, self.clock.now(), actor, ballot_id, choice, member)
+            session.commit()
+
+    def close_due_ballots(self) -> int:
+        """Close every open ballot whose deadline has passed (the job runner calls this)."""
+        now = self.clock.now()
+        with self.db.read() as session:
+            due = voting.due_ballot_ids(session, now)
+        closed = 0
+        for ballot_id in due:
+            with self.db.write() as session:
+                ballot = voting.lock_ballot(session, ballot_id)
+                if ballot.status == voting.OFFEN:  # another runner may have closed it meanwhile
+                    voting.close_at_deadline(session, now, ballot)
+                    closed += 1
+                session.commit()
+        return closed
+
+    def ballot_minutes(self, actor: Actor, ballot_id: int) -> BallotMinutes:
+        """The ballot's minutes (running state while open; a secret ballot's tally only once closed)."""
+        with self.db.read() as session:
+            ballot = session.get(Ballot, ballot_id)
+            if ballot is None or not voting.may_read(session, actor, ballot_id):
+                raise NotFoundError("Abstimmung nicht gefunden.")
+            return minutes_of(session, ballot)
+
+    def ballot_minutes_text(self, actor: Actor, ballot_id: int) -> str:
+        """German Markdown minutes (a printable PDF is a later step)."""
+        return render_minutes(self.ballot_minutes(actor, ballot_id))
 
     def _form_context(self, session: Session) -> dict[str, Any]:
         return {"organisation_options": self.organisations.options()}

@@ -258,3 +258,69 @@ class ProcessParameter(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     value: Mapped[str] = mapped_column(String(100))
     updated_at: Mapped[datetime] = mapped_column(server_default=text("CURRENT_TIMESTAMP"))
+
+
+class Ballot(Base):
+    """A steering-group vote (Abstimmung der Steuerungsgruppe); rules are copied in when it opens."""
+
+    __tablename__ = "ballot"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    applying_org: Mapped[str | None] = mapped_column(String(80))
+    """Slug of the applying organisation; its members are excluded automatically."""
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    """The process instance (e.g. P5 Förderantrag) that opened the ballot, if any."""
+    secret: Mapped[bool] = mapped_column(Boolean, default=False)
+    rules: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # offen|geschlossen
+    opened_at: Mapped[datetime]
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    deadline: Mapped[datetime] = mapped_column(index=True)
+    closed_at: Mapped[datetime | None]
+    closed_how: Mapped[str | None] = mapped_column(String(20))  # vorzeitig|frist
+    outcome: Mapped[str | None] = mapped_column(String(30))  # angenommen|abgelehnt|nicht_beschlussfaehig
+    quorum_reached: Mapped[bool | None] = mapped_column(Boolean)
+    tie_applied: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class BallotElector(Base):
+    """The electorate, fixed when the ballot opens and never changed afterwards.
+
+    ``voter_id`` is who actually votes: the member, or the substitute named in an absence that was
+    running at opening time; ``None`` when the member is excluded (``exclusion_reason``).
+    """
+
+    __tablename__ = "ballot_elector"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ballot_id: Mapped[int] = mapped_column(ForeignKey("ballot.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    voter_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"), index=True)
+    organisation: Mapped[str] = mapped_column(String(80))
+    exclusion_reason: Mapped[str | None] = mapped_column(String(200))
+    __table_args__ = (UniqueConstraint("ballot_id", "member_id", name="uq_ballot_elector_member"),)
+
+
+class BallotVote(Base):
+    """One row per member who voted, written as the vote is cast (never only in process data).
+
+    In a secret ballot ``choice`` stays empty for ja/nein/enthaltung (only ``ballot_tally`` knows
+    them, without a voter); a declared conflict of interest (``befangen``) is always recorded.
+    """
+
+    __tablename__ = "ballot_vote"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ballot_id: Mapped[int] = mapped_column(ForeignKey("ballot.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    cast_by_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    cast_at: Mapped[datetime]
+    choice: Mapped[str | None] = mapped_column(String(12))
+    __table_args__ = (UniqueConstraint("ballot_id", "member_id", name="uq_ballot_vote_member"),)
+
+
+class BallotTally(Base):
+    """Count per choice, updated in the vote's transaction; holds no voter and no time."""
+
+    __tablename__ = "ballot_tally"
+    ballot_id: Mapped[int] = mapped_column(ForeignKey("ballot.id"), primary_key=True)
+    choice: Mapped[str] = mapped_column(String(12), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
