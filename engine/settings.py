@@ -51,13 +51,17 @@ VARIABLES: tuple[Variable, ...] = (
         "0",
         "Reverse proxies in front of the app whose X-Forwarded-For is trusted (for the login limit).",
     ),
-    Variable("HILFENETZ_SMTP_HOST", "", "SMTP server for notification e-mails; empty = e-mail off (in-app only)."),
+    Variable(
+        "HILFENETZ_SMTP_HOST", "", "SMTP server for notification e-mails; empty = e-mail off (in-app only)."
+    ),
     Variable("HILFENETZ_SMTP_PORT", "25", "SMTP port (587 with starttls, 465 with ssl)."),
     Variable("HILFENETZ_SMTP_TLS", "none", "none, starttls or ssl."),
     Variable("HILFENETZ_SMTP_USER", "", "SMTP user name; empty = no login."),
     Variable("HILFENETZ_SMTP_PASSWORD", "", "SMTP password (only with HILFENETZ_SMTP_USER)."),
     Variable(
-        "HILFENETZ_MAIL_SENDER", "Hilfenetz <noreply@hilfenetz.invalid>", "Sender (From) of notification e-mails."
+        "HILFENETZ_MAIL_SENDER",
+        "Hilfenetz <noreply@hilfenetz.invalid>",
+        "Sender (From) of notification e-mails.",
     ),
     Variable("HILFENETZ_DIGEST_HOUR", "7", "Hour (0–23, Europe/Berlin) from which the daily digest is sent."),
 )
