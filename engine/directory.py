@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.assignment import user_keys
@@ -98,3 +98,45 @@ def ensure_organisations(session: Session) -> int:
 
 def set_user_roles(user: User, roles: list[str]) -> None:
     user.roles = [UserRole(role=r) for r in sorted(set(roles))]
+
+
+def users_with_keys(session: Session, keys: set[str]) -> list[User]:
+    """Active users matching any candidate key (``Rolle@org``, ``Rolle@*``, ``*@org``, ``user:name``)."""
+    names = {k[5:] for k in keys if k.startswith("user:")}
+    pairs = [k.split("@", 1) for k in keys if "@" in k and not k.startswith("user:")]
+    orgs = {org for _role, org in pairs if org != "*"}
+    roles = {role for role, _org in pairs if role != "*"}
+    if not (names or orgs or roles):
+        return []
+    rows = session.scalars(
+        select(User)
+        .join(Organisation, Organisation.id == User.organisation_id)
+        .where(
+            User.active.is_(True),
+            or_(
+                User.username.in_(names),
+                Organisation.slug.in_(orgs),
+                User.id.in_(select(UserRole.user_id).where(UserRole.role.in_(roles))),
+            ),
+        )
+    ).all()
+    return [
+        u for u in rows if keys & set(user_keys(u.username, u.organisation.slug, [r.role for r in u.roles]))
+    ]
+
+
+def substitutes_of(session: Session, user_ids: set[int], now: datetime) -> list[User]:
+    """Active substitutes (Vertretung) of those among these users who are absent now."""
+    if not user_ids:
+        return []
+    rows = session.scalars(
+        select(User)
+        .join(Absence, Absence.substitute_id == User.id)
+        .where(
+            Absence.user_id.in_(user_ids),
+            Absence.starts_at <= now,
+            Absence.ends_at > now,
+            User.active.is_(True),
+        )
+    ).unique()
+    return list(rows)

@@ -1,5 +1,6 @@
-"""Embedded job runner: an in-process thread that fires due timers, deletes expired contact
-data and closes ballots whose deadline passed (the database is the truth).
+"""Embedded job runner: an in-process thread that fires due timers, delivers the outbox
+(notifications, e-mail), sends the daily digest, closes ballots whose deadline passed and
+deletes expired contact data (the database is the truth).
 
 The distributed mode (Celery workers and beat) drives the same ``fire_due_timers`` use case.
 """
@@ -19,6 +20,7 @@ class EmbeddedJobRunner:
     def __init__(self, hilfenetz: Hilfenetz, interval_seconds: float) -> None:
         self.hilfenetz = hilfenetz
         self.interval = interval_seconds
+        self.clock = hilfenetz.clock
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hilfenetz-jobs", daemon=True)
 
@@ -33,6 +35,8 @@ class EmbeddedJobRunner:
         """One round; any failure is logged and the next round tries again (the thread never dies)."""
         try:
             fired = self.hilfenetz.fire_due_timers()
+            self.hilfenetz.deliver_outbox()
+            self.hilfenetz.send_digests()  # decides by the engine's injected clock (digest hour, Berlin)
             self.hilfenetz.purge_contact_data()
             self.hilfenetz.close_due_ballots()
             # TODO(notifications): remind electors who have not voted before a ballot's deadline

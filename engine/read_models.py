@@ -240,3 +240,22 @@ class BallotMinutes:
     @property
     def befangen(self) -> tuple[ElectorView, ...]:
         return tuple(e for e in self.electorate if e.choice == "befangen")
+
+
+@dataclass(frozen=True)
+class NotificationView:
+    """An in-app notification: the task's name from the diagram and a link, never case data."""
+
+    id: int
+    created_at: datetime
+    kind: str
+    task_id: str | None
+    instance_id: int | None
+    title: str
+    read_at: datetime | None
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    preference: str  # sofort|taeglich|aus
+    email: str | None

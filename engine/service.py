@@ -34,6 +34,8 @@ from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedErr
 from engine.forms import referenced_names
 from engine.instances import Completion, Instances, latest_definition
 from engine.kontaktdaten import purge_expired, read_contact_data
+from engine.mail import Mailer, SmtpMailer
+from engine.notifications import Notifications
 from engine.parameters import CONTACT_GRACE, CONTACT_RETENTION, Fristen, Organisations
 from engine.persistence.database import Database
 from engine.persistence.models import (
@@ -56,6 +58,8 @@ from engine.read_models import (
     InstanceDetail,
     InstanceSummary,
     LinkedCase,
+    NotificationSettings,
+    NotificationView,
     ProcessView,
     StartForm,
     TaskDetail,
@@ -84,7 +88,12 @@ HIDDEN_FROM_HISTORY = (
 
 class Hilfenetz:
     def __init__(
-        self, settings: Settings, *, clock: Clock | None = None, database: Database | None = None
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        database: Database | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
@@ -111,6 +120,11 @@ class Hilfenetz:
         )
         self.instances = Instances(
             self.db, self.runtime, self.clock, self._form_context, contact_retention=self._contact_retention
+        )
+        if mailer is None and settings.smtp_host:
+            mailer = SmtpMailer(settings)
+        self.notifications = Notifications(
+            self.db, self.clock, mailer, settings.base_url, settings.digest_hour
         )
 
     # --- set-up --------------------------------------------------------------------------
@@ -150,6 +164,7 @@ class Hilfenetz:
                 user = User(
                     username=item["username"],
                     display_name=item["display_name"],
+                    email=item.get("email", f"{item['username']}@hilfenetz.invalid"),
                     password_hash=shared_hash,
                     organisation_id=orgs[item["organisation"]].id,
                     created_at=self.clock.now(),
@@ -283,6 +298,33 @@ class Hilfenetz:
 
     def fire_due_timers(self) -> int:
         return self.instances.fire_due_timers()
+
+    # --- notifications -------------------------------------------------------------------
+    def deliver_outbox(self, limit: int = 50) -> int:
+        """In-app notifications and e-mails for new tasks, each exactly once (engine/notifications.py)."""
+        return self.notifications.deliver_outbox(limit)
+
+    def send_digests(self) -> int:
+        """The daily digest e-mails, once per user and day from ``HILFENETZ_DIGEST_HOUR``."""
+        return self.notifications.send_digests()
+
+    def notifications_of(self, actor: Actor, limit: int = 100) -> list[NotificationView]:
+        return self.notifications.of_user(actor.id, limit)
+
+    def unread_notification_count(self, actor: Actor) -> int:
+        return self.notifications.unread_count(actor.id)
+
+    def mark_notification_read(self, actor: Actor, notification_id: int) -> None:
+        self.notifications.mark_read(actor.id, notification_id)
+
+    def mark_all_notifications_read(self, actor: Actor) -> int:
+        return self.notifications.mark_all_read(actor.id)
+
+    def notification_settings(self, actor: Actor) -> NotificationSettings:
+        return self.notifications.settings(actor.id)
+
+    def set_notification_preference(self, actor: Actor, preference: str) -> None:
+        self.notifications.set_preference(actor.id, preference)
 
     def task_detail(
         self, actor: Actor, task_id: str, *, audit_action: str = "task_viewed", with_contacts: bool = True

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine.errors import ConfigurationError
 
@@ -50,7 +51,21 @@ VARIABLES: tuple[Variable, ...] = (
         "0",
         "Reverse proxies in front of the app whose X-Forwarded-For is trusted (for the login limit).",
     ),
+    Variable(
+        "HILFENETZ_SMTP_HOST", "", "SMTP server for notification e-mails; empty = e-mail off (in-app only)."
+    ),
+    Variable("HILFENETZ_SMTP_PORT", "25", "SMTP port (587 with starttls, 465 with ssl)."),
+    Variable("HILFENETZ_SMTP_TLS", "none", "none, starttls or ssl."),
+    Variable("HILFENETZ_SMTP_USER", "", "SMTP user name; empty = no login."),
+    Variable("HILFENETZ_SMTP_PASSWORD", "", "SMTP password (only with HILFENETZ_SMTP_USER)."),
+    Variable(
+        "HILFENETZ_MAIL_SENDER",
+        "Hilfenetz <noreply@hilfenetz.invalid>",
+        "Sender (From) of notification e-mails.",
+    ),
+    Variable("HILFENETZ_DIGEST_HOUR", "7", "Hour (0–23, Europe/Berlin) from which the daily digest is sent."),
 )
+SMTP_TLS_MODES = ("none", "starttls", "ssl")
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
 
 
@@ -86,6 +101,13 @@ class Settings:
     session_idle_minutes: int = 30
     workflow_cache_size: int = 256
     trusted_proxies: int = 0
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_tls: str = "none"
+    smtp_user: str = ""
+    smtp_password: str = ""
+    mail_sender: str = "Hilfenetz <noreply@hilfenetz.invalid>"
+    digest_hour: int = 7
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -116,4 +138,24 @@ class Settings:
             session_idle_minutes=int(_number(env, "HILFENETZ_SESSION_IDLE_MINUTES", int)),
             workflow_cache_size=int(_number(env, "HILFENETZ_WORKFLOW_CACHE_SIZE", int)),
             trusted_proxies=_count(env, "HILFENETZ_TRUSTED_PROXIES"),
+            **_mail_settings(env),
         )
+
+
+def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """SMTP and digest settings, checked (an unknown TLS mode or hour is refused at start-up)."""
+    tls = env.get("HILFENETZ_SMTP_TLS", _DEFAULTS["HILFENETZ_SMTP_TLS"]).strip().lower()
+    if tls not in SMTP_TLS_MODES:
+        raise ConfigurationError(f"HILFENETZ_SMTP_TLS={tls!r}: erlaubt sind {', '.join(SMTP_TLS_MODES)}.")
+    hour = _count(env, "HILFENETZ_DIGEST_HOUR")
+    if hour > 23:
+        raise ConfigurationError("HILFENETZ_DIGEST_HOUR muss zwischen 0 und 23 liegen.")
+    return {
+        "smtp_host": env.get("HILFENETZ_SMTP_HOST", "").strip(),
+        "smtp_port": int(_number(env, "HILFENETZ_SMTP_PORT", int)),
+        "smtp_tls": tls,
+        "smtp_user": env.get("HILFENETZ_SMTP_USER", ""),
+        "smtp_password": env.get("HILFENETZ_SMTP_PASSWORD", ""),
+        "mail_sender": env.get("HILFENETZ_MAIL_SENDER", _DEFAULTS["HILFENETZ_MAIL_SENDER"]),
+        "digest_hour": hour,
+    }

@@ -156,3 +156,13 @@ def engine_for(tmp_path: Path, sqlite_url: str, clock: ManualClock) -> Iterator[
     yield make
     for engine in built:
         engine.db.dispose()
+
+
+@pytest.fixture
+def smtp() -> Iterator[Any]:
+    """A running SMTP sink on 127.0.0.1 (aiosmtpd); ``smtp.sink.messages`` holds what it accepted."""
+    from tests.support.smtp_sink import SmtpSink
+
+    server = SmtpSink().start()
+    yield server
+    server.stop()

@@ -15,6 +15,7 @@ from webapp import (
     i18n,
     instances,
     labels,
+    notifications,
     pages,
     processes,
     security,
@@ -46,6 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         processes,
         instances,
         absences,
+        notifications,
     ):
         subsystem.init_app(app)
     return app

@@ -72,6 +72,7 @@ def error_response(status: int, message: str, field_errors: dict[str, str] | Non
     else:
         if status >= 500:
             g.open_task_count = None  # the error page must not need the database
+            g.unread_notification_count = None
         html = render_template(
             "errors/error.html",
             status=status,

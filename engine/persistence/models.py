@@ -76,6 +76,11 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    email: Mapped[str | None] = mapped_column(String(254))
+    notification_preference: Mapped[str] = mapped_column(
+        String(10), default="sofort", server_default="sofort"
+    )
+    """E-mail for new tasks: ``sofort`` (each), ``taeglich`` (one digest a day) or ``aus`` (in-app only)."""
     organisation: Mapped[Organisation] = relationship(lazy="joined")
     roles: Mapped[list[UserRole]] = relationship(lazy="selectin", cascade="all, delete-orphan")
 
@@ -223,6 +228,58 @@ class Outbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     processed_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    """Not before this instant: the retry after a failure, or the end of a claim (``processing``)."""
+
+
+class Notification(Base):
+    """In-app notification: one per outbox row and recipient (the unique pair makes delivery idempotent).
+
+    ``title`` is the task's name from the diagram, never case data.
+    """
+
+    __tablename__ = "notification"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    created_at: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(40))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    title: Mapped[str] = mapped_column(String(200))
+    read_at: Mapped[datetime | None]
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "user_id", name="uq_notification_outbox_user"),
+        Index("ix_notification_user_read", "user_id", "read_at"),
+        Index("ix_notification_user_created", "user_id", "created_at"),
+    )
+
+
+class EmailDelivery(Base):
+    """E-mail log: recorded and committed as ``sending`` before the SMTP server gets the message.
+
+    ``sent`` after the server accepted it; ``failed`` when it certainly did not (retried);
+    ``unsicher`` when a crash or a broken connection leaves it open whether it arrived — such a
+    row is never sent again (at most once). One row per (outbox row, user) and per (user, digest day).
+    """
+
+    __tablename__ = "email_delivery"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
+    digest_day: Mapped[str | None] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(20))  # aufgabe|tagesuebersicht
+    status: Mapped[str] = mapped_column(String(20))  # sending|sent|failed|unsicher
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None]
+    __table_args__ = (
+        UniqueConstraint("outbox_id", "user_id", name="uq_email_delivery_outbox_user"),
+        UniqueConstraint("user_id", "digest_day", name="uq_email_delivery_user_day"),
+        Index("ix_email_delivery_status", "status"),
+    )
 
 
 class Kontaktdaten(Base):

@@ -224,7 +224,8 @@ def test_unknown_page_is_a_friendly_404(client):
 def test_every_ui_string_has_an_english_translation():
     from pathlib import Path
 
-    from webapp import absences, errors, labels, worklist
+    from engine import notifications as engine_notifications
+    from webapp import absences, errors, labels, notifications, worklist
     from webapp.i18n import _CATALOGUE
 
     root = Path(__file__).resolve().parents[2] / "webapp"
@@ -243,6 +244,8 @@ def test_every_ui_string_has_an_english_translation():
         ("errors", t) for t in [*errors.TITLES.values(), *errors.MESSAGES.values(), errors.CSRF_MESSAGE]
     }
     texts |= {("forms", worklist.DATE_ERROR), ("forms", absences.DATETIME_ERROR)}
+    texts |= {("notifications", label) for _value, label in notifications.PREFERENCES}
+    texts |= {("engine", engine_notifications.PREFERENCE_ERROR)}
     for path in [*root.glob("*.py"), *root.glob("templates/**/*.html")]:
         texts |= {(path.name, text) for _quote, text in pattern.findall(path.read_text(encoding="utf-8"))}
     missing = sorted(f"{where}: {text}" for where, text in texts if text not in _CATALOGUE["en"])

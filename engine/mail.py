@@ -1,0 +1,129 @@
+"""E-mail over SMTP with the standard library. Messages carry no case data: a neutral subject and a link.
+
+:class:`SmtpMailer` tells two failures apart, because the outbox must never send twice:
+:class:`MailNotSent` — the server certainly did not take the message (connection refused, login
+failed, recipient or data refused): safe to retry; :class:`MailUncertain` — the connection broke
+while the message was being handed over: it may have arrived, so it is not sent again.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Protocol
+
+from engine.errors import HilfenetzError
+from engine.settings import Settings
+
+TIMEOUT_SECONDS = 30.0
+TASK_SUBJECT = "Neue Aufgabe in Hilfenetz"
+DIGEST_SUBJECT = "Neue Aufgaben in Hilfenetz"
+
+
+class MailNotSent(HilfenetzError):
+    """The SMTP server did not accept the message; sending it again is safe."""
+
+
+class MailUncertain(HilfenetzError):
+    """It is unknown whether the SMTP server accepted the message; it must not be sent again."""
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    subject: str
+    body: str
+
+
+class Mailer(Protocol):
+    def send(self, mail: Mail) -> None:
+        """Hand the message to the server; raise MailNotSent or MailUncertain."""
+        ...
+
+
+def task_mail(to: str, base_url: str, task_id: str) -> Mail:
+    """A new task: only a neutral text and the link (no task name, no data, no instance title)."""
+    link = f"{base_url.rstrip('/')}/aufgaben/{task_id}"
+    body = (
+        "Guten Tag,\n\n"
+        "in Hilfenetz wartet eine neue Aufgabe auf Sie:\n"
+        f"{link}\n\n"
+        "Aus Datenschutzgründen enthält diese E-Mail keine Angaben zum Fall. "
+        "Bitte melden Sie sich an, um die Aufgabe zu sehen.\n\n"
+        "Sie können Ihre Benachrichtigungen unter "
+        f"{base_url.rstrip('/')}/benachrichtigungen einstellen.\n"
+    )
+    return Mail(to, TASK_SUBJECT, body)
+
+
+def digest_mail(to: str, base_url: str, count: int) -> Mail:
+    """The daily digest: only the number of new tasks and the link to the worklist."""
+    what = "eine neue Aufgabe" if count == 1 else f"{count} neue Aufgaben"
+    body = (
+        "Guten Tag,\n\n"
+        f"seit der letzten Übersicht gibt es in Hilfenetz {what} für Sie:\n"
+        f"{base_url.rstrip('/')}/aufgaben\n\n"
+        "Aus Datenschutzgründen enthält diese E-Mail keine Angaben zu Fällen.\n\n"
+        "Sie können Ihre Benachrichtigungen unter "
+        f"{base_url.rstrip('/')}/benachrichtigungen einstellen.\n"
+    )
+    return Mail(to, DIGEST_SUBJECT, body)
+
+
+class SmtpMailer:
+    def __init__(self, settings: Settings) -> None:
+        self.host = settings.smtp_host
+        self.port = settings.smtp_port
+        self.tls = settings.smtp_tls
+        self.user = settings.smtp_user
+        self.password = settings.smtp_password
+        self.sender = settings.mail_sender
+
+    def message(self, mail: Mail) -> EmailMessage:
+        message = EmailMessage()
+        message["From"] = self.sender
+        message["To"] = mail.to
+        message["Subject"] = mail.subject
+        message["Message-ID"] = make_msgid(domain="hilfenetz.invalid")
+        message.set_content(mail.body)
+        return message
+
+    def send(self, mail: Mail) -> None:
+        message = self.message(mail)
+        connection = self._connect()
+        try:
+            self._hand_over(connection, message)
+        finally:
+            try:
+                connection.quit()
+            except (smtplib.SMTPException, OSError):
+                connection.close()
+
+    def _connect(self) -> smtplib.SMTP:
+        """Connect, TLS and login: any failure here means nothing was sent."""
+        try:
+            if self.tls == "ssl":
+                connection: smtplib.SMTP = smtplib.SMTP_SSL(
+                    self.host, self.port, timeout=TIMEOUT_SECONDS, context=ssl.create_default_context()
+                )
+            else:
+                connection = smtplib.SMTP(self.host, self.port, timeout=TIMEOUT_SECONDS)
+            if self.tls == "starttls":
+                connection.starttls(context=ssl.create_default_context())
+            if self.user:
+                connection.login(self.user, self.password)
+        except (smtplib.SMTPException, OSError) as exc:
+            raise MailNotSent(f"SMTP-Server {self.host}:{self.port} nicht erreichbar: {exc}") from None
+        return connection
+
+    @staticmethod
+    def _hand_over(connection: smtplib.SMTP, message: EmailMessage) -> None:
+        try:
+            connection.send_message(message)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError) as exc:
+            raise MailNotSent(f"SMTP-Server hat die Nachricht abgelehnt: {exc}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise MailUncertain(f"Verbindung während der Übergabe abgebrochen: {exc}") from None

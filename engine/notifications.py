@@ -1,0 +1,375 @@
+"""Delivering the outbox: in-app notifications and e-mail (immediately or as a daily digest).
+
+Exactly once, by construction:
+
+1. *Claim* (one transaction): pending or due rows are locked (``FOR UPDATE SKIP LOCKED`` on
+   PostgreSQL; SQLite's write transaction is exclusive) and set to ``processing`` with a lease.
+   In the same transaction the in-app notifications are written (unique per outbox row and user)
+   and every e-mail is recorded in ``email_delivery`` as ``sending`` (unique per outbox row and
+   user). Only after this commit does anything go to the SMTP server.
+2. *Send*: each e-mail, then its row becomes ``sent`` (accepted), ``failed`` (certainly not
+   accepted: sent again on the next attempt) or ``unsicher`` (the connection broke during the
+   hand-over: never sent again).
+3. *Finish*: the outbox row becomes ``sent``, or ``failed`` with a back-off, ``dead`` after
+   :data:`MAX_ATTEMPTS`.
+
+A second runner never sees a ``processing`` row before its lease ends. A row whose lease ended
+(the process died between 1 and 3) is claimed again: its notifications exist already, its
+``sending`` e-mails become ``unsicher`` and are not repeated. The remaining window: a crash after
+the SMTP server accepted a message and before ``sent`` was committed, or before the message was
+handed over at all — in both cases the e-mail is sent at most once (possibly not at all); the
+in-app notification is always there.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import CursorResult, Update, and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.directory import substitutes_of, users_with_keys
+from engine.errors import InvalidSubmissionError, NotFoundError
+from engine.mail import Mail, Mailer, MailNotSent, MailUncertain, digest_mail, task_mail
+from engine.persistence.database import Database
+from engine.persistence.models import EmailDelivery, Notification, Outbox, TaskCandidate, User, UserTask
+from engine.read_models import NotificationSettings, NotificationView
+
+log = logging.getLogger(__name__)
+
+BERLIN = ZoneInfo("Europe/Berlin")
+PREFERENCES = ("sofort", "taeglich", "aus")
+HANDLED_KINDS = ("task_created",)
+MAX_ATTEMPTS = 8
+LEASE = timedelta(minutes=10)
+FIRST_RETRY = timedelta(minutes=1)
+LONGEST_RETRY = timedelta(hours=1)
+PREFERENCE_ERROR = "Bitte wählen Sie eine der angebotenen Arten der Benachrichtigung."
+
+
+@dataclass(frozen=True)
+class Sending:
+    """One e-mail recorded as ``sending`` (committed) and not yet handed to the server."""
+
+    delivery_id: int
+    mail: Mail
+
+
+@dataclass(frozen=True)
+class Claim:
+    outbox_id: int
+    mails: tuple[Sending, ...]
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, … minutes after the 1st, 2nd, 3rd … failed attempt, at most an hour."""
+    return min(FIRST_RETRY * (1 << max(attempts - 1, 0)), LONGEST_RETRY)
+
+
+def task_recipients(session: Session, task: UserTask, now: datetime) -> list[User]:
+    """The assignee, or every candidate, plus the substitutes of those who are absent now."""
+    if task.assignee_id is not None:
+        assignee = session.get(User, task.assignee_id)
+        users = [assignee] if assignee is not None and assignee.active else []
+    else:
+        keys = set(session.scalars(select(TaskCandidate.key).where(TaskCandidate.task_id == task.id)))
+        users = users_with_keys(session, keys)
+    found = {u.id: u for u in users}
+    for substitute in substitutes_of(session, set(found), now):
+        found.setdefault(substitute.id, substitute)
+    return sorted(found.values(), key=lambda u: u.id)
+
+
+class Notifications:
+    def __init__(
+        self, db: Database, clock: Clock, mailer: Mailer | None, base_url: str, digest_hour: int
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.mailer = mailer
+        self.base_url = base_url
+        self.digest_hour = digest_hour
+
+    # --- outbox ----------------------------------------------------------------------------
+    def deliver_outbox(self, limit: int = 50) -> int:
+        """Deliver up to ``limit`` due outbox rows; returns how many were claimed."""
+        claims = self._claim(limit)
+        for claim in claims:
+            errors = [e for e in (self._send(s) for s in claim.mails) if e]
+            self._finish(claim.outbox_id, errors)
+        return len(claims)
+
+    def _claim(self, limit: int) -> list[Claim]:
+        with self.db.write() as session:
+            now = self.clock.now()
+            rows = session.scalars(
+                select(Outbox)
+                .where(
+                    Outbox.kind.in_(HANDLED_KINDS),
+                    Outbox.status.in_(("pending", "failed", "processing")),
+                    or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= now),
+                )
+                .order_by(Outbox.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            claims = [self._prepare(session, row, now) for row in rows]
+            session.commit()
+            return claims
+
+    def _prepare(self, session: Session, row: Outbox, now: datetime) -> Claim:
+        if row.status == "processing":  # the last claim ended without finishing (a crash)
+            session.execute(
+                update(EmailDelivery)
+                .where(EmailDelivery.outbox_id == row.id, EmailDelivery.status == "sending")
+                .values(status="unsicher", last_error="Abbruch während des Versands; nicht wiederholt.")
+            )
+        row.status, row.attempts, row.next_attempt_at = "processing", row.attempts + 1, now + LEASE
+        task = session.get(UserTask, str(row.payload.get("task_id", "")))
+        if task is None or task.status != "open":
+            return Claim(row.id, ())
+        mails = []
+        for user in task_recipients(session, task, now):
+            self._notify(session, row, task, user, now)
+            if self.mailer is not None and user.email and user.notification_preference == "sofort":
+                sending = self._record_sending(session, row.id, user, now)
+                if sending is not None:
+                    mails.append(Sending(sending, task_mail(user.email, self.base_url, task.id)))
+        return Claim(row.id, tuple(mails))
+
+    @staticmethod
+    def _notify(session: Session, row: Outbox, task: UserTask, user: User, now: datetime) -> None:
+        exists = session.scalar(
+            select(Notification.id).where(Notification.outbox_id == row.id, Notification.user_id == user.id)
+        )
+        if exists is None:
+            session.add(
+                Notification(
+                    user_id=user.id,
+                    outbox_id=row.id,
+                    created_at=now,
+                    kind=row.kind,
+                    task_id=task.id,
+                    instance_id=task.instance_id,
+                    title=task.name,
+                )
+            )
+
+    @staticmethod
+    def _record_sending(session: Session, outbox_id: int, user: User, now: datetime) -> int | None:
+        """The e-mail's log row as ``sending``: new, or a failed one to retry; None when done already."""
+        delivery = session.scalars(
+            select(EmailDelivery).where(
+                EmailDelivery.outbox_id == outbox_id, EmailDelivery.user_id == user.id
+            )
+        ).first()
+        if delivery is None:
+            delivery = EmailDelivery(
+                user_id=user.id,
+                outbox_id=outbox_id,
+                kind="aufgabe",
+                status="sending",
+                created_at=now,
+                attempts=0,
+            )
+            session.add(delivery)
+        elif delivery.status != "failed":
+            return None
+        delivery.status, delivery.attempts = "sending", delivery.attempts + 1
+        session.flush()
+        return delivery.id
+
+    def _send(self, sending: Sending) -> str | None:
+        """Hand one e-mail to the server and record the outcome; returns the error when it failed."""
+        assert self.mailer is not None
+        try:
+            self.mailer.send(sending.mail)
+        except MailNotSent as exc:
+            self._record(sending.delivery_id, "failed", exc.message)
+            return exc.message
+        except MailUncertain as exc:
+            log.warning("E-Mail %s: Zustellung unsicher, wird nicht wiederholt", sending.delivery_id)
+            self._record(sending.delivery_id, "unsicher", exc.message)
+            return None
+        self._record(sending.delivery_id, "sent", None)
+        return None
+
+    def _record(self, delivery_id: int, status: str, error: str | None) -> None:
+        with self.db.write() as session:
+            delivery = session.get(EmailDelivery, delivery_id)
+            assert delivery is not None
+            now = self.clock.now()
+            delivery.status, delivery.last_error = status, error
+            if status == "sent":
+                delivery.sent_at = now
+            if status == "failed":
+                delivery.next_attempt_at = now + backoff(delivery.attempts)
+            session.commit()
+
+    def _finish(self, outbox_id: int, errors: list[str]) -> None:
+        with self.db.write() as session:
+            row = session.get(Outbox, outbox_id)
+            assert row is not None
+            now = self.clock.now()
+            row.processed_at = now
+            if not errors:
+                row.status, row.last_error, row.next_attempt_at = "sent", None, None
+            else:
+                row.last_error = errors[0][:2000]
+                row.status = "dead" if row.attempts >= MAX_ATTEMPTS else "failed"
+                row.next_attempt_at = None if row.status == "dead" else now + backoff(row.attempts)
+                log.warning("Benachrichtigung %s: %s (Versuch %s)", outbox_id, row.last_error, row.attempts)
+            session.commit()
+
+    # --- daily digest ------------------------------------------------------------------------
+    def send_digests(self) -> int:
+        """Once a day from the digest hour (Europe/Berlin): the number of new tasks, per user."""
+        now = self.clock.now()
+        local = now.astimezone(BERLIN)
+        if self.mailer is None or local.hour < self.digest_hour:
+            return 0
+        sent = 0
+        for sending in self._claim_digests(local.date().isoformat(), now):
+            sent += self._send(sending) is None
+        return sent
+
+    def _claim_digests(self, day: str, now: datetime) -> list[Sending]:
+        with self.db.write() as session:
+            rows = session.execute(
+                select(User, EmailDelivery)
+                .outerjoin(
+                    EmailDelivery, and_(EmailDelivery.user_id == User.id, EmailDelivery.digest_day == day)
+                )
+                .where(
+                    User.active.is_(True),
+                    User.notification_preference == "taeglich",
+                    User.email.is_not(None),
+                    or_(
+                        EmailDelivery.id.is_(None),
+                        and_(
+                            EmailDelivery.status == "failed",
+                            EmailDelivery.attempts < MAX_ATTEMPTS,
+                            EmailDelivery.next_attempt_at <= now,
+                        ),
+                    ),
+                )
+            ).all()
+            mails = [self._digest(session, user, delivery, day, now) for user, delivery in rows]
+            session.commit()
+            return [m for m in mails if m is not None]
+
+    def _digest(
+        self, session: Session, user: User, delivery: EmailDelivery | None, day: str, now: datetime
+    ) -> Sending | None:
+        assert user.email is not None
+        if delivery is not None:  # a failed digest of today: take it over unless another runner did
+            taken = _changed(
+                session,
+                update(EmailDelivery)
+                .where(EmailDelivery.id == delivery.id, EmailDelivery.status == "failed")
+                .values(status="sending", attempts=EmailDelivery.attempts + 1),
+            )
+            count = _new_since_last_digest(session, user.id, day)
+            return Sending(delivery.id, digest_mail(user.email, self.base_url, count)) if taken else None
+        count = _new_since_last_digest(session, user.id, day)
+        status = "sending" if count else "leer"  # "leer": nothing new today, checked again tomorrow
+        row = EmailDelivery(
+            user_id=user.id, digest_day=day, kind="tagesuebersicht", status=status, created_at=now, attempts=1
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:  # another runner recorded today's digest first
+            return None
+        return Sending(row.id, digest_mail(user.email, self.base_url, count)) if count else None
+
+    # --- in-app ------------------------------------------------------------------------------
+    def of_user(self, user_id: int, limit: int = 100) -> list[NotificationView]:
+        with self.db.read() as session:
+            rows = session.scalars(
+                select(Notification)
+                .where(Notification.user_id == user_id)
+                .order_by(Notification.created_at.desc(), Notification.id.desc())
+                .limit(limit)
+            )
+            return [
+                NotificationView(n.id, n.created_at, n.kind, n.task_id, n.instance_id, n.title, n.read_at)
+                for n in rows
+            ]
+
+    def unread_count(self, user_id: int) -> int:
+        with self.db.read() as session:
+            return int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(Notification)
+                    .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+                )
+                or 0
+            )
+
+    def mark_read(self, user_id: int, notification_id: int) -> None:
+        with self.db.write() as session:
+            row = session.get(Notification, notification_id)
+            if row is None or row.user_id != user_id:
+                raise NotFoundError("Benachrichtigung nicht gefunden.")
+            row.read_at = row.read_at or self.clock.now()
+            session.commit()
+
+    def mark_all_read(self, user_id: int) -> int:
+        with self.db.write() as session:
+            changed = _changed(
+                session,
+                update(Notification)
+                .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+                .values(read_at=self.clock.now()),
+            )
+            session.commit()
+            return changed
+
+    def settings(self, user_id: int) -> NotificationSettings:
+        with self.db.read() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise NotFoundError("Benutzer nicht gefunden.")
+            return NotificationSettings(user.notification_preference, user.email)
+
+    def set_preference(self, user_id: int, preference: str) -> None:
+        if preference not in PREFERENCES:
+            raise InvalidSubmissionError(PREFERENCE_ERROR, {"preference": PREFERENCE_ERROR})
+        with self.db.write() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                raise NotFoundError("Benutzer nicht gefunden.")
+            user.notification_preference = preference
+            session.commit()
+
+
+def _new_since_last_digest(session: Session, user_id: int, day: str) -> int:
+    """Notifications since the user's previous digest (any outcome), or all unread before the first."""
+    previous = session.scalar(
+        select(func.max(EmailDelivery.created_at)).where(
+            EmailDelivery.user_id == user_id,
+            EmailDelivery.kind == "tagesuebersicht",
+            EmailDelivery.digest_day != day,
+        )
+    )
+    query = select(func.count()).select_from(Notification).where(Notification.user_id == user_id)
+    query = (
+        query.where(Notification.created_at > previous)
+        if previous
+        else query.where(Notification.read_at.is_(None))
+    )
+    return int(session.scalar(query) or 0)
+
+
+def _changed(session: Session, statement: Update) -> int:
+    """Run an UPDATE and return how many rows it changed."""
+    result = cast(CursorResult[Any], session.execute(statement))
+    return int(result.rowcount)
