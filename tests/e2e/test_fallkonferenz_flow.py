@@ -22,6 +22,7 @@ def open_task(page: Any, base: str, name: str) -> None:
 
 
 def submit(page: Any) -> None:
+    page.evaluate("document.activeElement && document.activeElement.blur()")  # flush the last field
     page.wait_for_timeout(400)  # form-js debounces typed input
     page.locator("#task-form-submit").click()
     try:
