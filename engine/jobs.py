@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from engine.errors import HilfenetzError
 from engine.service import Hilfenetz
@@ -32,20 +33,31 @@ class EmbeddedJobRunner:
         self._thread.join(timeout)
 
     def run_once(self) -> int:
-        """One round; any failure is logged and the next round tries again (the thread never dies)."""
-        try:
-            fired = self.hilfenetz.fire_due_timers()
-            self.hilfenetz.deliver_outbox()
-            self.hilfenetz.send_digests()  # decides by the engine's injected clock (digest hour, Berlin)
-            self.hilfenetz.purge_contact_data()
-            self.hilfenetz.close_due_ballots()
-            # TODO(notifications): remind electors who have not voted before a ballot's deadline
-            return fired
-        except HilfenetzError as exc:
-            log.warning("Zeitgeber konnte nicht ausgeführt werden: %s", exc.message)
-        except Exception:  # e.g. the database is restarting
-            log.exception("Job-Runner: Runde fehlgeschlagen, nächster Versuch folgt")
-        return 0
+        """One round of every job; returns how many timers fired. A failing job is logged and does
+        not keep the others from running; the next round tries again (the thread never dies)."""
+        fired = 0
+        for name, job in self._jobs():
+            try:
+                result = job()
+            except HilfenetzError as exc:
+                log.warning("Job „%s“ konnte nicht ausgeführt werden: %s", name, exc.message)
+            except Exception:  # e.g. the database is restarting
+                log.exception("Job „%s“ fehlgeschlagen, nächster Versuch in der nächsten Runde", name)
+            else:
+                if name == "fire_due_timers" and isinstance(result, int):
+                    fired = result
+        return fired
+
+    def _jobs(self) -> list[tuple[str, Callable[[], object]]]:
+        hn = self.hilfenetz
+        # TODO(notifications): remind electors who have not voted before a ballot's deadline
+        return [
+            ("fire_due_timers", hn.fire_due_timers),
+            ("deliver_outbox", hn.deliver_outbox),
+            ("send_digests", hn.send_digests),  # decides by the injected clock (digest hour, Berlin)
+            ("purge_contact_data", hn.purge_contact_data),
+            ("close_due_ballots", hn.close_due_ballots),
+        ]
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -107,3 +107,18 @@ def test_a_failing_timer_path_marks_its_instance_and_spares_the_others(engine_fo
     assert failed.status == "error" and "nicht erlaubt" in (failed.status_reason or "")
     assert [t.element_id for t in failed.open_tasks] == ["bearbeiten"]  # state as it was
     assert [t.element_id for t in hn.instance_detail(coordinator, healthy).open_tasks] == ["eskalation"]
+
+
+def test_one_failing_job_does_not_stop_the_others(hn, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from engine.jobs import EmbeddedJobRunner
+
+    ran = []
+
+    def broken() -> int:
+        raise RuntimeError("SMTP-Server weg")
+
+    monkeypatch.setattr(hn, "deliver_outbox", broken)
+    monkeypatch.setattr(hn, "purge_contact_data", lambda: ran.append("purge") or 0)
+    monkeypatch.setattr(hn, "close_due_ballots", lambda: ran.append("ballots") or 0)
+    EmbeddedJobRunner(hn, 1.0).run_once()
+    assert ran == ["purge", "ballots"]
