@@ -1,6 +1,6 @@
-"""Embedded job runner: an in-process thread that fires due timers, delivers the outbox
-(notifications, e-mail), sends the daily digest, closes ballots whose deadline passed and
-deletes expired contact data (the database is the truth).
+"""Embedded job runner: an in-process thread that fires due timers, writes due-date reminders and
+escalations, delivers the outbox (notifications, e-mail), sends the daily digest, closes ballots
+whose deadline passed and deletes expired contact data (the database is the truth).
 
 The distributed mode (Celery workers and beat) drives the same ``fire_due_timers`` use case.
 """
@@ -35,6 +35,7 @@ class EmbeddedJobRunner:
         """One round; any failure is logged and the next round tries again (the thread never dies)."""
         try:
             fired = self.hilfenetz.fire_due_timers()
+            self.hilfenetz.send_due_reminders()  # before delivering, so they go out in this round
             self.hilfenetz.deliver_outbox()
             self.hilfenetz.send_digests()  # decides by the engine's injected clock (digest hour, Berlin)
             self.hilfenetz.purge_contact_data()
