@@ -20,6 +20,17 @@ from engine.settings import Settings
 
 TIMEOUT_SECONDS = 30.0
 TASK_SUBJECT = "Neue Aufgabe in Hilfenetz"
+REMINDER_SUBJECT = "Erinnerung: Aufgabe in Hilfenetz fällig"
+ESCALATION_SUBJECT = "Überfällige Aufgabe in Hilfenetz"
+#: Subject and first sentence per outbox kind; neither names the task nor the case.
+TASK_TEXTS = {
+    "task_created": (TASK_SUBJECT, "in Hilfenetz wartet eine neue Aufgabe auf Sie:"),
+    "task_reminder": (REMINDER_SUBJECT, "in Hilfenetz wird eine Ihrer Aufgaben bald fällig:"),
+    "task_escalated": (
+        ESCALATION_SUBJECT,
+        "in Hilfenetz ist eine Aufgabe in Ihrem Verantwortungsbereich überfällig:",
+    ),
+}
 DIGEST_SUBJECT = "Neue Aufgaben in Hilfenetz"
 
 
@@ -44,19 +55,20 @@ class Mailer(Protocol):
         ...
 
 
-def task_mail(to: str, base_url: str, task_id: str) -> Mail:
-    """A new task: only a neutral text and the link (no task name, no data, no instance title)."""
+def task_mail(to: str, base_url: str, task_id: str, kind: str = "task_created") -> Mail:
+    """A new, soon due or overdue task: only a neutral text and the link (no task name, no data)."""
+    subject, opening = TASK_TEXTS[kind]
     link = f"{base_url.rstrip('/')}/aufgaben/{task_id}"
     body = (
         "Guten Tag,\n\n"
-        "in Hilfenetz wartet eine neue Aufgabe auf Sie:\n"
+        f"{opening}\n"
         f"{link}\n\n"
         "Aus Datenschutzgründen enthält diese E-Mail keine Angaben zum Fall. "
         "Bitte melden Sie sich an, um die Aufgabe zu sehen.\n\n"
         "Sie können Ihre Benachrichtigungen unter "
         f"{base_url.rstrip('/')}/benachrichtigungen einstellen.\n"
     )
-    return Mail(to, TASK_SUBJECT, body)
+    return Mail(to, subject, body)
 
 
 def digest_mail(to: str, base_url: str, count: int) -> Mail:

@@ -45,7 +45,11 @@ log = logging.getLogger(__name__)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PREFERENCES = ("sofort", "taeglich", "aus")
-HANDLED_KINDS = ("task_created",)
+HANDLED_KINDS = ("task_created", "task_reminder", "task_escalated")
+#: The e-mail log's kind per outbox kind.
+MAIL_KINDS = {"task_created": "aufgabe", "task_reminder": "erinnerung", "task_escalated": "eskalation"}
+LEITUNG = "Leitung"
+COORDINATION = "Koordination@*"
 MAX_ATTEMPTS = 8
 LEASE = timedelta(minutes=10)
 FIRST_RETRY = timedelta(minutes=1)
@@ -72,9 +76,15 @@ def backoff(attempts: int) -> timedelta:
     return min(FIRST_RETRY * (1 << max(attempts - 1, 0)), LONGEST_RETRY)
 
 
-def task_recipients(session: Session, task: UserTask, now: datetime) -> list[User]:
-    """The assignee, or every candidate, plus the substitutes of those who are absent now."""
-    if task.assignee_id is not None:
+def task_recipients(
+    session: Session, task: UserTask, now: datetime, kind: str = "task_created"
+) -> list[User]:
+    """Who is told (plus the substitutes of those who are absent now): for an escalation the Leitung
+    of the task's candidate organisations, else the coordinators; otherwise the assignee or every
+    candidate."""
+    if kind == "task_escalated":
+        users = escalation_recipients(session, task)
+    elif task.assignee_id is not None:
         assignee = session.get(User, task.assignee_id)
         users = [assignee] if assignee is not None and assignee.active else []
     else:
@@ -84,6 +94,19 @@ def task_recipients(session: Session, task: UserTask, now: datetime) -> list[Use
     for substitute in substitutes_of(session, set(found), now):
         found.setdefault(substitute.id, substitute)
     return sorted(found.values(), key=lambda u: u.id)
+
+
+def candidate_organisations(task: UserTask) -> set[str]:
+    """The organisations named in the task's candidate keys (``Rolle@org``, ``*@org``)."""
+    keys = [k for k in task.candidates.split(",") if "@" in k and not k.startswith("user:")]
+    return {k.split("@", 1)[1] for k in keys} - {"*"}
+
+
+def escalation_recipients(session: Session, task: UserTask) -> list[User]:
+    """The Leitung of the candidate organisations; the coordinators when there is none."""
+    orgs = candidate_organisations(task)
+    leads = users_with_keys(session, {f"{LEITUNG}@{org}" for org in orgs}) if orgs else []
+    return leads or users_with_keys(session, {COORDINATION})
 
 
 class Notifications:
@@ -135,12 +158,12 @@ class Notifications:
         if task is None or task.status != "open":
             return Claim(row.id, ())
         mails = []
-        for user in task_recipients(session, task, now):
+        for user in task_recipients(session, task, now, row.kind):
             self._notify(session, row, task, user, now)
             if self.mailer is not None and user.email and user.notification_preference == "sofort":
-                sending = self._record_sending(session, row.id, user, now)
+                sending = self._record_sending(session, row, user, now)
                 if sending is not None:
-                    mails.append(Sending(sending, task_mail(user.email, self.base_url, task.id)))
+                    mails.append(Sending(sending, task_mail(user.email, self.base_url, task.id, row.kind)))
         return Claim(row.id, tuple(mails))
 
     @staticmethod
@@ -162,18 +185,16 @@ class Notifications:
             )
 
     @staticmethod
-    def _record_sending(session: Session, outbox_id: int, user: User, now: datetime) -> int | None:
+    def _record_sending(session: Session, row: Outbox, user: User, now: datetime) -> int | None:
         """The e-mail's log row as ``sending``: new, or a failed one to retry; None when done already."""
         delivery = session.scalars(
-            select(EmailDelivery).where(
-                EmailDelivery.outbox_id == outbox_id, EmailDelivery.user_id == user.id
-            )
+            select(EmailDelivery).where(EmailDelivery.outbox_id == row.id, EmailDelivery.user_id == user.id)
         ).first()
         if delivery is None:
             delivery = EmailDelivery(
                 user_id=user.id,
-                outbox_id=outbox_id,
-                kind="aufgabe",
+                outbox_id=row.id,
+                kind=MAIL_KINDS[row.kind],
                 status="sending",
                 created_at=now,
                 attempts=0,

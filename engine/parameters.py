@@ -8,15 +8,18 @@ from __future__ import annotations
 import json
 import re
 import threading
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.directory import organisation_views
 from engine.errors import ScriptError
 from engine.persistence.models import ProcessParameter
+from engine.projection import parse_iso_duration
 from engine.read_models import OrganisationView
 
 #: The Frist (processes/fristen.json) after which referral contact data are deleted.
@@ -24,7 +27,14 @@ CONTACT_RETENTION = "kontaktdaten.aufbewahrung"
 _DAYS = re.compile(r"P(?:(\d+)W)?(?:(\d+)D)?")
 #: Fristen the engine itself needs; processes/fristen.json may set other values.
 CONTACT_GRACE = "kontaktdaten.nach_abschluss"
-ENGINE_FRISTEN = {CONTACT_RETENTION: "P3M", CONTACT_GRACE: "P14D"}
+ENGINE_FRISTEN = {
+    CONTACT_RETENTION: "P3M",
+    CONTACT_GRACE: "P14D",
+    "erinnerung.vorlauf": "P1D",
+    "eskalation.nach": "PT0S",
+}
+#: A Frist with this value switches a reminder or an escalation off.
+OFF = "aus"
 
 
 class Fristen:
@@ -50,6 +60,33 @@ class Fristen:
             )
         weeks, days = (int(g) if g else 0 for g in match.groups())
         return weeks * 7 + days
+
+    def optional_duration(self, name: str, default: str) -> relativedelta | None:
+        """``name`` (else the network-wide ``default``) as a duration; None when it is ``aus``."""
+        value = self.overrides.get(name) or self.defaults.get(name) or self.value(default)
+        if value.strip().lower() == OFF:
+            return None
+        try:
+            return parse_iso_duration(value)
+        except ValueError:
+            raise ScriptError(
+                f"Die Frist „{name}“ = „{value}“ ist keine Dauer (z. B. P1D, PT4H) und nicht „aus“."
+            ) from None
+
+    def per_process(self, suffix: str) -> set[str]:
+        """The processes with their own value for ``<process>.<suffix>``."""
+        keys = {*self.defaults, *self.overrides}
+        return {k.rsplit(".", 1)[0] for k in keys if k.endswith(f".{suffix}")}
+
+    def moments(self, suffix: str, default: str, now: datetime, sign: int) -> dict[str | None, datetime]:
+        """``now ± duration`` per process with its own value (key None: all other processes); off left out."""
+        found: dict[str | None, datetime] = {}
+        for process in [None, *sorted(self.per_process(suffix))]:
+            name = default if process is None else f"{process}.{suffix}"
+            duration = self.optional_duration(name, default)
+            if duration is not None:
+                found[process] = now + duration if sign > 0 else now - duration
+        return found
 
     def value(self, name: str) -> str:
         found = self.overrides.get(name) or self.defaults.get(name)

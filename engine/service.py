@@ -66,6 +66,7 @@ from engine.read_models import (
     UserView,
     WorklistPage,
 )
+from engine.reminders import send_due_reminders
 from engine.runtime import Runtime, audit, waiting_messages
 from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
 from engine.settings import Settings
@@ -303,6 +304,13 @@ class Hilfenetz:
     def deliver_outbox(self, limit: int = 50) -> int:
         """In-app notifications and e-mails for new tasks, each exactly once (engine/notifications.py)."""
         return self.notifications.deliver_outbox(limit)
+
+    def send_due_reminders(self) -> int:
+        """Reminders before and escalations after user-task due dates, each at most once per task."""
+        with self.db.write() as session:
+            count = send_due_reminders(session, self.fristen, self.clock.now())
+            session.commit()
+            return count
 
     def send_digests(self) -> int:
         """The daily digest e-mails, once per user and day from ``HILFENETZ_DIGEST_HOUR``."""

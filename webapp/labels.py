@@ -23,11 +23,18 @@ ACTIONS = {
     "instance_started_by_message": "Gestartet durch Meldung aus Vorgang #{von_vorgang}",
     "message_sent": "Meldung an Vorgang #{an_vorgang} gesendet",
     "routing_fallback": "Zuständigkeit unbekannt, an die Koordination: {task}",
+    "task_reminder_sent": "Erinnerung an die Frist gesendet: {task}",
+    "task_escalated": "Frist überschritten, an die Leitung gemeldet: {task}",
     "kontaktdaten_erfasst": "Kontaktdaten mit Einwilligung erfasst",
     "kontaktdaten_gelesen": "Kontaktdaten eingesehen",
     "kontaktdaten_geloescht": "Kontaktdaten gelöscht (Aufbewahrungsfrist abgelaufen)",
 }
 PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang")
+NOTIFICATION_KINDS = {
+    "task_created": "Neue Aufgabe",
+    "task_reminder": "Erinnerung: Frist läuft bald ab",
+    "task_escalated": "Überfällige Aufgabe",
+}
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
 MESSAGE_NAMES = {"neuer_vorfall": "neuer Vorfall (Wiedereröffnung)"}
 
@@ -54,6 +61,11 @@ def message_label(name: str) -> str:
     return _(MESSAGES[name]) if name in MESSAGES else _("Nachricht „{name}“ senden", name=name)
 
 
+def notification_label(kind: str) -> str:
+    """Neue Aufgabe / Erinnerung / Überfällige Aufgabe (unknown kinds are shown as they are)."""
+    return _(NOTIFICATION_KINDS[kind]) if kind in NOTIFICATION_KINDS else kind
+
+
 def priority_label(priority: int) -> str:
     """hoch / normal / niedrig around the engine's default of 50."""
     if priority > 50:
@@ -66,5 +78,6 @@ def init_app(app: Flask) -> None:
         status_label=status_label,
         history_label=history_label,
         message_label=message_label,
+        notification_label=notification_label,
         priority_label=priority_label,
     )

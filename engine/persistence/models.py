@@ -172,6 +172,10 @@ class UserTask(Base):
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
     draft: Mapped[dict[str, Any] | None]
     context_label: Mapped[str] = mapped_column(String(200), default="")
+    reminded_at: Mapped[datetime | None]
+    """When the reminder before the due date was written (engine/reminders.py); at most once."""
+    escalated_at: Mapped[datetime | None]
+    """When the escalation after the due date was written; at most once."""
     __table_args__ = (
         Index("ix_user_task_assignee_open", "assignee_id", "status", "due_at"),
         Index("ix_user_task_completed_by", "completed_by_id", "completed_at"),

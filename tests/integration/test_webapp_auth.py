@@ -237,6 +237,7 @@ def test_every_ui_string_has_an_english_translation():
             *labels.ACTIONS.values(),
             *labels.MESSAGES.values(),
             *labels.MESSAGE_NAMES.values(),
+            *labels.NOTIFICATION_KINDS.values(),
         ]
     }
     texts |= {("worklist", label) for _key, label in (*worklist.VIEWS, *worklist.STATES, *worklist.SORTS)}
