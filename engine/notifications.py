@@ -373,7 +373,8 @@ class Notifications:
 
 
 def _new_since_last_digest(session: Session, user_id: int, day: str) -> int:
-    """Notifications since the user's previous digest (any outcome), or all unread before the first."""
+    """New tasks (not reminders or escalations) since the user's previous digest, or all unread
+    new-task notifications before the first — the digest's text says "neue Aufgaben"."""
     previous = session.scalar(
         select(func.max(EmailDelivery.created_at)).where(
             EmailDelivery.user_id == user_id,
@@ -381,7 +382,11 @@ def _new_since_last_digest(session: Session, user_id: int, day: str) -> int:
             EmailDelivery.digest_day != day,
         )
     )
-    query = select(func.count()).select_from(Notification).where(Notification.user_id == user_id)
+    query = (
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == user_id, Notification.kind == "task_created")
+    )
     query = (
         query.where(Notification.created_at > previous)
         if previous

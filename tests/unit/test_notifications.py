@@ -207,3 +207,23 @@ def test_smtp_settings_are_checked():
         Settings.from_env({**env, "HILFENETZ_SMTP_TLS": "tls13"})
     with pytest.raises(Exception, match="HILFENETZ_DIGEST_HOUR"):
         Settings.from_env({**env, "HILFENETZ_DIGEST_HOUR": "24"})
+
+
+def test_the_digest_counts_new_tasks_not_reminders(mail_hn, smtp, clock):
+    lookup = actor_lookup(mail_hn)
+    lena = lookup("fachkraft.frauenberatung")
+    mail_hn.set_notification_preference(lena, "taeglich")
+    second_task(mail_hn)
+    mail_hn.deliver_outbox()
+    clock.set(datetime(2026, 1, 6, 6, 5, tzinfo=UTC))  # 07:05 in Berlin
+    assert mail_hn.send_digests() == 1
+    clock.advance(timedelta(hours=2))
+    with mail_hn.db.write() as session:
+        task_id = session.scalars(select(Notification.task_id)).first()
+        for kind in ("task_reminder", "task_escalated"):
+            session.add(
+                Notification(user_id=lena.id, created_at=clock.now(), kind=kind, task_id=task_id, title="x")
+            )
+        session.commit()
+    clock.advance(timedelta(days=1))
+    assert mail_hn.send_digests() == 0  # only reminders since yesterday: no "neue Aufgaben" digest
