@@ -259,3 +259,18 @@ class NotificationView:
 class NotificationSettings:
     preference: str  # sofort|taeglich|aus
     email: str | None
+
+
+@dataclass(frozen=True)
+class BallotSummary:
+    """One line of the ballot list (Abstimmungen) for one user."""
+
+    id: int
+    subject: str
+    secret: bool
+    status: str  # offen|geschlossen
+    deadline: datetime
+    outcome: str | None
+    outcome_label: str | None
+    must_vote: bool
+    """True when this user still has to vote (own seat or as Vertretung) in an open ballot."""

@@ -54,12 +54,14 @@ from engine.read_models import (
     AbsenceView,
     Actor,
     BallotMinutes,
+    BallotSummary,
     HistoryEntry,
     InstanceDetail,
     InstanceSummary,
     LinkedCase,
     NotificationSettings,
     NotificationView,
+    OrganisationView,
     ProcessView,
     StartForm,
     TaskDetail,
@@ -614,6 +616,15 @@ class Hilfenetz:
                     closed += 1
                 session.commit()
         return closed
+
+    def ballots(self, actor: Actor) -> list[BallotSummary]:
+        """Ballots this user may see (coordination, steering group, administration, the electorate)."""
+        with self.db.read() as session:
+            return voting.ballots_for(session, actor)
+
+    def ballot_organisations(self) -> list[OrganisationView]:
+        """Organisations that may apply (their steering-group members are excluded from the vote)."""
+        return self.organisations.all()
 
     def ballot_minutes(self, actor: Actor, ballot_id: int) -> BallotMinutes:
         """The ballot's minutes (running state while open; a secret ballot's tally only once closed)."""

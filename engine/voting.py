@@ -32,12 +32,13 @@ from engine.persistence.models import (
     User,
     UserRole,
 )
-from engine.read_models import Actor
+from engine.read_models import Actor, BallotSummary
 from engine.runtime import audit
 from engine.voting_rules import (
     Abstimmungsregeln,
     Auszaehlung,
     Beschluss,
+    Ergebnis,
     Stimme,
     decide,
     final_outcome_if_decided,
@@ -328,3 +329,39 @@ def may_read(session: Session, actor: Actor, ballot_id: int) -> bool:
         (BallotElector.member_id == actor.id) | (BallotElector.voter_id == actor.id),
     )
     return session.scalar(involved.limit(1)) is not None
+
+
+def ballots_for(session: Session, actor: Actor) -> list[BallotSummary]:
+    """Ballots the actor may read (same rule as :func:`may_read`), open ones first, newest first."""
+    query = select(Ballot)
+    if not any(actor.has_role(r) for r in READERS):
+        involved = select(BallotElector.ballot_id).where(
+            (BallotElector.member_id == actor.id) | (BallotElector.voter_id == actor.id)
+        )
+        query = query.where(Ballot.id.in_(involved))
+    ballots = session.scalars(query.order_by(Ballot.status.desc(), Ballot.deadline, Ballot.id.desc())).all()
+    pending = _pending_ballot_ids(session, actor)
+    return [
+        BallotSummary(
+            id=b.id,
+            subject=b.subject,
+            secret=b.secret,
+            status=b.status,
+            deadline=b.deadline,
+            outcome=b.outcome,
+            outcome_label=Ergebnis(b.outcome).label if b.outcome else None,
+            must_vote=b.status == OFFEN and b.id in pending,
+        )
+        for b in ballots
+    ]
+
+
+def _pending_ballot_ids(session: Session, actor: Actor) -> set[int]:
+    """Ballots with a seat this actor votes for and no vote recorded for it yet."""
+    voted = select(BallotVote.id).where(
+        BallotVote.ballot_id == BallotElector.ballot_id, BallotVote.member_id == BallotElector.member_id
+    )
+    rows = session.scalars(
+        select(BallotElector.ballot_id).where(BallotElector.voter_id == actor.id, ~voted.exists())
+    )
+    return set(rows)

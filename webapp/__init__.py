@@ -11,6 +11,7 @@ from engine.settings import Settings
 from webapp import (
     absences,
     auth,
+    ballots,
     errors,
     i18n,
     instances,
@@ -48,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         instances,
         absences,
         notifications,
+        ballots,
     ):
         subsystem.init_app(app)
     return app

@@ -225,7 +225,7 @@ def test_every_ui_string_has_an_english_translation():
     from pathlib import Path
 
     from engine import notifications as engine_notifications
-    from webapp import absences, errors, labels, notifications, worklist
+    from webapp import absences, ballots, errors, labels, notifications, worklist
     from webapp.i18n import _CATALOGUE
 
     root = Path(__file__).resolve().parents[2] / "webapp"
@@ -247,6 +247,18 @@ def test_every_ui_string_has_an_english_translation():
     texts |= {("forms", worklist.DATE_ERROR), ("forms", absences.DATETIME_ERROR)}
     texts |= {("notifications", label) for _value, label in notifications.PREFERENCES}
     texts |= {("engine", engine_notifications.PREFERENCE_ERROR)}
+    texts |= {("ballots", label) for _value, label in ballots.CHOICES}
+    texts |= {
+        ("ballots", t)
+        for t in [
+            *ballots.TALLY_LABELS.values(),
+            *ballots.STATUS.values(),
+            *ballots.CLOSED_HOW.values(),
+            ballots.SUBJECT_ERROR,
+            ballots.DEADLINE_ERROR,
+            ballots.CHOICE_ERROR,
+        ]
+    }
     for path in [*root.glob("*.py"), *root.glob("templates/**/*.html")]:
         texts |= {(path.name, text) for _quote, text in pattern.findall(path.read_text(encoding="utf-8"))}
     missing = sorted(f"{where}: {text}" for where, text in texts if text not in _CATALOGUE["en"])

@@ -335,3 +335,19 @@ def test_early_close_never_changes_the_outcome(rules, ballots, excluded):
         assert early.outcome is final.outcome
     if None not in ballots:  # once every vote is in, the ballot is always decided
         assert early is not None
+
+
+def test_ballot_list_follows_the_minutes_visibility_rule_open_first(hn, actor):
+    first = open_ballot(hn, actor, days=3)
+    vote(hn, actor, first, *[(m, "ja") for m in MEMBERS[:4]])  # closes early: angenommen
+    second = open_ballot(hn, actor, secret=True, days=5)
+    hn.cast_vote(actor("leitung.polizei"), second, "nein")
+    listed = hn.ballots(actor("leitung.polizei"))
+    assert [(b.id, b.status, b.must_vote) for b in listed] == [
+        (second, "offen", False),
+        (first, "geschlossen", False),
+    ]
+    assert listed[1].outcome_label == "angenommen"
+    assert [b.must_vote for b in hn.ballots(actor("fachkraft.gleichstellung"))] == [True, False]
+    assert [b.id for b in hn.ballots(actor("admin"))] == [second, first]
+    assert hn.ballots(actor("fachkraft.polizei")) == []
