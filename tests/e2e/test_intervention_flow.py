@@ -5,12 +5,13 @@ centre and the right youth offices each see their task; an uninvolved organisati
 from __future__ import annotations
 
 import re
+from datetime import date
 from typing import Any
 
 import pytest
 
 from tests.e2e.conftest import login, logout
-from tests.e2e.test_fallkonferenz_flow import open_task, pick, submit
+from tests.e2e.test_fallkonferenz_flow import enter_date, open_task, pick, submit
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +31,7 @@ def tick(page: Any, label: str, option: str) -> None:
 
 
 def today(page: Any, label: str) -> None:
-    page.get_by_label(label).click()
-    page.locator(".flatpickr-calendar.open .flatpickr-day.today").first.click()
+    enter_date(page.get_by_label(label), date.today())
 
 
 def record_call_out(page: Any, base: str) -> int:
