@@ -342,6 +342,13 @@ class Ballot(Base):
     outcome: Mapped[str | None] = mapped_column(String(30))  # angenommen|abgelehnt|nicht_beschlussfaehig
     quorum_reached: Mapped[bool | None] = mapped_column(Boolean)
     tie_applied: Mapped[bool | None] = mapped_column(Boolean)
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    """The waiting system step (SpiffWorkflow task id) of ``instance_id`` that the result resumes."""
+    documents: Mapped[list[dict[str, str]] | None] = mapped_column(JSON)
+    """The application as the electors saw it (Unterlagen): ``[{"label": …, "value": …}]``,
+    copied from the process data when the ballot opened, so later edits cannot change it."""
+    reminded_at: Mapped[datetime | None]
+    """When electors who had not yet voted were reminded of the deadline (at most once)."""
 
 
 class BallotElector(Base):
