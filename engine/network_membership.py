@@ -482,11 +482,14 @@ def issue_start_password(session: Session, now: datetime, actor: Actor, username
 
 
 # --- P12: leaving ------------------------------------------------------------------------------
-def _rewrite_key(key: str, slug: str, names: set[str], target: str, target_roles: set[str]) -> str | None:
+def _rewrite_key(key: str, slug: str, names: set[str], target: str, target_roles: set[str]) -> str:
     """A candidate key that names the leaving organisation (or one of its users) → its successor."""
     if key.startswith("user:"):
-        return None if key[5:] in names else key
-    role, _, org = key.partition("@")
+        if key[5:] not in names:
+            return key
+        role, org = "*", slug
+    else:
+        role, _, org = key.partition("@")
     if org != slug:
         return key
     if target == COORDINATION_KEY:
@@ -538,11 +541,10 @@ def organisation_leaves(
     moved = []
     for task in tasks:
         old = [k for k in task.candidates.split(",") if k]
-        new = {r for k in old if (r := _rewrite_key(k, slug, names, target, target_roles)) is not None}
-        if task.assignee_id in {u.id for u in members}:
-            task.assignee_id = None
-        if not new:
-            new = {COORDINATION_KEY if target == COORDINATION_KEY else f"*@{target}"}
+        new = {_rewrite_key(k, slug, names, target, target_roles) for k in old}
+        if task.assignee_id in {u.id for u in members} or not new:
+            task.assignee_id = None  # work in progress goes on with the successor
+            new.add(COORDINATION_KEY if target == COORDINATION_KEY else f"*@{target}")
         if new == set(old) and task.assignee_id is not None:
             continue  # assigned to someone else and naming the organisation nowhere
         _reset_candidates(session, task, new)
