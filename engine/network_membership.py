@@ -42,7 +42,7 @@ from engine.persistence.models import (
     UserTask,
 )
 from engine.projection import candidate_dicts, drop_candidates
-from engine.read_models import Actor
+from engine.read_models import Actor, PartnerView
 from engine.runtime import audit
 
 STEERING = "Steuerungsgruppe"
@@ -51,6 +51,8 @@ LEITUNG = "Leitung"
 #: Candidate key of the coordinators: where tasks go that nobody else can do any more.
 COORDINATION_KEY = "Koordination@*"
 RULES_FILE = "gremien.json"
+#: Processes whose steps add or remove organisations (the service refreshes its caches after them).
+PARTNER_PROCESSES = frozenset({"partnerschaft"})
 #: An account created for a joining partner cannot log in until a start password is issued.
 NO_PASSWORD = "!kein-passwort"  # noqa: S105 (not a password: no argon2 hash matches it)
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
@@ -143,6 +145,37 @@ def _set_role(user: User, role: str, present: bool) -> bool:
         return False
     set_user_roles(user, sorted(roles | {role}) if present else sorted(roles - {role}))
     return True
+
+
+def user_options(session: Session) -> list[dict[str, str]]:
+    """Active accounts of active partners for choice fields (``valuesKey: user_options``)."""
+    rows = session.execute(
+        select(User.username, User.display_name, Organisation.name)
+        .join(Organisation, Organisation.id == User.organisation_id)
+        .where(User.active.is_(True), Organisation.active.is_(True))
+        .order_by(User.display_name)
+    ).all()
+    return [{"label": f"{d} ({o})", "value": u} for u, d, o in rows]
+
+
+def partner_views(session: Session) -> list[PartnerView]:
+    steering = {u.id for u in _active_users_with_role(session, STEERING)}
+    views = []
+    for org in session.scalars(select(Organisation).order_by(Organisation.active.desc(), Organisation.name)):
+        people = session.scalars(
+            select(User).where(User.organisation_id == org.id, User.active.is_(True))
+        ).all()
+        views.append(
+            PartnerView(
+                org.slug,
+                org.name,
+                org.volunteer,
+                org.active,
+                len(people),
+                len([u for u in people if u.id in steering]),
+            )
+        )
+    return views
 
 
 # --- P7: constitution --------------------------------------------------------------------------
