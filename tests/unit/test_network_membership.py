@@ -403,3 +403,39 @@ def test_limits_come_from_the_rules_file(tmp_path: Path) -> None:
     (tmp_path / "gremien.json").write_text('{"steuerungsgruppe_min": {"wert": 5}}', encoding="utf-8")
     with pytest.raises(Exception, match="unvollständig"):
         nm.load_limits(tmp_path)
+
+
+def test_seeding_again_does_not_bring_back_a_partner_that_left(
+    hn: Hilfenetz, actor: Callable[[str], Actor]
+) -> None:
+    in_write(hn, nm.organisation_leaves, actor("admin"), "tamar", None, LIMITS)
+    hn.seed_organisations()
+    with hn.db.read() as session:
+        org = session.scalars(select(Organisation).where(Organisation.slug == "tamar")).one()
+        assert org.active is False
+
+
+def test_p7_resignation_below_the_minimum_continues_with_nominations(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """The real P7 diagram: a second resignation leaves four members, so the case goes on to the
+    nomination round and the coordinators have the vacancy alert."""
+    hn = build_engine(
+        tmp_path,
+        f"sqlite:///{tmp_path / 'p7.db'}",
+        clock,
+        (REPO_ROOT / "processes", REPO_ROOT / "forms"),
+    )
+    look = actor_lookup(hn)
+    koord = look("koordination.jugendamt")
+    start = {"anlass": "ruecktritt", "nominierende_organisationen": ["kreispolizei"]}
+    first = hn.start(koord, "steuerungsgruppe", {**start, "ausscheidend": "fachkraft.gleichstellung"})
+    assert hn.instance_detail(koord, first).end_event == "EndEvent_Ausgeschieden"
+    second = hn.start(koord, "steuerungsgruppe", {**start, "ausscheidend": "fachkraft.beratungsstelle"})
+    detail = hn.instance_detail(koord, second)
+    assert detail.status == "running"
+    assert [t.element_id for t in detail.open_tasks] == ["Task_Nominierung"]
+    assert [n.title for n in hn.notifications_of(koord)] == [nm.VACANCY_TITLE]
+    with hn.db.read() as session:
+        assert len(nm.steering_group(session)) == 4
+    hn.db.dispose()
