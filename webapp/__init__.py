@@ -18,6 +18,7 @@ from webapp import (
     labels,
     notifications,
     pages,
+    partners,
     processes,
     security,
     tasks,
@@ -50,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         absences,
         notifications,
         ballots,
+        partners,
     ):
         subsystem.init_app(app)
     return app
