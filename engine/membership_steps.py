@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 
 from engine import network_membership as nm
+from engine import partners
 from engine.actions import ActionContext, ActionHandler
 from engine.errors import InvalidSubmissionError
 from engine.persistence.models import AuditEvent
@@ -111,7 +112,7 @@ def admit_partner(ctx: ActionContext) -> dict[str, Any]:
     accounts = ctx.value("erste_konten")
     if not isinstance(accounts, list):
         raise InvalidSubmissionError("Bitte die ersten Konten angeben.", {"erste_konten": "Fehlt."})
-    result = nm.create_organisation(
+    result = partners.create_organisation(
         ctx.session,
         ctx.now,
         ctx.actor,
@@ -127,7 +128,7 @@ def admit_partner(ctx: ActionContext) -> dict[str, Any]:
 def partner_leaves(ctx: ActionContext) -> dict[str, Any]:
     limits = nm.load_limits(ctx.processes_dir)
     successor = ctx.data.get("nachfolge_organisation") or None
-    result = nm.organisation_leaves(
+    result = partners.organisation_leaves(
         ctx.session,
         ctx.now,
         ctx.actor,

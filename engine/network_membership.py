@@ -1,4 +1,4 @@
-"""Steuerungsgruppe and Koordination (P7); partner organisations join and leave (P12).
+"""Steuerungsgruppe and Koordination (P7): constitution, hand-over of open tasks, vacancy.
 
 Functions here change directory data (roles, accounts, organisations) and the worklist
 projection (``user_task``, ``task_candidate``) inside the caller's transaction; they never commit.
@@ -10,17 +10,15 @@ projection (``user_task``, ``task_candidate``) inside the caller's transaction; 
 * :func:`remove_member` — resignation or end of term of one member.
 * :func:`vacancy_alert` — fewer members than the minimum: an in-app notification to each
   coordinator and an audit entry.
-* :func:`create_organisation` / :func:`organisation_leaves` — P12.
+* :func:`disable_account` — an account is disabled; its tasks are handed over.
 
-Nothing is deleted: a leaving organisation and its accounts are set inactive, their tasks move.
+Partners joining and leaving (P12) are in :mod:`engine.partners`, which builds on these.
 """
 
 from __future__ import annotations
 
 import json
-import re
-import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,7 +27,6 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from engine.accounts import hash_password
 from engine.assignment import user_keys
 from engine.directory import set_user_roles, users_with_keys
 from engine.errors import ConfigurationError, InvalidSubmissionError, NotFoundError
@@ -42,7 +39,7 @@ from engine.persistence.models import (
     UserTask,
 )
 from engine.projection import candidate_dicts, drop_candidates
-from engine.read_models import Actor, PartnerView
+from engine.read_models import Actor
 from engine.runtime import audit
 
 STEERING = "Steuerungsgruppe"
@@ -51,12 +48,6 @@ LEITUNG = "Leitung"
 #: Candidate key of the coordinators: where tasks go that nobody else can do any more.
 COORDINATION_KEY = "Koordination@*"
 RULES_FILE = "gremien.json"
-#: Processes whose steps add or remove organisations (the service refreshes its caches after them).
-PARTNER_PROCESSES = frozenset({"partnerschaft"})
-#: An account created for a joining partner cannot log in until a start password is issued.
-NO_PASSWORD = "!kein-passwort"  # noqa: S105 (not a password: no argon2 hash matches it)
-_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
-_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,78}[a-z0-9]$")
 
 
 @dataclass(frozen=True)
@@ -87,28 +78,8 @@ def load_limits(processes_dir: Path) -> Gremienregeln:
     return limits
 
 
-# --- directory hooks (P9 Netzwerkverzeichnis) --------------------------------------------------
-DirectoryHook = Callable[[Session, datetime, str], None]
-
-
-@dataclass
-class DirectoryHooks:
-    """Where P12 meets the partner directory (built on branch p9-p11).
-
-    ``on_join(session, now, slug)`` creates the new partner's directory entry, ``on_leave``
-    removes it. Until the lead connects them, joining and leaving record in the audit trail
-    that no directory was connected.
-    """
-
-    on_join: DirectoryHook | None = None
-    on_leave: DirectoryHook | None = None
-
-
-DIRECTORY_HOOKS = DirectoryHooks()
-
-
 # --- reading the steering group ----------------------------------------------------------------
-def _active_users_with_role(session: Session, role: str) -> list[User]:
+def active_users_with_role(session: Session, role: str) -> list[User]:
     return list(
         session.scalars(
             select(User)
@@ -122,60 +93,29 @@ def _active_users_with_role(session: Session, role: str) -> list[User]:
 
 def steering_group(session: Session) -> list[str]:
     """Usernames of the active members of the Steuerungsgruppe."""
-    return [u.username for u in _active_users_with_role(session, STEERING)]
+    return [u.username for u in active_users_with_role(session, STEERING)]
 
 
 def coordinators(session: Session) -> list[str]:
-    return [u.username for u in _active_users_with_role(session, COORDINATION)]
+    return [u.username for u in active_users_with_role(session, COORDINATION)]
 
 
-def _users(session: Session, names: Iterable[str]) -> dict[str, User]:
+def users_by_name(session: Session, names: Iterable[str]) -> dict[str, User]:
     wanted = sorted({n.strip() for n in names if n and n.strip()})
     rows = session.scalars(select(User).where(User.username.in_(wanted))).all()
     return {u.username: u for u in rows}
 
 
-def _roles(user: User) -> list[str]:
+def roles_of(user: User) -> list[str]:
     return [r.role for r in user.roles]
 
 
 def _set_role(user: User, role: str, present: bool) -> bool:
-    roles = set(_roles(user))
+    roles = set(roles_of(user))
     if (role in roles) == present:
         return False
     set_user_roles(user, sorted(roles | {role}) if present else sorted(roles - {role}))
     return True
-
-
-def user_options(session: Session) -> list[dict[str, str]]:
-    """Active accounts of active partners for choice fields (``valuesKey: user_options``)."""
-    rows = session.execute(
-        select(User.username, User.display_name, Organisation.name)
-        .join(Organisation, Organisation.id == User.organisation_id)
-        .where(User.active.is_(True), Organisation.active.is_(True))
-        .order_by(User.display_name)
-    ).all()
-    return [{"label": f"{d} ({o})", "value": u} for u, d, o in rows]
-
-
-def partner_views(session: Session) -> list[PartnerView]:
-    steering = {u.id for u in _active_users_with_role(session, STEERING)}
-    views = []
-    for org in session.scalars(select(Organisation).order_by(Organisation.active.desc(), Organisation.name)):
-        people = session.scalars(
-            select(User).where(User.organisation_id == org.id, User.active.is_(True))
-        ).all()
-        views.append(
-            PartnerView(
-                org.slug,
-                org.name,
-                org.volunteer,
-                org.active,
-                len(people),
-                len([u for u in people if u.id in steering]),
-            )
-        )
-    return views
 
 
 # --- P7: constitution --------------------------------------------------------------------------
@@ -188,7 +128,7 @@ def check_constitution(
     errors: dict[str, str] = {}
     if len(unique) != len(names):
         errors["mitglieder"] = "Ein Mitglied ist mehrfach genannt."
-    found = _users(session, unique)
+    found = users_by_name(session, unique)
     unknown = [n for n in unique if n not in found]
     inactive = [n for n, u in found.items() if not u.active or not u.organisation.active]
     if unknown:
@@ -234,8 +174,8 @@ def constitute_steering_group(
     """
     users = check_constitution(session, members, chosen, limits)
     picked = set(chosen)
-    previous = {u.username: u for u in _active_users_with_role(session, STEERING)}
-    previous_coord = {u.username: u for u in _active_users_with_role(session, COORDINATION)}
+    previous = {u.username: u for u in active_users_with_role(session, STEERING)}
+    previous_coord = {u.username: u for u in active_users_with_role(session, COORDINATION)}
     for name, user in users.items():
         _set_role(user, STEERING, True)
         _set_role(user, COORDINATION, name in picked)
@@ -283,8 +223,8 @@ def remove_member(
     instance_id: int | None = None,
 ) -> dict[str, Any]:
     """A member resigns or their term ends: roles go, open tasks are handed over; vacancy checked."""
-    user = _users(session, [username]).get(username)
-    if user is None or STEERING not in _roles(user):
+    user = users_by_name(session, [username]).get(username)
+    if user is None or STEERING not in roles_of(user):
         raise InvalidSubmissionError(
             f"„{username}“ ist kein Mitglied der Steuerungsgruppe.",
             {"ausscheidend": "Bitte ein Mitglied der Steuerungsgruppe wählen."},
@@ -310,7 +250,7 @@ def remove_member(
 
 
 def _successor(session: Session, username: str) -> User:
-    user = _users(session, [username]).get(username)
+    user = users_by_name(session, [username]).get(username)
     if user is None or not user.active or not user.organisation.active:
         raise InvalidSubmissionError(
             f"Die Nachfolge „{username}“ ist kein aktives Konto.",
@@ -332,7 +272,7 @@ def vacancy_alert(
     instance_id: int | None = None,
 ) -> int:
     """Tell every active coordinator (in-app) that the group fell below its minimum; audited."""
-    recipients = _active_users_with_role(session, COORDINATION)
+    recipients = active_users_with_role(session, COORDINATION)
     for user in recipients:
         session.add(
             Notification(
@@ -356,7 +296,7 @@ def vacancy_alert(
 
 
 # --- hand-over of open tasks -------------------------------------------------------------------
-def _open_tasks_of(session: Session, user_ids: set[int], keys: set[str]) -> list[UserTask]:
+def open_tasks_of(session: Session, user_ids: set[int], keys: set[str]) -> list[UserTask]:
     """Open tasks assigned to these users, or (unassigned) with one of these candidate keys."""
     assigned = session.scalars(
         select(UserTask).where(UserTask.status == "open", UserTask.assignee_id.in_(user_ids))
@@ -374,7 +314,7 @@ def _someone_else_can(session: Session, keys: set[str], excluded: set[int]) -> b
     return any(u.id not in excluded for u in users_with_keys(session, keys))
 
 
-def _reset_candidates(session: Session, task: UserTask, keys: Iterable[str]) -> None:
+def reset_candidates(session: Session, task: UserTask, keys: Iterable[str]) -> None:
     task.candidates = ",".join(sorted(set(keys)))
     drop_candidates(session, task.id)
     session.flush()
@@ -398,8 +338,8 @@ def hand_over_tasks(
     or the account changed): to ``successor`` when named, else back to the group — and to the
     Koordination when no other active person matches the candidates. Returns the task ids."""
     own = f"user:{leaving.username}"
-    tasks = _open_tasks_of(session, {leaving.id}, {f"user:{leaving.username}"})
-    still = set(user_keys(leaving.username, leaving.organisation.slug, _roles(leaving)))
+    tasks = open_tasks_of(session, {leaving.id}, {f"user:{leaving.username}"})
+    still = set(user_keys(leaving.username, leaving.organisation.slug, roles_of(leaving)))
     moved = []
     for task in tasks:
         keys = {k for k in task.candidates.split(",") if k}
@@ -413,7 +353,7 @@ def hand_over_tasks(
             task.assignee_id = None
             if not keys or not _someone_else_can(session, keys, {leaving.id}):
                 keys.add(COORDINATION_KEY)
-        _reset_candidates(session, task, keys)
+        reset_candidates(session, task, keys)
         moved.append(task.id)
         audit(
             session,
@@ -432,198 +372,6 @@ def hand_over_tasks(
     return moved
 
 
-# --- P12: joining ------------------------------------------------------------------------------
-def create_organisation(
-    session: Session,
-    now: datetime,
-    actor: Actor | None,
-    slug: str,
-    name: str,
-    volunteer: bool,
-    accounts: Sequence[dict[str, str]],
-    *,
-    instance_id: int | None = None,
-) -> dict[str, Any]:
-    """A new partner: the organisation and its first accounts (role Leitung and Fachkraft).
-
-    The accounts cannot log in until the Koordination issues a start password
-    (:func:`issue_start_password`), which is shown once and stored only as a hash.
-    """
-    errors: dict[str, str] = {}
-    slug = (slug or "").strip()
-    name = (name or "").strip()
-    if not _SLUG.match(slug):
-        errors["kurzname"] = "Kurzname: 3–80 Zeichen, Kleinbuchstaben, Ziffern und Bindestriche."
-    elif session.scalar(select(Organisation.id).where(Organisation.slug == slug)) is not None:
-        errors["kurzname"] = f"Eine Organisation mit dem Kurznamen „{slug}“ gibt es bereits."
-    if not name or len(name) > 200:
-        errors["name"] = "Bitte den Namen der Organisation angeben (höchstens 200 Zeichen)."
-    wanted = [a for a in accounts if isinstance(a, dict)]
-    names = [str(a.get("benutzername", "")).strip() for a in wanted]
-    if not wanted:
-        errors["konten"] = "Bitte mindestens ein erstes Konto (Leitung) anlegen."
-    elif any(not _USERNAME.match(n) for n in names) or len(set(names)) != len(names):
-        errors["konten"] = "Benutzernamen: verschieden, 3–80 Zeichen, Kleinbuchstaben, Ziffern, . _ -."
-    elif taken := sorted(_users(session, names)):
-        errors["konten"] = f"Diese Benutzernamen sind vergeben: {', '.join(taken)}."
-    if errors:
-        raise InvalidSubmissionError("Die Aufnahme kann so nicht vollzogen werden.", errors)
-    org = Organisation(slug=slug, name=name, volunteer=bool(volunteer), active=True)
-    session.add(org)
-    session.flush()
-    for item, username in zip(wanted, names, strict=True):
-        user = User(
-            username=username,
-            display_name=str(item.get("anzeigename") or username).strip()[:200],
-            email=(str(item.get("email") or "").strip() or None),
-            password_hash=NO_PASSWORD,
-            organisation_id=org.id,
-            created_at=now,
-        )
-        set_user_roles(user, [LEITUNG, "Fachkraft"])
-        session.add(user)
-    session.flush()
-    directory = _call_hook(DIRECTORY_HOOKS.on_join, session, now, slug)
-    audit(
-        session,
-        now,
-        actor,
-        "organisation_aufgenommen",
-        instance_id,
-        detail={"organisation": slug, "name": name, "konten": names, "verzeichnis": directory},
-    )
-    return {"organisation": slug, "konten": names, "verzeichnis": directory}
-
-
-def _call_hook(hook: DirectoryHook | None, session: Session, now: datetime, slug: str) -> str:
-    if hook is None:
-        return "nicht angebunden"
-    hook(session, now, slug)
-    return "aktualisiert"
-
-
-def issue_start_password(session: Session, now: datetime, actor: Actor, username: str) -> str:
-    """A fresh random start password for an account (returned once, stored as a hash only)."""
-    user = _users(session, [username]).get(username)
-    if user is None or not user.active:
-        raise NotFoundError("Konto nicht gefunden oder deaktiviert.")
-    password = secrets.token_urlsafe(12)
-    user.password_hash = hash_password(password)
-    user.failed_logins, user.locked_until = 0, None
-    audit(session, now, actor, "startpasswort_erteilt", None, detail={"konto": username})
-    return password
-
-
-# --- P12: leaving ------------------------------------------------------------------------------
-def _rewrite_key(key: str, slug: str, names: set[str], target: str, target_roles: set[str]) -> str:
-    """A candidate key that names the leaving organisation (or one of its users) → its successor."""
-    if key.startswith("user:"):
-        if key[5:] not in names:
-            return key
-        role, org = "*", slug
-    else:
-        role, _, org = key.partition("@")
-    if org != slug:
-        return key
-    if target == COORDINATION_KEY:
-        return COORDINATION_KEY
-    return f"{role}@{target}" if role != "*" and role in target_roles else f"*@{target}"
-
-
-def organisation_leaves(
-    session: Session,
-    now: datetime,
-    actor: Actor | None,
-    slug: str,
-    successor: str | None,
-    limits: Gremienregeln,
-    *,
-    instance_id: int | None = None,
-) -> dict[str, Any]:
-    """Every open task of the organisation moves to ``successor`` (an active organisation) or to
-    the Koordination; its accounts are disabled, the organisation set inactive; nothing deleted."""
-    org = session.scalars(select(Organisation).where(Organisation.slug == slug)).first()
-    if org is None or not org.active:
-        raise InvalidSubmissionError(
-            f"Die Organisation „{slug}“ ist kein aktiver Partner.",
-            {"organisation": "Bitte einen aktiven Partner wählen."},
-        )
-    target, target_roles = COORDINATION_KEY, set()
-    if successor:
-        heir = session.scalars(select(Organisation).where(Organisation.slug == successor)).first()
-        if heir is None or not heir.active or heir.id == org.id:
-            raise InvalidSubmissionError(
-                "Die Nachfolge muss ein anderer, aktiver Partner sein.",
-                {"nachfolge_organisation": "Bitte einen anderen, aktiven Partner wählen."},
-            )
-        target = heir.slug
-        target_roles = {
-            r
-            for (r,) in session.execute(
-                select(UserRole.role)
-                .join(User, User.id == UserRole.user_id)
-                .where(User.organisation_id == heir.id, User.active.is_(True))
-            )
-        }
-    members = list(session.scalars(select(User).where(User.organisation_id == org.id)).all())
-    names = {u.username for u in members}
-    keys = {f"user:{n}" for n in names} | {
-        k for (k,) in session.execute(select(TaskCandidate.key).where(TaskCandidate.key.like(f"%@{slug}")))
-    }
-    tasks = _open_tasks_of(session, {u.id for u in members}, keys)
-    moved = []
-    for task in tasks:
-        old = [k for k in task.candidates.split(",") if k]
-        new = {_rewrite_key(k, slug, names, target, target_roles) for k in old}
-        if task.assignee_id in {u.id for u in members} or not new:
-            task.assignee_id = None  # work in progress goes on with the successor
-            new.add(COORDINATION_KEY if target == COORDINATION_KEY else f"*@{target}")
-        if new == set(old) and task.assignee_id is not None:
-            continue  # assigned to someone else and naming the organisation nowhere
-        _reset_candidates(session, task, new)
-        moved.append(task.id)
-        audit(
-            session,
-            now,
-            actor,
-            "task_handed_over",
-            task.instance_id,
-            task_id=task.id,
-            element_id=task.element_id,
-            detail={"von": org.name, "an": target, "anlass_vorgang": instance_id},
-        )
-    was_member = [u.username for u in members if u.active and STEERING in _roles(u)]
-    for user in members:
-        user.active = False
-    org.active = False
-    directory = _call_hook(DIRECTORY_HOOKS.on_leave, session, now, slug)
-    session.flush()
-    remaining = steering_group(session)
-    vacancy = bool(was_member) and len(remaining) < limits.min_members
-    audit(
-        session,
-        now,
-        actor,
-        "organisation_ausgetreten",
-        instance_id,
-        detail={
-            "organisation": slug,
-            "nachfolge": target,
-            "uebergebene_aufgaben": len(moved),
-            "deaktivierte_konten": sorted(names),
-            "verzeichnis": directory,
-        },
-    )
-    if vacancy:
-        vacancy_alert(session, now, actor, len(remaining), limits, instance_id=instance_id)
-    return {
-        "uebergebene_aufgaben": len(moved),
-        "deaktivierte_konten": len(names),
-        "steuerungsgruppe_vakanz": vacancy,
-        "verzeichnis": directory,
-    }
-
-
 def disable_account(
     session: Session,
     now: datetime,
@@ -634,11 +382,11 @@ def disable_account(
     successor: str | None = None,
 ) -> dict[str, Any]:
     """An account is disabled (can no longer log in): its tasks are handed over, vacancy checked."""
-    user = _users(session, [username]).get(username)
+    user = users_by_name(session, [username]).get(username)
     if user is None or not user.active:
         raise NotFoundError("Konto nicht gefunden oder bereits deaktiviert.")
     heir = _successor(session, successor) if successor else None
-    was_member = STEERING in _roles(user)
+    was_member = STEERING in roles_of(user)
     user.active = False
     session.flush()
     moved = hand_over_tasks(session, now, actor, user, heir)

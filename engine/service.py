@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import network_membership as membership
-from engine import voting
+from engine import partners, voting
 from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
@@ -688,7 +688,7 @@ class Hilfenetz:
         """Every organisation, active or left, with its number of active accounts (Koordination)."""
         _require_coordination(actor)
         with self.db.read() as session:
-            return membership.partner_views(session)
+            return partners.partner_views(session)
 
     def steering_group_members(self) -> list[str]:
         with self.db.read() as session:
@@ -698,7 +698,7 @@ class Hilfenetz:
         """A new account's start password, returned once (only its hash is stored)."""
         _require_coordination(actor)
         with self.db.write() as session:
-            password = membership.issue_start_password(session, self.clock.now(), actor, username)
+            password = partners.issue_start_password(session, self.clock.now(), actor, username)
             session.commit()
             return password
 
@@ -716,13 +716,13 @@ class Hilfenetz:
         """A P12 step may have added or removed an organisation: routing and forms must know."""
         with self.db.read() as session:
             key = session.scalar(select(ProcessInstance.process_key).where(ProcessInstance.id == instance_id))
-        if key in membership.PARTNER_PROCESSES:
+        if key in partners.PARTNER_PROCESSES:
             self.refresh_caches()
 
     def _form_context(self, session: Session) -> dict[str, Any]:
         return {
             "organisation_options": self.organisations.options(),
-            "user_options": membership.user_options(session),
+            "user_options": partners.user_options(session),
         }
 
 

@@ -33,12 +33,20 @@ ACTIONS = {
     "abstimmung_eroeffnet": "Abstimmung der Steuerungsgruppe eröffnet",
     "abstimmung_geschlossen": "Abstimmung der Steuerungsgruppe beendet",
     "stimme_abgegeben": "Stimme abgegeben",
+    "task_handed_over": "Aufgabe übergeben an {an}: {task}",
+    "steuerungsgruppe_nominierung": "Nominierung abgegeben",
+    "steuerungsgruppe_konstituiert": "Steuerungsgruppe konstituiert",
+    "steuerungsgruppe_ausgeschieden": "Mitglied aus der Steuerungsgruppe ausgeschieden",
+    "steuerungsgruppe_vakanz": "Vakanz in der Steuerungsgruppe gemeldet",
+    "organisation_aufgenommen": "Partner aufgenommen",
+    "organisation_ausgetreten": "Partner ausgetreten",
 }
-PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang")
+PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang", "an")
 NOTIFICATION_KINDS = {
     "task_created": "Neue Aufgabe",
     "task_reminder": "Erinnerung: Frist läuft bald ab",
     "task_escalated": "Überfällige Aufgabe",
+    "steuerungsgruppe_vakanz": "Vakanz in der Steuerungsgruppe",
 }
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
 MESSAGE_NAMES = {"neuer_vorfall": "neuer Vorfall (Wiedereröffnung)"}

@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from engine import network_membership as nm
+from engine import partners as pt
 from engine.service import Hilfenetz
 from engine.settings import REPO_ROOT
 from tests.integration.test_webapp_auth import csrf, login, make_app
@@ -28,7 +29,7 @@ def client(app: Flask) -> Iterator[FlaskClient]:
 
 def test_partner_page_lists_active_and_left_partners_for_the_koordination_only(hn, actor, client):
     with hn.db.write() as session:
-        nm.organisation_leaves(
+        pt.organisation_leaves(
             session, hn.clock.now(), None, "tamar", None, nm.load_limits(REPO_ROOT / "processes")
         )
         session.commit()
@@ -46,7 +47,7 @@ def test_partner_page_lists_active_and_left_partners_for_the_koordination_only(h
 def test_start_password_is_shown_once_and_lets_the_new_account_sign_in(hn, actor, client):
     with hn.db.write() as session:
         accounts = [{"benutzername": "leitung.neu", "anzeigename": "Leitung Neu"}]
-        nm.create_organisation(session, hn.clock.now(), None, "neu-partner", "Neu e. V.", False, accounts)
+        pt.create_organisation(session, hn.clock.now(), None, "neu-partner", "Neu e. V.", False, accounts)
         session.commit()
     token = login(client, "koordination.jugendamt")
     refused = client.post("/partner/startpasswort", data={"csrf_token": token, "username": "gibt.es.nicht"})

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from engine import network_membership as nm
+from engine import partners as pt
 from engine.clock import ManualClock
 from engine.errors import InvalidSubmissionError, NotPermittedError
 from engine.persistence.models import AuditEvent, Notification, Organisation, User, UserTask
@@ -239,11 +240,11 @@ def test_a_joining_partner_gets_organisation_and_accounts_that_need_a_start_pass
 ) -> None:
     koord = actor("koordination.jugendamt")
     konten = [{"benutzername": "leitung.tamar-neu", "anzeigename": "Leitung Neu", "email": "l@neu.invalid"}]
-    result = in_write(hn, nm.create_organisation, koord, "neuer-partner", "Neuer Partner e. V.", True, konten)
+    result = in_write(hn, pt.create_organisation, koord, "neuer-partner", "Neuer Partner e. V.", True, konten)
     assert result["konten"] == ["leitung.tamar-neu"]
     with pytest.raises(NotPermittedError):
         hn.login("leitung.tamar-neu", "")
-    password = in_write(hn, nm.issue_start_password, koord, "leitung.tamar-neu")
+    password = in_write(hn, pt.issue_start_password, koord, "leitung.tamar-neu")
     me = hn.login("leitung.tamar-neu", password)
     assert me.organisation == "neuer-partner" and set(me.roles) == {"Leitung", "Fachkraft"}
     with hn.db.read() as session:
@@ -271,7 +272,7 @@ def test_invalid_admission_is_refused_and_creates_nothing(
     hn: Hilfenetz, actor: Callable[[str], Actor], slug: str, name: str, konten: list[Any], field: str
 ) -> None:
     with pytest.raises(InvalidSubmissionError) as refused:
-        in_write(hn, nm.create_organisation, actor("koordination.jugendamt"), slug, name, False, konten)
+        in_write(hn, pt.create_organisation, actor("koordination.jugendamt"), slug, name, False, konten)
     assert field in refused.value.field_errors
     with hn.db.read() as session:
         assert session.scalars(select(Organisation).where(Organisation.slug == "neu-org")).first() is None
@@ -327,7 +328,12 @@ def test_every_open_task_of_a_leaving_partner_is_reachable_and_can_be_completed(
         before = {t.id for t in session.scalars(select(UserTask).where(UserTask.status == "open"))}
     assert set(tasks.values()) <= before
     result = in_write(
-        hn, nm.organisation_leaves, actor("koordination.jugendamt"), "frauenberatung-soest", successor, LIMITS
+        hn,
+        pt.organisation_leaves,
+        actor("koordination.jugendamt"),
+        "frauenberatung-soest",
+        successor,
+        LIMITS,
     )
     assert result["uebergebene_aufgaben"] == 6 and result["deaktivierte_konten"] == 4
     assert result["steuerungsgruppe_vakanz"] is False  # six members before, five after
@@ -352,7 +358,7 @@ def test_a_leaving_partner_keeps_its_records_and_its_people_can_no_longer_log_in
 ) -> None:
     fb = actor("fachkraft.frauenberatung")
     hn.start(fb, "kette", {})
-    in_write(hn, nm.organisation_leaves, actor("admin"), "frauenberatung-soest", None, LIMITS)
+    in_write(hn, pt.organisation_leaves, actor("admin"), "frauenberatung-soest", None, LIMITS)
     assert hn.actor(fb.id) is None  # the running session ends at its next request
     with pytest.raises(NotPermittedError):
         hn.login("fachkraft.frauenberatung", PASSWORD)
@@ -367,7 +373,7 @@ def test_a_leaving_partner_keeps_its_records_and_its_people_can_no_longer_log_in
     hn.refresh_caches()
     assert "frauenberatung-soest" not in {o.slug for o in hn.ballot_organisations()}
     with pytest.raises(InvalidSubmissionError, match="kein aktiver Partner"):
-        in_write(hn, nm.organisation_leaves, actor("admin"), "frauenberatung-soest", None, LIMITS)
+        in_write(hn, pt.organisation_leaves, actor("admin"), "frauenberatung-soest", None, LIMITS)
 
 
 def test_leaving_with_an_invalid_successor_is_refused_and_changes_nothing(
@@ -375,7 +381,7 @@ def test_leaving_with_an_invalid_successor_is_refused_and_changes_nothing(
 ) -> None:
     for successor in ("frauenberatung-soest", "gibt-es-nicht"):
         with pytest.raises(InvalidSubmissionError) as refused:
-            in_write(hn, nm.organisation_leaves, actor("admin"), "frauenberatung-soest", successor, LIMITS)
+            in_write(hn, pt.organisation_leaves, actor("admin"), "frauenberatung-soest", successor, LIMITS)
         assert "nachfolge_organisation" in refused.value.field_errors
     assert hn.actor(actor("fachkraft.frauenberatung").id) is not None
 
@@ -384,7 +390,7 @@ def test_a_leaving_partner_with_steering_members_can_open_a_vacancy(
     hn: Hilfenetz, actor: Callable[[str], Actor]
 ) -> None:
     in_write(hn, nm.remove_member, actor("admin"), "fachkraft.beratungsstelle", "amtszeitende", LIMITS)
-    result = in_write(hn, nm.organisation_leaves, actor("admin"), "kreispolizei", None, LIMITS)
+    result = in_write(hn, pt.organisation_leaves, actor("admin"), "kreispolizei", None, LIMITS)
     assert result["steuerungsgruppe_vakanz"] is True
     with hn.db.read() as session:
         alerts = session.scalars(
@@ -408,7 +414,7 @@ def test_limits_come_from_the_rules_file(tmp_path: Path) -> None:
 def test_seeding_again_does_not_bring_back_a_partner_that_left(
     hn: Hilfenetz, actor: Callable[[str], Actor]
 ) -> None:
-    in_write(hn, nm.organisation_leaves, actor("admin"), "tamar", None, LIMITS)
+    in_write(hn, pt.organisation_leaves, actor("admin"), "tamar", None, LIMITS)
     hn.seed_organisations()
     with hn.db.read() as session:
         org = session.scalars(select(Organisation).where(Organisation.slug == "tamar")).one()
