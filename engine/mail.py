@@ -32,6 +32,17 @@ TASK_TEXTS = {
     ),
 }
 DIGEST_SUBJECT = "Neue Aufgaben in Hilfenetz"
+#: Subject and first sentence per ballot outbox kind; neither names the ballot nor the application.
+BALLOT_TEXTS = {
+    "ballot_opened": (
+        "Abstimmung der Steuerungsgruppe in Hilfenetz",
+        "in Hilfenetz ist eine Abstimmung der Steuerungsgruppe eröffnet, in der Sie stimmberechtigt sind:",
+    ),
+    "ballot_reminder": (
+        "Erinnerung: Abstimmung in Hilfenetz endet bald",
+        "in Hilfenetz endet bald eine Abstimmung der Steuerungsgruppe, in der Ihre Stimme noch fehlt:",
+    ),
+}
 
 
 class MailNotSent(HilfenetzError):
@@ -65,6 +76,20 @@ def task_mail(to: str, base_url: str, task_id: str, kind: str = "task_created") 
         f"{link}\n\n"
         "Aus Datenschutzgründen enthält diese E-Mail keine Angaben zum Fall. "
         "Bitte melden Sie sich an, um die Aufgabe zu sehen.\n\n"
+        "Sie können Ihre Benachrichtigungen unter "
+        f"{base_url.rstrip('/')}/benachrichtigungen einstellen.\n"
+    )
+    return Mail(to, subject, body)
+
+
+def ballot_mail(to: str, base_url: str, ballot_id: int, kind: str) -> Mail:
+    """A ballot opened or about to close: a neutral text and the link to the ballot page only."""
+    subject, opening = BALLOT_TEXTS[kind]
+    body = (
+        "Guten Tag,\n\n"
+        f"{opening}\n"
+        f"{base_url.rstrip('/')}/abstimmungen/{ballot_id}\n\n"
+        "Bitte melden Sie sich an, um den Antrag zu sehen und abzustimmen.\n\n"
         "Sie können Ihre Benachrichtigungen unter "
         f"{base_url.rstrip('/')}/benachrichtigungen einstellen.\n"
     )

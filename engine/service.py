@@ -74,6 +74,7 @@ from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
 from engine.settings import Settings
 from engine.voting_minutes import minutes_of, render_minutes
 from engine.voting_pdf import minutes_pdf
+from engine.voting_reminders import send_ballot_reminders
 from engine.voting_rules import Abstimmungsregeln, load_rules
 from engine.workflow_state import WorkflowCache
 from engine.worklist import WorklistQuery, open_tasks_of_instance, process_names, summary, worklist
@@ -645,6 +646,13 @@ class Hilfenetz:
     def ballot_minutes_pdf(self, actor: Actor, ballot_id: int) -> bytes:
         """The minutes as a PDF document (same permission as the printable minutes)."""
         return minutes_pdf(self.ballot_minutes(actor, ballot_id), created_at=self.clock.now())
+
+    def send_ballot_reminders(self) -> int:
+        """Remind electors who have not voted before a ballot's deadline, at most once per ballot."""
+        with self.db.write() as session:
+            count = send_ballot_reminders(session, self.fristen, self.clock.now())
+            session.commit()
+            return count
 
     def _form_context(self, session: Session) -> dict[str, Any]:
         return {"organisation_options": self.organisations.options()}

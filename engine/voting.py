@@ -31,6 +31,7 @@ from engine.persistence.models import (
     BallotTally,
     BallotVote,
     Organisation,
+    Outbox,
     User,
     UserRole,
 )
@@ -52,6 +53,8 @@ OPENERS = ("Koordination",)
 READERS = ("Koordination", "Steuerungsgruppe", "Administration")
 EXCLUDED_APPLICANT = "Mitglied der antragstellenden Organisation"
 OFFEN, GESCHLOSSEN = "offen", "geschlossen"
+#: Outbox kinds: the electors are told when a ballot opens and reminded before its deadline.
+BALLOT_OPENED, BALLOT_REMINDER = "ballot_opened", "ballot_reminder"
 VORZEITIG, FRIST = "vorzeitig", "frist"
 CLOSED = "Die Abstimmung ist bereits geschlossen; es kann nicht mehr abgestimmt werden."
 EXPIRED = "Die Frist dieser Abstimmung ist abgelaufen; es kann nicht mehr abgestimmt werden."
@@ -112,8 +115,16 @@ def open_ballot(
             "ausgeschlossen": sum(1 for e in electorate if e.voter_id is None),
         },
     )
-    close_if_decided(session, now, ballot, opened_by)
+    if not close_if_decided(session, now, ballot, opened_by):
+        tell_electors(session, now, ballot, BALLOT_OPENED)
     return ballot
+
+
+def tell_electors(session: Session, now: datetime, ballot: Ballot, kind: str) -> None:
+    """Queue the in-app notification and e-mail to the electors (delivered from the outbox)."""
+    session.add(
+        Outbox(created_at=now, kind=kind, status="pending", attempts=0, payload={"ballot_id": ballot.id})
+    )
 
 
 def _check_opening(

@@ -156,3 +156,13 @@ def test_pdf_follows_the_minutes_permission(hn, actor, client):
     client.post("/abmelden", data={"csrf_token": csrf(client, "/aufgaben")})
     anonymous = client.get(f"/abstimmungen/{ballot}/protokoll.pdf")
     assert anonymous.status_code == 302 and "/anmelden" in anonymous.headers["Location"]
+
+
+def test_notifications_page_links_to_the_ballot(hn, actor, client):
+    ballot = open_with_documents(hn, actor)
+    hn.deliver_outbox()
+    login(client, "leitung.polizei")
+    page = page_of(client, "/benachrichtigungen")
+    assert "Abstimmung eröffnet" in page
+    assert f'<a href="/abstimmungen/{ballot}">Abstimmung Nr. {ballot}: {SUBJECT}</a>' in page
+    assert "Ballot opened" in page_of(client, "/benachrichtigungen?lang=en")
