@@ -27,7 +27,7 @@ from engine.persistence.models import (
 )
 from engine.service import Hilfenetz
 from tests.conftest import actor_lookup, build_engine
-from tests.support.bpmn_factory import chain_bpmn, write_definitions
+from tests.support.bpmn_factory import ballot_bpmn, chain_bpmn, write_definitions
 
 MEMBERS = sorted(
     [
@@ -266,5 +266,39 @@ def test_mails_are_neutral_link_to_the_ballot_and_follow_the_preference(tmp_path
         with hn.db.read() as session:
             kinds = sorted(set(session.scalars(select(EmailDelivery.kind))))
         assert kinds == ["abstimmung", "stimmerinnerung"]
+    finally:
+        hn.db.dispose()
+
+
+def test_a_ballot_opened_by_a_process_step_tells_and_reminds_its_electors(tmp_path, clock):
+    """The system step aktion=abstimmung (P5) opens the ballot inside the step's transaction."""
+    processes, forms = write_definitions(tmp_path / "defs", {"antrag": ballot_bpmn()})
+    fristen = {"test.abstimmung": "P7D", "abstimmung.erinnerung_vorlauf": "P1D"}
+    (processes / "fristen.json").write_text(json.dumps(fristen), encoding="utf-8")
+    hn = build_engine(tmp_path, f"sqlite:///{tmp_path / 'p5.db'}", clock, (processes, forms))
+    try:
+        lookup = actor_lookup(hn)
+        applicant = lookup("fachkraft.frauenberatung")
+        instance = hn.start(applicant, "antrag", {})
+        task = hn.instance_detail(applicant, instance).open_tasks[0]
+        hn.complete(applicant, task.id, {"notiz": "Präventionsprojekt an Schulen", "anzahl": 12000})
+        with hn.db.read() as session:
+            ballot = session.scalars(select(Ballot.id).where(Ballot.instance_id == instance)).one()
+        hn.deliver_outbox()
+        voters = sorted(set(MEMBERS) - {"koordination.frauenberatung"})  # the applying organisation
+        assert notified(hn, "ballot_opened") == voters
+        minutes = hn.ballot_minutes(lookup("leitung.polizei"), ballot)
+        assert [(d.label, d.value) for d in minutes.documents] == [
+            ("Vorhaben", "Präventionsprojekt an Schulen"),
+            ("Betrag in Euro", "12000"),
+        ]
+        assert minutes.instance_id == instance and minutes.opened_by == "Prozess"
+        hn.cast_vote(lookup("leitung.polizei"), ballot, "ja")
+        clock.advance(timedelta(days=6))
+        assert hn.send_ballot_reminders() == 1
+        hn.deliver_outbox()
+        assert notified(hn, "ballot_reminder") == sorted(set(voters) - {"leitung.polizei"})
+        history = [e.action for e in hn.instance_detail(lookup("koordination.jugendamt"), instance).history]
+        assert "abstimmung_erinnerung" in history
     finally:
         hn.db.dispose()
