@@ -48,6 +48,7 @@ from engine.persistence.models import (
     UserTask,
 )
 from engine.read_models import NotificationSettings, NotificationView
+from engine.voting import BALLOT_OPENED
 from engine.voting_reminders import BALLOT_KINDS, ballot_recipients, notification_title
 
 log = logging.getLogger(__name__)
@@ -330,10 +331,11 @@ class Notifications:
                 .where(EmailDelivery.id == delivery.id, EmailDelivery.status == "failed")
                 .values(status="sending", attempts=EmailDelivery.attempts + 1),
             )
-            count = _new_since_last_digest(session, user.id, day)
-            return Sending(delivery.id, digest_mail(user.email, self.base_url, count)) if taken else None
-        count = _new_since_last_digest(session, user.id, day)
-        status = "sending" if count else "leer"  # "leer": nothing new today, checked again tomorrow
+            count, ballots = _new_since_last_digest(session, user.id, day)
+            mail = digest_mail(user.email, self.base_url, count, ballots)
+            return Sending(delivery.id, mail) if taken else None
+        count, ballots = _new_since_last_digest(session, user.id, day)
+        status = "sending" if count or ballots else "leer"  # "leer": nothing new, checked again tomorrow
         row = EmailDelivery(
             user_id=user.id, digest_day=day, kind="tagesuebersicht", status=status, created_at=now, attempts=1
         )
@@ -342,7 +344,9 @@ class Notifications:
                 session.add(row)
         except IntegrityError:  # another runner recorded today's digest first
             return None
-        return Sending(row.id, digest_mail(user.email, self.base_url, count)) if count else None
+        if status == "leer":
+            return None
+        return Sending(row.id, digest_mail(user.email, self.base_url, count, ballots))
 
     # --- in-app ------------------------------------------------------------------------------
     def of_user(self, user_id: int, limit: int = 100) -> list[NotificationView]:
@@ -416,9 +420,9 @@ class Notifications:
             session.commit()
 
 
-def _new_since_last_digest(session: Session, user_id: int, day: str) -> int:
-    """New tasks (not reminders or escalations) since the user's previous digest, or all unread
-    new-task notifications before the first — the digest's text says "neue Aufgaben"."""
+def _new_since_last_digest(session: Session, user_id: int, day: str) -> tuple[int, int]:
+    """New tasks and newly opened ballots (not reminders or escalations) since the user's previous
+    digest, or all unread such notifications before the first — the digest says "neue Aufgaben"."""
     previous = session.scalar(
         select(func.max(EmailDelivery.created_at)).where(
             EmailDelivery.user_id == user_id,
@@ -427,16 +431,17 @@ def _new_since_last_digest(session: Session, user_id: int, day: str) -> int:
         )
     )
     query = (
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.kind == "task_created")
+        select(Notification.kind, func.count())
+        .where(Notification.user_id == user_id, Notification.kind.in_(("task_created", BALLOT_OPENED)))
+        .group_by(Notification.kind)
     )
     query = (
         query.where(Notification.created_at > previous)
         if previous
         else query.where(Notification.read_at.is_(None))
     )
-    return int(session.scalar(query) or 0)
+    counts = {kind: int(n) for kind, n in session.execute(query).all()}
+    return counts.get("task_created", 0), counts.get(BALLOT_OPENED, 0)
 
 
 def _ballot_of(notification: Notification, payload: dict[str, Any] | None) -> int | None:

@@ -302,3 +302,33 @@ def test_a_ballot_opened_by_a_process_step_tells_and_reminds_its_electors(tmp_pa
         assert "abstimmung_erinnerung" in history
     finally:
         hn.db.dispose()
+
+
+def test_the_daily_digest_counts_new_ballots_but_not_reminders(tmp_path, clock, smtp):
+    hn = engine_with(
+        tmp_path, clock, {"abstimmung.erinnerung_vorlauf": "PT2H"}, smtp_host="127.0.0.1", smtp_port=smtp.port
+    )
+    try:
+        lookup = actor_lookup(hn)
+        hn.set_notification_preference(lookup("leitung.polizei"), "taeglich")
+        ballot = open_ballot(hn)
+        hn.deliver_outbox()
+        before = len(smtp.sink.messages)
+        assert hn.send_digests() == 1  # 09:00 in Berlin, after the digest hour
+        (digest,) = smtp.sink.messages[before:]
+        body = digest.get_payload(decode=True).decode("utf-8")
+        assert digest["X-Envelope-To"] == "leitung.polizei@hilfenetz.invalid"
+        assert str(make_header(decode_header(digest["Subject"]))) == "Neue Abstimmungen in Hilfenetz"
+        assert (
+            "seit der letzten Übersicht gibt es in Hilfenetz eine neue Abstimmung der Steuerungsgruppe"
+            in body
+        )
+        assert "http://127.0.0.1:5000/abstimmungen" in body.splitlines() and "neue Aufgabe" not in body
+        assert "Präventionsprojekt" not in body and f"/abstimmungen/{ballot}" not in body
+        clock.advance(timedelta(hours=46))  # two hours before the deadline, 07:00 in Berlin
+        hn.send_ballot_reminders()
+        hn.deliver_outbox()
+        assert "leitung.polizei" in notified(hn, "ballot_reminder")  # in-app
+        assert hn.send_digests() == 0  # nothing new but a reminder: no digest
+    finally:
+        hn.db.dispose()
