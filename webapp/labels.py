@@ -33,6 +33,7 @@ ACTIONS = {
     "abstimmung_eroeffnet": "Abstimmung der Steuerungsgruppe eröffnet",
     "abstimmung_geschlossen": "Abstimmung der Steuerungsgruppe beendet",
     "stimme_abgegeben": "Stimme abgegeben",
+    "abstimmung_erinnerung": "Stimmberechtigte ohne Stimme an die Frist der Abstimmung erinnert",
     "task_handed_over": "Aufgabe übergeben an {an}: {task}",
     "steuerungsgruppe_nominierung": "Nominierung abgegeben",
     "steuerungsgruppe_konstituiert": "Steuerungsgruppe konstituiert",
@@ -46,6 +47,8 @@ NOTIFICATION_KINDS = {
     "task_created": "Neue Aufgabe",
     "task_reminder": "Erinnerung: Frist läuft bald ab",
     "task_escalated": "Überfällige Aufgabe",
+    "ballot_opened": "Abstimmung eröffnet",
+    "ballot_reminder": "Erinnerung: Abstimmung endet bald",
     "steuerungsgruppe_vakanz": "Vakanz in der Steuerungsgruppe",
 }
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
