@@ -31,8 +31,8 @@ from engine.assignment import user_keys
 from engine.directory import set_user_roles, users_with_keys
 from engine.errors import ConfigurationError, InvalidSubmissionError, NotFoundError
 from engine.persistence.models import (
-    Notification,
     Organisation,
+    Outbox,
     TaskCandidate,
     User,
     UserRole,
@@ -260,6 +260,12 @@ def _successor(session: Session, username: str) -> User:
 
 
 VACANCY_TITLE = "Steuerungsgruppe: Vakanz – bitte Nachbesetzung einleiten"
+#: Outbox kind of the vacancy alert (delivered by engine/notifications.py, in-app and e-mail).
+VACANCY_KIND = "steuerungsgruppe_vakanz"
+
+
+def coordinator_users(session: Session) -> list[User]:
+    return active_users_with_role(session, COORDINATION)
 
 
 def vacancy_alert(
@@ -271,18 +277,18 @@ def vacancy_alert(
     *,
     instance_id: int | None = None,
 ) -> int:
-    """Tell every active coordinator (in-app) that the group fell below its minimum; audited."""
-    recipients = active_users_with_role(session, COORDINATION)
-    for user in recipients:
-        session.add(
-            Notification(
-                user_id=user.id,
-                created_at=now,
-                kind="steuerungsgruppe_vakanz",
-                instance_id=instance_id,
-                title=VACANCY_TITLE,
-            )
+    """Tell every active coordinator (outbox: in-app and e-mail) that the group fell below its
+    minimum; audited. Returns how many coordinators there are now."""
+    recipients = coordinator_users(session)
+    session.add(
+        Outbox(
+            created_at=now,
+            kind=VACANCY_KIND,
+            status="pending",
+            attempts=0,
+            payload={"instance_id": instance_id, "mitglieder": size},
         )
+    )
     audit(
         session,
         now,

@@ -36,7 +36,17 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.directory import substitutes_of, users_with_keys
 from engine.errors import InvalidSubmissionError, NotFoundError
-from engine.mail import Mail, Mailer, MailNotSent, MailUncertain, ballot_mail, digest_mail, task_mail
+from engine.mail import (
+    Mail,
+    Mailer,
+    MailNotSent,
+    MailUncertain,
+    ballot_mail,
+    digest_mail,
+    task_mail,
+    vacancy_mail,
+)
+from engine.network_membership import VACANCY_KIND, VACANCY_TITLE, coordinator_users
 from engine.persistence.database import Database
 from engine.persistence.models import (
     Ballot,
@@ -55,7 +65,7 @@ log = logging.getLogger(__name__)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PREFERENCES = ("sofort", "taeglich", "aus")
-HANDLED_KINDS = ("task_created", "task_reminder", "task_escalated", *BALLOT_KINDS)
+HANDLED_KINDS = ("task_created", "task_reminder", "task_escalated", *BALLOT_KINDS, VACANCY_KIND)
 #: The e-mail log's kind per outbox kind.
 MAIL_KINDS = {
     "task_created": "aufgabe",
@@ -63,6 +73,7 @@ MAIL_KINDS = {
     "task_escalated": "eskalation",
     "ballot_opened": "abstimmung",
     "ballot_reminder": "stimmerinnerung",
+    VACANCY_KIND: "vakanz",
 }
 LEITUNG = "Leitung"
 COORDINATION = "Koordination@*"
@@ -172,6 +183,8 @@ class Notifications:
         row.status, row.attempts, row.next_attempt_at = "processing", row.attempts + 1, now + LEASE
         if row.kind in BALLOT_KINDS:
             return self._prepare_ballot(session, row, now)
+        if row.kind == VACANCY_KIND:
+            return self._prepare_vacancy(session, row, now)
         task = session.get(UserTask, str(row.payload.get("task_id", "")))
         if task is None or task.status != "open":
             return Claim(row.id, ())
@@ -198,6 +211,18 @@ class Notifications:
             mail = self._mail_if_wanted(session, row, user, now)
             if mail is not None:
                 mails.append(Sending(mail[0], ballot_mail(mail[1], self.base_url, ballot.id, row.kind)))
+        return Claim(row.id, tuple(mails))
+
+    def _prepare_vacancy(self, session: Session, row: Outbox, now: datetime) -> Claim:
+        """The Steuerungsgruppe fell below its minimum (P7): every active coordinator."""
+        instance_id = row.payload.get("instance_id")
+        mails = []
+        for user in coordinator_users(session):
+            notice = Notification(task_id=None, instance_id=instance_id, title=VACANCY_TITLE)
+            self._notify(session, row, user, now, notice)
+            mail = self._mail_if_wanted(session, row, user, now)
+            if mail is not None:
+                mails.append(Sending(mail[0], vacancy_mail(mail[1], self.base_url)))
         return Claim(row.id, tuple(mails))
 
     def _mail_if_wanted(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from email.header import decode_header, make_header
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +215,9 @@ def test_falling_below_the_minimum_alerts_every_coordinator(
     assert not hn.notifications_of(actor("koordination.jugendamt"))
     result = in_write(hn, nm.remove_member, admin, "fachkraft.gleichstellung", "ruecktritt", LIMITS)
     assert result["vakanz"] is True and result["mitglieder_verbleibend"] == 4
+    assert not hn.notifications_of(actor("koordination.jugendamt"))  # the outbox delivers it
+    assert hn.deliver_outbox() == 1 and hn.deliver_outbox() == 0
+    assert not hn.notifications_of(actor("fachkraft.polizei"))
     for name in ("koordination.jugendamt", "koordination.frauenberatung"):
         titles = [n.title for n in hn.notifications_of(actor(name))]
         assert titles == [nm.VACANCY_TITLE]
@@ -392,6 +396,7 @@ def test_a_leaving_partner_with_steering_members_can_open_a_vacancy(
     in_write(hn, nm.remove_member, actor("admin"), "fachkraft.beratungsstelle", "amtszeitende", LIMITS)
     result = in_write(hn, pt.organisation_leaves, actor("admin"), "kreispolizei", None, LIMITS)
     assert result["steuerungsgruppe_vakanz"] is True
+    hn.deliver_outbox()
     with hn.db.read() as session:
         alerts = session.scalars(
             select(Notification).where(Notification.kind == "steuerungsgruppe_vakanz")
@@ -441,7 +446,30 @@ def test_p7_resignation_below_the_minimum_continues_with_nominations(
     detail = hn.instance_detail(koord, second)
     assert detail.status == "running"
     assert [t.element_id for t in detail.open_tasks] == ["Task_Nominierung"]
-    assert [n.title for n in hn.notifications_of(koord)] == [nm.VACANCY_TITLE]
+    hn.deliver_outbox()
+    assert [n.title for n in hn.notifications_of(koord) if n.kind == nm.VACANCY_KIND] == [nm.VACANCY_TITLE]
     with hn.db.read() as session:
         assert len(nm.steering_group(session)) == 4
+    hn.db.dispose()
+
+
+def test_the_vacancy_alert_reaches_the_coordinators_by_e_mail_without_names(
+    tmp_path: Path, clock: ManualClock, smtp: Any
+) -> None:
+    defs = write_definitions(tmp_path / "defs", {"kette": chain_bpmn(tasks=1)})
+    hn = build_engine(
+        tmp_path, f"sqlite:///{tmp_path / 'm.db'}", clock, defs, smtp_host="127.0.0.1", smtp_port=smtp.port
+    )
+    admin = actor_lookup(hn)("admin")
+    in_write(hn, nm.remove_member, admin, "fachkraft.beratungsstelle", "amtszeitende", LIMITS)
+    in_write(hn, nm.remove_member, admin, "fachkraft.gleichstellung", "ruecktritt", LIMITS)
+    assert hn.deliver_outbox() == 1
+    assert smtp.sink.recipients() == [
+        "koordination.frauenberatung@hilfenetz.invalid",
+        "koordination.jugendamt@hilfenetz.invalid",
+    ]
+    message = smtp.sink.messages[-1]
+    body = message.get_payload(decode=True).decode("utf-8")
+    assert str(make_header(decode_header(message["Subject"]))) == "Steuerungsgruppe: Nachbesetzung nötig"
+    assert "http://127.0.0.1:5000/prozesse" in body and "gleichstellung" not in body
     hn.db.dispose()
