@@ -1,4 +1,5 @@
-"""Web app: the Koordination's partner list and the one-time start password of a new account."""
+"""Web app: the Koordination's partner list, the one-time start password of a new account, and the
+German error of a refused Steuerungsgruppe constitution."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from engine import network_membership as nm
 from engine import partners as pt
 from engine.service import Hilfenetz
 from engine.settings import REPO_ROOT
+from engine.worklist import WorklistQuery
+from tests.conftest import actor_lookup, build_engine
 from tests.integration.test_webapp_auth import csrf, login, make_app
+from tests.integration.test_webapp_tasks import post_json
 
 
 @pytest.fixture
@@ -61,3 +65,40 @@ def test_start_password_is_shown_once_and_lets_the_new_account_sign_in(hn, actor
     assert "no-store" in page.headers["Cache-Control"]
     assert hn.login("leitung.neu", found.group(1)).organisation == "neu-partner"
     assert found.group(1) not in client.get("/partner").get_data(as_text=True)
+
+
+def test_refused_constitution_shows_the_german_error_and_keeps_the_task(tmp_path, clock):
+    """Through the web: four confirmed members, the Steuerungsgruppe's choice is refused with 422."""
+    hn = build_engine(
+        tmp_path, f"sqlite:///{tmp_path / 'p7.db'}", clock, (REPO_ROOT / "processes", REPO_ROOT / "forms")
+    )
+    look = actor_lookup(hn)
+    start = {"anlass": "bildung", "nominierende_organisationen": ["kreispolizei"]}
+    instance = hn.start(look("koordination.jugendamt"), "steuerungsgruppe", start)
+    leitung = look("leitung.polizei")
+    nomination = next(t.id for t in hn.worklist(leitung, WorklistQuery()).tasks if t.instance_id == instance)
+    four = ["leitung.polizei", "fachkraft.polizei", "koordination.jugendamt", "fachkraft.jugendamt"]
+    hn.complete(leitung, nomination, {"nominierte_personen": four})
+    koord = look("koordination.jugendamt")
+    confirm = next(t.id for t in hn.worklist(koord, WorklistQuery()).tasks if t.instance_id == instance)
+    hn.complete(
+        koord,
+        confirm,
+        {"entscheidung": "bestaetigen", "bestaetigt_durch": "koordination", "mitglieder": four},
+    )
+    choose = next(t.id for t in hn.worklist(leitung, WorklistQuery()).tasks if t.instance_id == instance)
+    with make_app(hn).test_client() as client:
+        token = login(client, "leitung.polizei")
+        form = client.get(f"/aufgaben/{choose}/formular.json").get_json()
+        assert "leitung.polizei" in {o["value"] for o in form["data"]["user_options"]}
+        data = {
+            "weiter": "konstituieren",
+            "koordination_gewaehlt": ["leitung.polizei", "koordination.jugendamt"],
+        }
+        status, body = post_json(client, f"/aufgaben/{choose}/abschliessen", token, data)
+    assert status == 422
+    assert "Die Steuerungsgruppe muss 5 bis 10 Mitglieder haben; gewählt sind 4." in body["message"]
+    assert choose in {t.id for t in hn.worklist(leitung, WorklistQuery()).tasks}
+    with hn.db.read() as session:
+        assert len(nm.steering_group(session)) == 6  # nothing changed
+    hn.db.dispose()
