@@ -33,6 +33,7 @@ from engine.errors import ConfigurationError, InvalidSubmissionError, NotFoundEr
 from engine.persistence.models import (
     Organisation,
     Outbox,
+    ProcessInstance,
     TaskCandidate,
     User,
     UserRole,
@@ -303,17 +304,36 @@ def vacancy_alert(
 
 # --- hand-over of open tasks -------------------------------------------------------------------
 def open_tasks_of(session: Session, user_ids: set[int], keys: set[str]) -> list[UserTask]:
-    """Open tasks assigned to these users, or (unassigned) with one of these candidate keys."""
-    assigned = session.scalars(
-        select(UserTask).where(UserTask.status == "open", UserTask.assignee_id.in_(user_ids))
-    ).all()
-    by_key = session.scalars(
-        select(UserTask)
+    """Open tasks assigned to these users, or (unassigned) with one of these candidate keys.
+
+    The instances of these tasks are locked first (``FOR UPDATE`` on PostgreSQL; SQLite's write
+    transaction is exclusive anyway), exactly as a completion locks its instance, and the tasks
+    are read again afterwards: a completion that committed meanwhile is seen, one that comes
+    later reads the handed-over task.
+    """
+    assigned = select(UserTask.id).where(UserTask.status == "open", UserTask.assignee_id.in_(user_ids))
+    by_key = (
+        select(UserTask.id)
         .join(TaskCandidate, TaskCandidate.task_id == UserTask.id)
         .where(UserTask.status == "open", TaskCandidate.key.in_(sorted(keys)))
-    ).all()
-    found = {t.id: t for t in [*assigned, *by_key]}
-    return [found[k] for k in sorted(found)]
+    )
+    ids = set(session.scalars(assigned)) | set(session.scalars(by_key))
+    if not ids:
+        return []
+    instances = sorted(set(session.scalars(select(UserTask.instance_id).where(UserTask.id.in_(ids)))))
+    session.execute(
+        select(ProcessInstance.id)
+        .where(ProcessInstance.id.in_(instances))
+        .order_by(ProcessInstance.id)
+        .with_for_update()
+    )
+    rows = session.scalars(
+        select(UserTask)
+        .where(UserTask.id.in_(ids), UserTask.status == "open")
+        .order_by(UserTask.id)
+        .execution_options(populate_existing=True)
+    )
+    return list(rows)
 
 
 def _someone_else_can(session: Session, keys: set[str], excluded: set[int]) -> bool:
