@@ -23,7 +23,7 @@ from sqlalchemy import select
 from engine import network_membership as nm
 from engine import partners
 from engine.actions import ActionContext, ActionHandler
-from engine.errors import InvalidSubmissionError
+from engine.errors import InvalidSubmissionError, NotPermittedError
 from engine.persistence.models import AuditEvent
 from engine.runtime import audit
 
@@ -73,13 +73,19 @@ def collect_nominations(ctx: ActionContext) -> dict[str, Any]:
 
 
 def member_leaves(ctx: ActionContext) -> dict[str, Any]:
+    leaving = str(ctx.value("ausscheidend"))
+    if ctx.actor is not None and ctx.actor.username != leaving and not ctx.actor.has_role(nm.COORDINATION):
+        raise NotPermittedError(
+            "Den Rücktritt erklärt das Mitglied selbst; "
+            "für ein anderes Mitglied trägt ihn die Koordination ein."
+        )
     limits = nm.load_limits(ctx.processes_dir)
     successor = ctx.data.get("nachfolge") or None
     return nm.remove_member(
         ctx.session,
         ctx.now,
         ctx.actor,
-        str(ctx.value("ausscheidend")),
+        leaving,
         str(ctx.data.get("anlass", "")),
         limits,
         successor=str(successor) if successor else None,

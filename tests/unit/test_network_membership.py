@@ -473,3 +473,26 @@ def test_the_vacancy_alert_reaches_the_coordinators_by_e_mail_without_names(
     assert str(make_header(decode_header(message["Subject"]))) == "Steuerungsgruppe: Nachbesetzung nötig"
     assert "http://127.0.0.1:5000/prozesse" in body and "gleichstellung" not in body
     hn.db.dispose()
+
+
+def test_only_the_member_or_the_koordination_records_a_resignation(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    hn = build_engine(
+        tmp_path, f"sqlite:///{tmp_path / 'r.db'}", clock, (REPO_ROOT / "processes", REPO_ROOT / "forms")
+    )
+    look = actor_lookup(hn)
+    start = {"anlass": "ruecktritt", "nominierende_organisationen": ["kreispolizei"]}
+    with pytest.raises(NotPermittedError, match="erklärt das Mitglied selbst"):
+        hn.start(
+            look("leitung.polizei"), "steuerungsgruppe", {**start, "ausscheidend": "fachkraft.gleichstellung"}
+        )
+    with hn.db.read() as session:
+        assert "fachkraft.gleichstellung" in nm.steering_group(session)
+    own = hn.start(
+        look("fachkraft.gleichstellung"),
+        "steuerungsgruppe",
+        {**start, "ausscheidend": "fachkraft.gleichstellung"},
+    )
+    assert hn.instance_detail(look("koordination.jugendamt"), own).end_event == "EndEvent_Ausgeschieden"
+    hn.db.dispose()
