@@ -3,9 +3,10 @@ start password of a new partner's first accounts (shown once, never stored in cl
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, render_template, request
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response
 
-from engine.errors import NotFoundError
+from engine.errors import InvalidSubmissionError, NotFoundError
 from engine.read_models import Actor
 from webapp.facade import current_actor, hilfenetz
 from webapp.i18n import _
@@ -53,6 +54,26 @@ def start_password() -> tuple[str, int]:
     except NotFoundError as exc:
         return _page({"username": _(exc.message)}, status=422)
     return _page(issued=(username, password))
+
+
+@bp.post("/konto-deaktivieren")
+def disable_account() -> Response | tuple[str, int]:
+    """Disable an account (it can no longer sign in); its open tasks are handed over."""
+    username = request.form.get("disable_username", "").strip()
+    successor = request.form.get("successor", "").strip() or None
+    if not username:
+        return _page({"disable_username": _("Bitte geben Sie den Benutzernamen an.")}, status=422)
+    try:
+        hilfenetz().disable_account(current_actor(), username, successor)
+    except NotFoundError as exc:
+        return _page({"disable_username": _(exc.message)}, status=422)
+    except InvalidSubmissionError as exc:
+        return _page({"successor": _(exc.field_errors.get("nachfolge", exc.message))}, status=422)
+    flash(
+        _("Das Konto {username} ist deaktiviert; seine offenen Aufgaben sind übergeben.", username=username),
+        "success",
+    )
+    return redirect(url_for("partners.index"))
 
 
 def init_app(app: Flask) -> None:

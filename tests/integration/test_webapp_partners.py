@@ -4,6 +4,7 @@ German error of a refused Steuerungsgruppe constitution."""
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -102,3 +103,32 @@ def test_refused_constitution_shows_the_german_error_and_keeps_the_task(tmp_path
     with hn.db.read() as session:
         assert len(nm.steering_group(session)) == 6  # nothing changed
     hn.db.dispose()
+
+
+def test_koordination_disables_an_account_and_its_tasks_go_to_the_successor(hn, actor, client):
+    shutil.copy(REPO_ROOT / "processes" / "gremien.json", hn.settings.processes_dir)
+    lena = actor("fachkraft.frauenberatung")
+    instance = hn.start(lena, "kette", {})
+    task = next(t.id for t in hn.worklist(lena, WorklistQuery()).tasks if t.instance_id == instance)
+    hn.claim(lena, task)
+    token = login(client, "koordination.jugendamt")
+    refused = client.post(
+        "/partner/konto-deaktivieren",
+        data={"csrf_token": token, "disable_username": "fachkraft.frauenberatung", "successor": "niemand"},
+    )
+    assert refused.status_code == 422 and "aktives Konto als Nachfolge" in refused.get_data(as_text=True)
+    assert hn.actor(lena.id) is not None
+    done = client.post(
+        "/partner/konto-deaktivieren",
+        data={
+            "csrf_token": token,
+            "disable_username": "fachkraft.frauenberatung",
+            "successor": "fachkraft2.frauenberatung",
+        },
+    )
+    assert done.status_code == 302
+    assert "ist deaktiviert" in client.get("/partner").get_data(as_text=True)
+    assert hn.actor(lena.id) is None
+    sara = actor("fachkraft2.frauenberatung")
+    assert task in {t.id for t in hn.worklist(sara, WorklistQuery(view="meine")).tasks}
+    hn.complete(sara, task, {"notiz": "übernommen"})
