@@ -36,7 +36,19 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.directory import substitutes_of, users_with_keys
 from engine.errors import InvalidSubmissionError, NotFoundError
-from engine.mail import Mail, Mailer, MailNotSent, MailUncertain, digest_mail, task_mail
+from engine.mail import (
+    MEETING_KINDS,
+    Mail,
+    Mailer,
+    MailNotSent,
+    MailUncertain,
+    digest_mail,
+    meeting_mail,
+    task_mail,
+    warning_mail,
+)
+from engine.meeting_calendar import Termin, calendar_attachment
+from engine.netzwerktreffen import INVITATION_KIND, WARNING_KIND
 from engine.persistence.database import Database
 from engine.persistence.models import EmailDelivery, Notification, Outbox, TaskCandidate, User, UserTask
 from engine.read_models import NotificationSettings, NotificationView
@@ -45,9 +57,18 @@ log = logging.getLogger(__name__)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PREFERENCES = ("sofort", "taeglich", "aus")
-HANDLED_KINDS = ("task_created", "task_reminder", "task_escalated")
+TASK_KINDS = ("task_created", "task_reminder", "task_escalated")
+#: Outbox kinds about no task: a network meeting's calendar invitation, the coordinators' warning.
+EVENT_KINDS = (INVITATION_KIND, WARNING_KIND)
+HANDLED_KINDS = TASK_KINDS + EVENT_KINDS
 #: The e-mail log's kind per outbox kind.
-MAIL_KINDS = {"task_created": "aufgabe", "task_reminder": "erinnerung", "task_escalated": "eskalation"}
+MAIL_KINDS = {
+    "task_created": "aufgabe",
+    "task_reminder": "erinnerung",
+    "task_escalated": "eskalation",
+    INVITATION_KIND: "einladung",
+    WARNING_KIND: "warnung",
+}
 LEITUNG = "Leitung"
 COORDINATION = "Koordination@*"
 MAX_ATTEMPTS = 8
@@ -111,13 +132,20 @@ def escalation_recipients(session: Session, task: UserTask) -> list[User]:
 
 class Notifications:
     def __init__(
-        self, db: Database, clock: Clock, mailer: Mailer | None, base_url: str, digest_hour: int
+        self,
+        db: Database,
+        clock: Clock,
+        mailer: Mailer | None,
+        base_url: str,
+        digest_hour: int,
+        organizer: str = "",
     ) -> None:
         self.db = db
         self.clock = clock
         self.mailer = mailer
         self.base_url = base_url
         self.digest_hour = digest_hour
+        self.organizer = organizer  # the ORGANIZER of calendar invitations (the sender address)
 
     # --- outbox ----------------------------------------------------------------------------
     def deliver_outbox(self, limit: int = 50) -> int:
@@ -154,6 +182,8 @@ class Notifications:
                 .values(status="unsicher", last_error="Abbruch während des Versands; nicht wiederholt.")
             )
         row.status, row.attempts, row.next_attempt_at = "processing", row.attempts + 1, now + LEASE
+        if row.kind in EVENT_KINDS:
+            return self._prepare_event(session, row, now)
         task = session.get(UserTask, str(row.payload.get("task_id", "")))
         if task is None or task.status != "open":
             return Claim(row.id, ())
@@ -165,6 +195,57 @@ class Notifications:
                 if sending is not None:
                     mails.append(Sending(sending, task_mail(user.email, self.base_url, task.id, row.kind)))
         return Claim(row.id, tuple(mails))
+
+    def _prepare_event(self, session: Session, row: Outbox, now: datetime) -> Claim:
+        """An outbox row about no task: in-app notifications and e-mails rebuilt from its payload."""
+        if row.kind == INVITATION_KIND:
+            termin = Termin.from_payload(row.payload["termin"])
+            instance_id: int | None = int(row.payload["instance_id"])
+            users = users_with_keys(session, {f"*@{org}" for org in row.payload["organisationen"]})
+            what = MEETING_KINDS.get(str(row.payload.get("art")), "Termin")
+            day = termin.start.astimezone(BERLIN).strftime("%d.%m.%Y")
+            prefix = "Abgesagt" if termin.method == "CANCEL" else "Einladung"
+            title = f"{prefix}: {what} am {day}"
+        else:
+            year, count = int(row.payload["jahr"]), int(row.payload["anzahl"])
+            instance_id, users = None, users_with_keys(session, {COORDINATION})
+            title = f"Zweites Netzwerktreffen {year} noch nicht terminiert"
+        mails = []
+        for user in sorted(users, key=lambda u: u.id):
+            self._notify_event(session, row, user, now, instance_id, title)
+            if self.mailer is None or not user.email or user.notification_preference != "sofort":
+                continue
+            sending = self._record_sending(session, row, user, now)
+            if sending is None:
+                continue
+            if row.kind == INVITATION_KIND:
+                link = f"{self.base_url.rstrip('/')}/benachrichtigungen"
+                attachment = calendar_attachment(termin, self.organizer, link)
+                mail = meeting_mail(user.email, self.base_url, str(row.payload.get("art")), day, attachment)
+            else:
+                mail = warning_mail(user.email, self.base_url, year, count)
+            mails.append(Sending(sending, mail))
+        return Claim(row.id, tuple(mails))
+
+    @staticmethod
+    def _notify_event(
+        session: Session, row: Outbox, user: User, now: datetime, instance_id: int | None, title: str
+    ) -> None:
+        exists = session.scalar(
+            select(Notification.id).where(Notification.outbox_id == row.id, Notification.user_id == user.id)
+        )
+        if exists is None:
+            session.add(
+                Notification(
+                    user_id=user.id,
+                    outbox_id=row.id,
+                    created_at=now,
+                    kind=row.kind,
+                    task_id=None,
+                    instance_id=instance_id,
+                    title=title[:200],
+                )
+            )
 
     @staticmethod
     def _notify(session: Session, row: Outbox, task: UserTask, user: User, now: datetime) -> None:
