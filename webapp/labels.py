@@ -34,6 +34,8 @@ NOTIFICATION_KINDS = {
     "task_created": "Neue Aufgabe",
     "task_reminder": "Erinnerung: Frist läuft bald ab",
     "task_escalated": "Überfällige Aufgabe",
+    "termin_einladung": "Einladung (Netzwerktreffen)",
+    "netzwerktreffen_warnung": "Netzwerktreffen nicht terminiert",
 }
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
 MESSAGE_NAMES = {"neuer_vorfall": "neuer Vorfall (Wiedereröffnung)"}
