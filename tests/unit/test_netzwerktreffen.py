@@ -261,3 +261,26 @@ def test_a_malformed_warning_day_is_a_clear_error(p6, clock):
     p6.fristen.overrides["netzwerktreffen.zweites_bis"] = "30.09."
     with pytest.raises(ScriptError, match="MM-TT"):
         p6.warn_second_meeting()
+
+
+def test_a_refused_invitation_mail_is_sent_again_later_with_its_attachment_once(p6, clock, smtp):
+    instance_id = to_invitation(p6, clock)
+    while p6.deliver_outbox():  # the task notifications so far
+        pass
+    invite(p6, instance_id, "2026-03-12T10:00+01:00", "2026-03-12T13:00+01:00")
+    smtp.sink.refuse = True
+    p6.deliver_outbox()
+    assert invitations(smtp) == []
+    with p6.db.read() as session:
+        row = session.scalars(select(Outbox).where(Outbox.kind == INVITATION_KIND)).one()
+        assert row.status == "failed"
+    smtp.sink.refuse = False
+    clock.advance(timedelta(minutes=5))
+    while p6.deliver_outbox():
+        pass
+    mails = invitations(smtp)
+    assert sorted(str(m["X-Envelope-To"]) for m in mails) == INVITED
+    assert all(str(calendar_of(m)["METHOD"]) == "REQUEST" for m in mails)
+    clock.advance(timedelta(hours=2))
+    assert p6.deliver_outbox() == 0
+    assert len(invitations(smtp)) == len(INVITED)
