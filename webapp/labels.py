@@ -33,6 +33,7 @@ ACTIONS = {
     "abstimmung_eroeffnet": "Abstimmung der Steuerungsgruppe eröffnet",
     "abstimmung_geschlossen": "Abstimmung der Steuerungsgruppe beendet",
     "stimme_abgegeben": "Stimme abgegeben",
+    "einladung_versendet": "Einladung mit Kalenderdatei versendet",
 }
 PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang")
 NOTIFICATION_KINDS = {

@@ -66,3 +66,9 @@ def test_an_organisation_not_invited_gets_no_calendar_file(client, meeting):
     login(client, "fachkraft.jobcenter")
     assert client.get(f"/netzwerktreffen/{meeting}/termin.ics").status_code == 404
     assert client.get("/netzwerktreffen/99999/termin.ics").status_code == 404
+
+
+def test_the_history_names_the_invitation(client, meeting):
+    login(client, "koordination.jugendamt")
+    page = client.get(f"/vorgaenge/{meeting}").get_data(as_text=True)
+    assert "Einladung mit Kalenderdatei versendet" in page and "einladung_versendet" not in page
