@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from engine import netzwerktreffen, voting_step
+from engine import arbeitsgruppe, netzwerktreffen, voting_step
 from engine.actions import ActionHandler
 
 ACTION_HANDLERS: dict[str, ActionHandler] = {
     **voting_step.HANDLERS,
     **netzwerktreffen.HANDLERS,
+    **arbeitsgruppe.HANDLERS,
 }
