@@ -33,6 +33,7 @@ ACTIONS = {
     "abstimmung_eroeffnet": "Abstimmung der Steuerungsgruppe eröffnet",
     "abstimmung_geschlossen": "Abstimmung der Steuerungsgruppe beendet",
     "stimme_abgegeben": "Stimme abgegeben",
+    "abstimmung_erinnerung": "Stimmberechtigte ohne Stimme an die Frist der Abstimmung erinnert",
     "einladung_versendet": "Einladung mit Kalenderdatei versendet",
 }
 PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang")
@@ -40,6 +41,8 @@ NOTIFICATION_KINDS = {
     "task_created": "Neue Aufgabe",
     "task_reminder": "Erinnerung: Frist läuft bald ab",
     "task_escalated": "Überfällige Aufgabe",
+    "ballot_opened": "Abstimmung eröffnet",
+    "ballot_reminder": "Erinnerung: Abstimmung endet bald",
     "termin_einladung": "Einladung (Netzwerktreffen)",
     "netzwerktreffen_warnung": "Netzwerktreffen nicht terminiert",
 }
