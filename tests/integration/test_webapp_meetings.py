@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
@@ -72,3 +73,17 @@ def test_the_history_names_the_invitation(client, meeting):
     login(client, "koordination.jugendamt")
     page = client.get(f"/vorgaenge/{meeting}").get_data(as_text=True)
     assert "Einladung mit Kalenderdatei versendet" in page and "einladung_versendet" not in page
+
+
+def test_the_coordinators_warning_links_to_a_new_meeting(client, p6, clock):
+    clock.set(datetime(2026, 10, 1, 8, 0, tzinfo=UTC))
+    assert p6.warn_second_meeting() == 1
+    while p6.deliver_outbox():
+        pass
+    login(client, "koordination.frauenberatung")
+    page = client.get("/benachrichtigungen").get_data(as_text=True)
+    assert (
+        '<a href="/prozesse/netzwerktreffen/starten">Zweites Netzwerktreffen 2026 noch nicht terminiert</a>'
+        in page
+    )
+    assert "Netzwerktreffen nicht terminiert" in page  # the kind's label
