@@ -34,6 +34,7 @@ ACTIONS = {
     "abstimmung_geschlossen": "Abstimmung der Steuerungsgruppe beendet",
     "stimme_abgegeben": "Stimme abgegeben",
     "abstimmung_erinnerung": "Stimmberechtigte ohne Stimme an die Frist der Abstimmung erinnert",
+    "einladung_versendet": "Einladung mit Kalenderdatei versendet",
     "task_handed_over": "Aufgabe übergeben an {an}: {task}",
     "steuerungsgruppe_nominierung": "Nominierung abgegeben",
     "steuerungsgruppe_konstituiert": "Steuerungsgruppe konstituiert",
@@ -49,6 +50,8 @@ NOTIFICATION_KINDS = {
     "task_escalated": "Überfällige Aufgabe",
     "ballot_opened": "Abstimmung eröffnet",
     "ballot_reminder": "Erinnerung: Abstimmung endet bald",
+    "termin_einladung": "Einladung (Netzwerktreffen)",
+    "netzwerktreffen_warnung": "Netzwerktreffen nicht terminiert",
     "steuerungsgruppe_vakanz": "Vakanz in der Steuerungsgruppe",
 }
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
