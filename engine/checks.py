@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.action_registry import ACTION_HANDLERS
+from engine.actions import unknown_action_message
 from engine.definitions import DefinitionSource, build_bundle
 from engine.dmn_feel import translate_dmn
 from engine.errors import InvalidDefinitionError, Problem
@@ -24,7 +26,12 @@ def check_file(path: Path, forms_dir: Path) -> list[Problem]:
             return translate_dmn(parse_xml(path.read_bytes(), filename=path.name), path.name)
         if path.suffix == ".bpmn":
             bundle = build_bundle(path, DefinitionSource(path.parent, forms_dir))
-            return lint_bundle(bundle)
+            unknown = [
+                Problem(path.name, element, unknown_action_message([name]))
+                for element, name in bundle.actions
+                if name not in ACTION_HANDLERS
+            ]
+            return unknown + lint_bundle(bundle)
     except InvalidDefinitionError as exc:
         return exc.problems or [Problem(path.name, None, exc.message)]
     return [Problem(path.name, None, "Unbekannter Dateityp (erwartet .bpmn, .dmn oder .form).")]

@@ -19,12 +19,13 @@ from typing import Any, ClassVar
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+from SpiffWorkflow.bpmn.specs.defaults import ServiceTask, StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask as SubWorkflowTaskMixin
 from SpiffWorkflow.camunda.parser.CamundaParser import CamundaParser
 from SpiffWorkflow.camunda.parser.event_parsers import CamundaStartEventParser
-from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, UserTaskParser
+from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS, CamundaTaskParser, UserTaskParser
 from SpiffWorkflow.camunda.serializer.config import CAMUNDA_CONFIG
 from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.camunda.specs.user_task import UserTask as CamundaUserTask
@@ -80,17 +81,39 @@ class HilfenetzStartEventParser(CamundaStartEventParser):  # type: ignore[misc]
         return extensions
 
 
+class SystemStep(ServiceTask):  # type: ignore[misc]
+    """A ``serviceTask`` the engine carries out (``camunda:property aktion``, engine/actions.py).
+
+    Running it does nothing but wait (STARTED); the runtime then calls the named handler in the
+    same transaction and completes the task, or leaves it waiting until the engine resumes it.
+    """
+
+    def _run_hook(self, my_task: Any) -> None:
+        return None
+
+
 class HilfenetzParser(CamundaParser):  # type: ignore[misc]
     OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {
         **CamundaParser.OVERRIDE_PARSER_CLASSES,
         full_tag("userTask"): (HilfenetzUserTaskParser, CamundaUserTask),
         full_tag("startEvent"): (HilfenetzStartEventParser, StartEvent),
+        full_tag("serviceTask"): (CamundaTaskParser, SystemStep),
     }
 
 
 def make_serializer() -> BpmnWorkflowSerializer:
-    registry = BpmnWorkflowSerializer.configure(CAMUNDA_CONFIG)
+    registry = BpmnWorkflowSerializer.configure({**CAMUNDA_CONFIG, SystemStep: BpmnTaskSpecConverter})
     return BpmnWorkflowSerializer(registry)
+
+
+def system_step_actions(specs: list[Any]) -> dict[str, str]:
+    """``{element id: aktion}`` for every system step; an empty name is kept for the check."""
+    found = {}
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            if isinstance(task_spec, SystemStep):
+                found[task_spec.bpmn_id] = str((task_spec.extensions or {}).get("aktion") or "").strip()
+    return found
 
 
 @dataclass(frozen=True)
@@ -107,6 +130,8 @@ class Bundle:
     starter_groups: str | None = None
     start_message: str | None = None
     confidential: bool = False
+    actions: tuple[tuple[str, str], ...] = ()
+    """``(element id, aktion)`` of every system step the version has."""
 
     @property
     def content_hash(self) -> str:
@@ -362,6 +387,17 @@ class _BundleBuilder:
             ) from None
         start_form = self._collect_forms({self.process_key: spec, **subprocess_specs})
         self._refuse_self_start(start_message(spec), [spec, *subprocess_specs.values()])
+        actions = system_step_actions([spec, *subprocess_specs.values()])
+        for element, name in actions.items():
+            if not name:
+                self.problems.append(
+                    Problem(
+                        f"{self.process_key}.bpmn",
+                        element,
+                        "Eine Serviceaufgabe braucht die Eigenschaft „aktion“ (welcher Systemschritt "
+                        "ausgeführt wird); ohne sie würde der Vorgang an dieser Stelle stehen bleiben.",
+                    )
+                )
         if self.problems:
             raise InvalidDefinitionError(
                 "Die Prozessdefinition enthält Fehler.", self.problems, process=self.process_key
@@ -377,6 +413,7 @@ class _BundleBuilder:
             starter_groups=self.starter_groups,
             start_message=start_message(spec),
             confidential=self.confidential,
+            actions=tuple(sorted(actions.items())),
         )
 
 

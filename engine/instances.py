@@ -317,23 +317,48 @@ class Instances:
     def _mark_failed(self, instance_id: int, now: datetime, exc: ScriptError) -> None:
         """A timer whose follow-up fails must not block the others: the state stays as it was,
         the instance shows the German reason and waits for a person (no endless retries)."""
-        reason = f"Fehler nach Fristablauf ({exc.element or 'Prozess'}): {exc.message}"
         with self.db.write() as session:
-            session.execute(
-                update(ProcessInstance)
-                .where(ProcessInstance.id == instance_id)
-                .values(status="error", status_reason=reason, next_timer_at=None)
-            )
-            audit(
-                session,
-                now,
-                None,
-                "instance_error",
-                instance_id,
-                element_id=exc.element,
-                detail={"reason": reason},
+            _record_failure(
+                session, instance_id, now, f"Fehler nach Fristablauf ({exc.element or 'Prozess'})", exc
             )
             session.commit()
+
+    # --- system steps (engine/actions.py) ----------------------------------------------------
+    def resume_system_step(
+        self, session: Session, instance_id: int, task_id: str, data: dict[str, Any], actor: Actor | None
+    ) -> Loaded | None:
+        """Continue a waiting system step with its result, inside the caller's transaction.
+
+        Returns the saved instance (to remember after commit), or None when the instance no
+        longer waits there. If what follows fails, the caller's own change (e.g. the vote that
+        closed a ballot) still commits: the instance keeps its state and shows the German reason.
+        """
+        now = self.clock.now()
+        savepoint = session.begin_nested()
+        try:
+            loaded = self.runtime.lock(session, instance_id)
+            task = self.runtime.waiting_system_step(loaded, task_id)
+            self.runtime.finish_system_step(loaded, task, data)
+            loaded.audit(
+                now,
+                actor,
+                "system_step_resumed",
+                task_id=task_id,
+                element_id=task.task_spec.bpmn_id,
+                detail={"ergebnis": {k: v for k, v in data.items() if isinstance(v, str | int | bool)}},
+            )
+            self.runtime.save(session, loaded, actor)
+        except ConflictError:
+            savepoint.rollback()
+            return None
+        except ScriptError as exc:
+            savepoint.rollback()
+            _record_failure(
+                session, instance_id, now, f"Fehler beim Fortsetzen ({exc.element or 'Prozess'})", exc
+            )
+            return None
+        savepoint.commit()
+        return loaded
 
     def _store_contact(
         self,
@@ -472,3 +497,15 @@ def latest_definition(session: Session, process_key: str) -> ProcessDefinition:
     if definition is None:
         raise NotFoundError(f"Prozess „{process_key}“ ist nicht bereitgestellt.", process=process_key)
     return definition
+
+
+def _record_failure(session: Session, instance_id: int, now: datetime, prefix: str, exc: ScriptError) -> None:
+    reason = f"{prefix} ({exc.element or 'Prozess'}): {exc.message}"
+    session.execute(
+        update(ProcessInstance)
+        .where(ProcessInstance.id == instance_id)
+        .values(status="error", status_reason=reason, next_timer_at=None)
+    )
+    audit(
+        session, now, None, "instance_error", instance_id, element_id=exc.element, detail={"reason": reason}
+    )

@@ -27,8 +27,9 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from engine.actions import ACTION_PROPERTY, STARTED_MARK, ActionContext, SystemSteps, unknown_action_message
 from engine.clock import Clock
-from engine.definitions import LoadedVersion, SpecCache
+from engine.definitions import LoadedVersion, SpecCache, SystemStep
 from engine.errors import ConflictError, HilfenetzError, NotFoundError, ScriptError
 from engine.persistence.models import (
     AuditEvent,
@@ -149,6 +150,7 @@ class Runtime:
         script_engine: Any,
         known_organisations: Callable[[], set[str]] | None = None,
         contact_grace: Callable[[], Any] | None = None,
+        system_steps: SystemSteps | None = None,
     ) -> None:
         self.clock = clock
         self.specs = specs
@@ -156,6 +158,7 @@ class Runtime:
         self.script_engine = script_engine
         self.known_organisations = known_organisations
         self.contact_grace = contact_grace
+        self.system_steps = system_steps
 
     # --- loading -------------------------------------------------------------------------
     def version(self, session: Session, definition_id: int) -> LoadedVersion:
@@ -327,6 +330,10 @@ class Runtime:
         """Advance, then write worklist rows, audit, outbox and the instance. Returns new task ids."""
         workflow, row = loaded.workflow, loaded.row
         self.advance(workflow)
+        for _ in range(MAX_ADVANCE_ROUNDS):
+            if not self._run_system_steps(session, loaded, actor):
+                break
+            self.advance(workflow)
         outgoing = outgoing_messages(workflow)
         now = self.clock.now()
         conn = session.connection()
@@ -357,6 +364,63 @@ class Runtime:
         for message in outgoing:
             self.start_by_message(session, loaded, message, actor)
         return created
+
+    # --- system steps (engine/actions.py) -------------------------------------------------
+    def _run_system_steps(self, session: Session, loaded: Loaded, actor: Actor | None) -> bool:
+        """Call the handler of every system step that was reached and not yet handled.
+
+        Returns True when one completed, so the caller advances the workflow again.
+        """
+        completed = False
+        for task in loaded.workflow.get_tasks(state=TaskState.STARTED):
+            spec = task.task_spec
+            if not isinstance(spec, SystemStep) or task.internal_data.get(STARTED_MARK):
+                continue
+            name = str((spec.extensions or {}).get(ACTION_PROPERTY) or "")
+            handler = self.system_steps.handlers.get(name) if self.system_steps else None
+            if handler is None or self.system_steps is None:
+                raise ScriptError(unknown_action_message([name]), element=spec.bpmn_id)
+            now = self.clock.now()
+            context = ActionContext(
+                session=session,
+                now=now,
+                actor=actor,
+                instance_id=loaded.row.id,
+                process_key=loaded.row.process_key,
+                element_id=spec.bpmn_id,
+                task_id=str(task.id),
+                data=dict(task.data),
+                properties=dict(spec.extensions or {}),
+                fristen=self.system_steps.fristen,
+                processes_dir=self.system_steps.processes_dir,
+            )
+            result = handler(context)
+            task.internal_data[STARTED_MARK] = True
+            loaded.audit(
+                now,
+                actor,
+                "system_step",
+                task_id=str(task.id),
+                element_id=spec.bpmn_id,
+                detail={"aktion": name, "wartet": result is None},
+            )
+            if result is not None:
+                self.finish_system_step(loaded, task, result)
+                completed = True
+        return completed
+
+    def finish_system_step(self, loaded: Loaded, task: Any, data: dict[str, Any]) -> None:
+        """Complete a waiting system step with its result (the caller saves)."""
+        task.data.update(data)
+        with using_clock(self.clock):
+            task.complete()
+
+    def waiting_system_step(self, loaded: Loaded, task_id: str) -> Any:
+        """The system step ``task_id`` if it still waits; ConflictError otherwise."""
+        for task in loaded.workflow.get_tasks(state=TaskState.STARTED):
+            if str(task.id) == task_id and isinstance(task.task_spec, SystemStep):
+                return task
+        raise ConflictError("Der Vorgang wartet an dieser Stelle nicht mehr; nichts wurde geändert.")
 
     def start_by_message(self, session: Session, sender: Loaded, message: Any, actor: Actor | None) -> None:
         """Start every process whose start event waits for ``message``, in this transaction.

@@ -18,9 +18,11 @@ from sqlalchemy.orm import Session
 
 from engine import voting
 from engine.accounts import authenticate, hash_password
+from engine.action_registry import ACTION_HANDLERS
+from engine.actions import SystemSteps, unknown_action_message
 from engine.assignment import may_start
 from engine.clock import Clock, SystemClock
-from engine.definitions import DefinitionSource, SpecCache, build_bundle
+from engine.definitions import Bundle, DefinitionSource, SpecCache, build_bundle
 from engine.deployment import deploy_bundle
 from engine.directory import (
     actor_of,
@@ -30,7 +32,13 @@ from engine.directory import (
     set_user_roles,
     user_view,
 )
-from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError
+from engine.errors import (
+    InvalidDefinitionError,
+    InvalidSubmissionError,
+    NotFoundError,
+    NotPermittedError,
+    Problem,
+)
 from engine.forms import referenced_names
 from engine.instances import Completion, Instances, latest_definition
 from engine.kontaktdaten import purge_expired, read_contact_data
@@ -69,11 +77,12 @@ from engine.read_models import (
     WorklistPage,
 )
 from engine.reminders import send_due_reminders
-from engine.runtime import Runtime, audit, waiting_messages
+from engine.runtime import Loaded, Runtime, audit, waiting_messages
 from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
 from engine.settings import Settings
 from engine.voting_minutes import minutes_of, render_minutes
 from engine.voting_rules import Abstimmungsregeln, load_rules
+from engine.voting_step import ballot_result
 from engine.workflow_state import WorkflowCache
 from engine.worklist import WorklistQuery, open_tasks_of_instance, process_names, summary, worklist
 from engine.xml_safety import parse_xml
@@ -120,6 +129,7 @@ class Hilfenetz:
             self.script_engine,
             known_organisations=self.organisations.slugs,
             contact_grace=lambda: parse_iso_duration(self.fristen.value(CONTACT_GRACE)),
+            system_steps=SystemSteps(ACTION_HANDLERS, self.fristen, settings.processes_dir),
         )
         self.instances = Instances(
             self.db, self.runtime, self.clock, self._form_context, contact_retention=self._contact_retention
@@ -180,6 +190,11 @@ class Hilfenetz:
 
     def deploy_file(self, path: Path, deployed_by: str = "system") -> ProcessView:
         bundle = build_bundle(path, self.source)
+        unknown = unknown_actions(bundle)
+        if unknown:
+            raise InvalidDefinitionError(
+                "Die Prozessdefinition enthält Fehler.", unknown, process=bundle.process_key
+            )
         with self.db.write() as session:
             definition = deploy_bundle(session, bundle, deployed_by, self.clock.now())
             session.commit()
@@ -599,8 +614,18 @@ class Hilfenetz:
     def cast_vote(self, actor: Actor, ballot_id: int, choice: str, *, member: str | None = None) -> None:
         """ja / nein / enthaltung / befangen — for oneself or (``member``) as Vertretung."""
         with self.db.write() as session:
-            voting.cast_vote(session, self.clock.now(), actor, ballot_id, choice, member)
+            ballot = voting.cast_vote(session, self.clock.now(), actor, ballot_id, choice, member)
+            resumed = self._continue_after_ballot(session, ballot, actor)
             session.commit()
+        if resumed is not None:
+            self.runtime.remember(resumed)
+
+    def _continue_after_ballot(self, session: Session, ballot: Ballot, actor: Actor | None) -> Loaded | None:
+        """A closed ballot that a process step opened hands its result to that step."""
+        if ballot.status == voting.OFFEN or ballot.instance_id is None or ballot.task_id is None:
+            return None
+        result = ballot_result(session, ballot)
+        return self.instances.resume_system_step(session, ballot.instance_id, ballot.task_id, result, actor)
 
     def close_due_ballots(self) -> int:
         """Close every open ballot whose deadline has passed (the job runner calls this)."""
@@ -609,12 +634,16 @@ class Hilfenetz:
             due = voting.due_ballot_ids(session, now)
         closed = 0
         for ballot_id in due:
+            resumed = None
             with self.db.write() as session:
                 ballot = voting.lock_ballot(session, ballot_id)
                 if ballot.status == voting.OFFEN:  # another runner may have closed it meanwhile
                     voting.close_at_deadline(session, now, ballot)
+                    resumed = self._continue_after_ballot(session, ballot, None)
                     closed += 1
                 session.commit()
+            if resumed is not None:
+                self.runtime.remember(resumed)
         return closed
 
     def ballots(self, actor: Actor) -> list[BallotSummary]:
@@ -640,6 +669,15 @@ class Hilfenetz:
 
     def _form_context(self, session: Session) -> dict[str, Any]:
         return {"organisation_options": self.organisations.options()}
+
+
+def unknown_actions(bundle: Bundle) -> list[Problem]:
+    """System steps whose ``aktion`` no handler carries out (engine/action_registry.py)."""
+    return [
+        Problem(f"{bundle.process_key}.bpmn", element, unknown_action_message([name]))
+        for element, name in bundle.actions
+        if name and name not in ACTION_HANDLERS
+    ]
 
 
 def shows_contact_data(version: Any, element_id: str) -> bool:

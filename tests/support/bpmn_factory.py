@@ -172,3 +172,37 @@ def handover_bpmn(pid: str = "uebergabe") -> str:
         + _flow("f3", "rueckmeldung", "ende")
     )
     return HEADER.format(pid=pid, name=quoteattr("Übergabe Beratung → Polizei")) + body + FOOTER
+
+
+def ballot_bpmn(pid: str = "antrag", step_properties: str | None = None, after: str = "") -> str:
+    """A member's application → the Steuerungsgruppe votes in the flow (system step) → outcome.
+
+    ``after`` is a script run right after the vote (to test a failing follow-up).
+    """
+    properties = step_properties or (
+        '<camunda:property name="aktion" value="abstimmung"/>'
+        '<camunda:property name="gegenstand" value="Antrag „{notiz}“"/>'
+        '<camunda:property name="frist" value="test.abstimmung"/>'
+        '<camunda:property name="antragsteller_feld" value="initiator_org"/>'
+        '<camunda:property name="unterlagen" value="notiz:Vorhaben, anzahl:Betrag in Euro"/>'
+    )
+    script = after or "geprueft = True"
+    body = (
+        '<bpmn:startEvent id="start"/>\n'
+        + user_task("antrag", "Antrag stellen", "Fachkraft@frauenberatung-soest", "notiz")
+        + '<bpmn:serviceTask id="abstimmen" name="Steuerungsgruppe stimmt ab">'
+        f"<bpmn:extensionElements><camunda:properties>{properties}</camunda:properties>"
+        "</bpmn:extensionElements></bpmn:serviceTask>\n"
+        f'<bpmn:scriptTask id="danach" name="Danach"><bpmn:script>{script}</bpmn:script></bpmn:scriptTask>\n'
+        '<bpmn:exclusiveGateway id="ergebnis" name="Angenommen?" default="f_nein"/>\n'
+        + user_task("umsetzen", "Umsetzen", "Koordination", "notiz")
+        + '<bpmn:endEvent id="ende_angenommen"/><bpmn:endEvent id="ende_abgelehnt"/>\n'
+        + _flow("f1", "start", "antrag")
+        + _flow("f2", "antrag", "abstimmen")
+        + _flow("f3", "abstimmen", "danach")
+        + _flow("f4", "danach", "ergebnis")
+        + _flow("f_ja", "ergebnis", "umsetzen", 'abstimmung_ergebnis == "angenommen"')
+        + _flow("f_nein", "ergebnis", "ende_abgelehnt")
+        + _flow("f5", "umsetzen", "ende_angenommen")
+    )
+    return HEADER.format(pid=pid, name=quoteattr("Antrag")) + body + FOOTER

@@ -1,0 +1,10 @@
+"""Every system-step handler the engine knows, by its ``aktion`` name (see engine/actions.py)."""
+
+from __future__ import annotations
+
+from engine import voting_step
+from engine.actions import ActionHandler
+
+ACTION_HANDLERS: dict[str, ActionHandler] = {
+    **voting_step.HANDLERS,
+}
