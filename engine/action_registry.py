@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from engine import voting_step
+from engine import netzwerk_steps, voting_step
 from engine.actions import ActionHandler
 
 ACTION_HANDLERS: dict[str, ActionHandler] = {
     **voting_step.HANDLERS,
+    **netzwerk_steps.HANDLERS,
 }

@@ -132,6 +132,10 @@ def _organisation(session: Session, slug: str) -> Organisation:
     return org
 
 
+def organisation_name(session: Session, slug: str) -> str:
+    return _organisation(session, slug).name
+
+
 def _entry(session: Session, org: Organisation) -> DirectoryEntry | None:
     return session.scalar(select(DirectoryEntry).where(DirectoryEntry.organisation_id == org.id))
 
