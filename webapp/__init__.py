@@ -21,6 +21,7 @@ from webapp import (
     processes,
     security,
     tasks,
+    verzeichnis,
     worklist,
 )
 
@@ -50,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         absences,
         notifications,
         ballots,
+        verzeichnis,
     ):
         subsystem.init_app(app)
     return app
