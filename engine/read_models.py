@@ -135,6 +135,17 @@ class InstanceDetail:
     waiting_messages: tuple[str, ...]
     linked: tuple[LinkedCase, ...] = ()
     """Cases this one was started by or started, as far as the viewer may see them."""
+    ballots: tuple[BallotLink, ...] = ()
+    """Steering-group ballots the case's system steps opened, as far as the viewer may read them."""
+
+
+@dataclass(frozen=True)
+class BallotLink:
+    id: int
+    subject: str
+    status: str
+    outcome_label: str | None
+    deadline: datetime
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ from engine.projection import parse_iso_duration
 from engine.read_models import (
     AbsenceView,
     Actor,
+    BallotLink,
     BallotMinutes,
     BallotSummary,
     HistoryEntry,
@@ -84,7 +85,7 @@ from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
 from engine.settings import Settings
 from engine.vereinbarung import AgreementStatus
 from engine.voting_minutes import minutes_of, render_minutes
-from engine.voting_rules import Abstimmungsregeln, load_rules
+from engine.voting_rules import Abstimmungsregeln, Ergebnis, load_rules
 from engine.voting_step import ballot_result
 from engine.workflow_state import WorkflowCache
 from engine.worklist import WorklistQuery, open_tasks_of_instance, process_names, summary, worklist
@@ -470,6 +471,7 @@ class Hilfenetz:
                 history=tuple(_history(session, row.id)),
                 waiting_messages=waiting,
                 linked=self._linked_cases(session, actor, row),
+                ballots=self._ballots_of_case(session, actor, row.id),
             )
             audit(session, self.clock.now(), actor, "instance_viewed", row.id)
             session.commit()
@@ -496,6 +498,16 @@ class Hilfenetz:
                 continue
             visible.append(LinkedCase(other.id, other.title, relation, other.status))
         return tuple(visible)
+
+    def _ballots_of_case(self, session: Session, actor: Actor, instance_id: int) -> tuple[BallotLink, ...]:
+        ballots = session.scalars(select(Ballot).where(Ballot.instance_id == instance_id).order_by(Ballot.id))
+        return tuple(
+            BallotLink(
+                b.id, b.subject, b.status, Ergebnis(b.outcome).label if b.outcome else None, b.deadline
+            )
+            for b in ballots
+            if voting.may_read(session, actor, b.id)
+        )
 
     def definition_xml(self, actor: Actor, definition_id: int) -> str:
         with self.db.read() as session:
@@ -819,6 +831,10 @@ class Hilfenetz:
         )
         self.runtime.save(session, loaded, None)
         return loaded
+
+
+def _outcome_label(outcome: str | None) -> str | None:
+    return Ergebnis(outcome).label if outcome else None
 
 
 def unknown_actions(bundle: Bundle) -> list[Problem]:

@@ -28,6 +28,11 @@ ACTIONS = {
     "kontaktdaten_erfasst": "Kontaktdaten mit Einwilligung erfasst",
     "kontaktdaten_gelesen": "Kontaktdaten eingesehen",
     "kontaktdaten_geloescht": "Kontaktdaten gelöscht (Aufbewahrungsfrist abgelaufen)",
+    "system_step": "Systemschritt: {task}",
+    "system_step_resumed": "Systemschritt abgeschlossen: {task}",
+    "abstimmung_eroeffnet": "Abstimmung der Steuerungsgruppe eröffnet",
+    "abstimmung_geschlossen": "Abstimmung der Steuerungsgruppe beendet",
+    "stimme_abgegeben": "Stimme abgegeben",
 }
 PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang")
 NOTIFICATION_KINDS = {

@@ -17,7 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.clock import ManualClock
-from engine.persistence.models import ProcessInstance
+from engine.persistence.models import Ballot, BallotElector, ProcessInstance
 from engine.projection import parse_iso_duration
 from engine.service import Hilfenetz
 from engine.settings import REPO_ROOT
@@ -100,6 +100,18 @@ def run_step(hn: Hilfenetz, clock: ManualClock, instance_id: int, step: dict[str
     elif "advance" in step:
         clock.advance(parse_iso_duration(step["advance"]))
         hn.fire_due_timers()
+        hn.close_due_ballots()
+    elif "vote" in step:
+        ballot = open_ballot_of(hn, instance_id)
+        for username, choice, *member in step["vote"]:
+            hn.cast_vote(look(username), ballot, choice, member=member[0] if member else None)
+    elif "ballot" in step:
+        check_ballot(hn, instance_id, step["ballot"])
+    elif "absence" in step:
+        absent = step["absence"]
+        now = clock.now()
+        ends = now + parse_iso_duration(absent.get("for", "P30D"))
+        hn.add_absence(look(absent["as"]), absent["substitute"], now, ends)
     elif "message" in step:
         hn.send_message(look(step["as"]), instance_id, step["message"])
     elif "sees" in step:
@@ -108,6 +120,34 @@ def run_step(hn: Hilfenetz, clock: ManualClock, instance_id: int, step: dict[str
         check_contact_data(hn, instance_id, step)
     else:
         raise AssertionError(f"unbekannter Schritt {step}")
+
+
+def open_ballot_of(hn: Hilfenetz, instance_id: int) -> int:
+    """The open ballot a system step of the case (or its family) opened."""
+    with hn.db.read() as session:
+        found = session.scalars(
+            select(Ballot.id).where(Ballot.instance_id.in_(family(hn, instance_id)), Ballot.status == "offen")
+        ).all()
+    assert len(found) == 1, f"erwartet genau eine offene Abstimmung, gefunden: {found}"
+    return found[0]
+
+
+def check_ballot(hn: Hilfenetz, instance_id: int, expected: dict[str, Any]) -> None:
+    """``{"ballot": {"outcome": …, "closed_how": …, "excluded": n}}`` for the case's newest ballot."""
+    with hn.db.read() as session:
+        ballot = session.scalars(
+            select(Ballot).where(Ballot.instance_id == instance_id).order_by(Ballot.id.desc())
+        ).first()
+        assert ballot is not None, "der Vorgang hat keine Abstimmung"
+        got = {"status": ballot.status, "outcome": ballot.outcome, "closed_how": ballot.closed_how}
+        got["excluded"] = len(
+            session.scalars(
+                select(BallotElector.id).where(
+                    BallotElector.ballot_id == ballot.id, BallotElector.voter_id.is_(None)
+                )
+            ).all()
+        )
+    assert {k: got[k] for k in expected} == expected, got
 
 
 def check_sees(hn: Hilfenetz, instance_id: int, step: dict[str, Any]) -> None:
