@@ -33,6 +33,14 @@ ACTIONS = {
     "abstimmung_eroeffnet": "Abstimmung der Steuerungsgruppe eröffnet",
     "abstimmung_geschlossen": "Abstimmung der Steuerungsgruppe beendet",
     "stimme_abgegeben": "Stimme abgegeben",
+    # P9 Netzwerkverzeichnis, P11 Kooperationsvereinbarung
+    "verzeichnis_bestaetigt": "Verzeichniseintrag bestätigt",
+    "verzeichnis_aktualisiert": "Verzeichniseintrag aktualisiert",
+    "verzeichnis_veraltet": "Verzeichniseintrag als veraltet gekennzeichnet",
+    "verzeichnis_entfernt": "Verzeichniseintrag entfernt",
+    "vereinbarung_unterschriften": "Unterschriften zur Kooperationsvereinbarung erfasst",
+    "vereinbarung_ueberarbeitet": "Neue Fassung der Kooperationsvereinbarung in Kraft",
+    "vereinbarung_bestaetigt": "Fortgeltung der Kooperationsvereinbarung festgehalten",
 }
 PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang")
 NOTIFICATION_KINDS = {
