@@ -749,7 +749,15 @@ class Hilfenetz:
         with self.db.read() as session:
             running = verzeichnis.running_reviews(session)
             targets = [o for o in verzeichnis.active_organisations(session) if o not in running]
-        return [self.start(actor, DIRECTORY_REVIEW, {"organisation": o, "anlass": anlass}) for o in targets]
+        started = []
+        for organisation in targets:
+            try:
+                started.append(
+                    self.start(actor, DIRECTORY_REVIEW, {"organisation": organisation, "anlass": anlass})
+                )
+            except InvalidSubmissionError:  # its own review started meanwhile: nothing to add
+                continue
+        return started
 
     def start_yearly_directory_reviews(self) -> int:
         """Job: on or after the yearly Stichtag, once a year, one review per active organisation."""

@@ -51,11 +51,13 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def current_version(session: Session, original: str, now: datetime) -> AgreementVersion:
-    """The newest version row; the configured original version is stored on first use."""
-    row = session.scalars(
-        select(AgreementVersion).order_by(AgreementVersion.valid_from.desc(), AgreementVersion.id.desc())
-    ).first()
+def current_version(
+    session: Session, original: str, now: datetime, *, lock: bool = False
+) -> AgreementVersion:
+    """The newest version row (locked for the caller's transaction if ``lock``); the configured
+    original version is stored on first use."""
+    query = select(AgreementVersion).order_by(AgreementVersion.valid_from.desc(), AgreementVersion.id.desc())
+    row = session.scalars(query.limit(1).with_for_update() if lock else query.limit(1)).first()
     if row is None:
         try:
             day = date.fromisoformat(original.strip())
@@ -77,7 +79,7 @@ def status(session: Session, original: str, period: relativedelta, now: datetime
 
 def claim_due_review(session: Session, original: str, period: relativedelta, now: datetime) -> bool:
     """True once per version when its review is due (the caller starts it in this transaction)."""
-    row = current_version(session, original, now)
+    row = current_version(session, original, now, lock=True)
     if row.review_started_at is not None or now.date() < row.valid_from.date() + period:
         return False
     row.review_started_at = now

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError
@@ -434,17 +435,24 @@ def begin_review(session: Session, now: datetime, organisation: str, instance_id
             select(ProcessInstance.status).where(ProcessInstance.id == running.instance_id)
         )
         if status == "running":
-            raise InvalidSubmissionError(
-                f"Für {org.name} läuft bereits eine Überprüfung des Verzeichniseintrags "
-                f"(Vorgang #{running.instance_id}); bitte dort weiterarbeiten.",
-                {"organisation": "Für diese Organisation läuft bereits eine Überprüfung."},
-            )
+            raise _already_running(org.name, f" (Vorgang #{running.instance_id})")
         session.delete(running)
         session.flush()
         running = None
     if running is None:
-        session.add(DirectoryReview(organisation_id=org.id, instance_id=instance_id, started_at=now))
-        session.flush()
+        try:
+            with session.begin_nested():  # a review started at the same moment wins the primary key
+                session.add(DirectoryReview(organisation_id=org.id, instance_id=instance_id, started_at=now))
+        except IntegrityError:
+            raise _already_running(org.name, "") from None
+
+
+def _already_running(name: str, which: str) -> InvalidSubmissionError:
+    return InvalidSubmissionError(
+        f"Für {name} läuft bereits eine Überprüfung des Verzeichniseintrags{which}; "
+        "bitte dort weiterarbeiten.",
+        {"organisation": "Für diese Organisation läuft bereits eine Überprüfung."},
+    )
 
 
 def end_review(session: Session, organisation: str, instance_id: int) -> None:
