@@ -18,6 +18,13 @@ P9 (variable ``organisation`` = the reviewed organisation):
 
 P11:
 
+``vereinbarung_partner``
+    lists the active partner organisations (``partner``), each asked for proposals;
+``vereinbarung_vorschlag``
+    stores an organisation's proposal as soon as it is submitted (a table, not process data:
+    the proposal deadline interrupts the multi-instance and would drop collected data);
+``vereinbarung_vorschlaege_laden``
+    puts every stored proposal into ``vorschlaege`` for the draft;
 ``vereinbarung_unterschriften``
     stores the signatures (``unterschrieben``) and the exceptions (``ausnahmen`` with
     ``ausnahme_begruendung``) and answers ``unterschriften_vollstaendig`` and
@@ -34,7 +41,16 @@ from typing import Any
 from engine import verzeichnis
 from engine.actions import ActionContext, ActionHandler
 from engine.errors import InvalidSubmissionError, ScriptError
-from engine.vereinbarung import CONFIRMED, REVISED, parse_day, record_signatures, record_version
+from engine.vereinbarung import (
+    CONFIRMED,
+    REVISED,
+    active_partners,
+    parse_day,
+    proposals,
+    record_proposal,
+    record_signatures,
+    record_version,
+)
 
 
 def _organisation(ctx: ActionContext) -> str:
@@ -114,6 +130,21 @@ def _slugs(ctx: ActionContext, key: str) -> list[str]:
     return [str(v) for v in value]
 
 
+def partners(ctx: ActionContext) -> dict[str, Any]:
+    return {"partner": active_partners(ctx.session)}
+
+
+def proposal(ctx: ActionContext) -> dict[str, Any]:
+    if ctx.data.get("vorschlag_art") == "vorschlag":
+        text = str(ctx.data.get("vorschlag") or "")
+        record_proposal(ctx.session, ctx.now, ctx.actor, ctx.instance_id, _organisation(ctx), text)
+    return {}
+
+
+def collected_proposals(ctx: ActionContext) -> dict[str, Any]:
+    return {"vorschlaege": proposals(ctx.session, ctx.instance_id)}
+
+
 def signatures(ctx: ActionContext) -> dict[str, Any]:
     missing = record_signatures(
         ctx.session,
@@ -147,6 +178,9 @@ HANDLERS: dict[str, ActionHandler] = {
     "verzeichnis_veraltet": mark_stale,
     "verzeichnis_entfernen": remove,
     "verzeichnis_belassen": keep_stale,
+    "vereinbarung_partner": partners,
+    "vereinbarung_vorschlag": proposal,
+    "vereinbarung_vorschlaege_laden": collected_proposals,
     "vereinbarung_unterschriften": signatures,
     "vereinbarung_in_kraft": in_force,
 }

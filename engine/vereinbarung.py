@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidSubmissionError, ScriptError
-from engine.persistence.models import AgreementSignature, AgreementVersion, Organisation
+from engine.persistence.models import AgreementProposal, AgreementSignature, AgreementVersion, Organisation
 from engine.read_models import Actor
 from engine.runtime import audit
 
@@ -184,3 +184,49 @@ def signatures(session: Session, instance_id: int) -> dict[str, str]:
         .where(AgreementSignature.instance_id == instance_id)
     ).all()
     return {slug: kind for slug, kind in rows}
+
+
+def active_partners(session: Session) -> list[str]:
+    """Slugs of every active partner organisation (asked for proposals and signatures)."""
+    return list(
+        session.scalars(
+            select(Organisation.slug).where(Organisation.active.is_(True)).order_by(Organisation.slug)
+        )
+    )
+
+
+def record_proposal(
+    session: Session, now: datetime, actor: Actor | None, instance_id: int, organisation: str, text: str
+) -> None:
+    """Store a partner's proposal at once (audited); an empty text is refused."""
+    if not text.strip():
+        raise InvalidSubmissionError(
+            "Bitte beschreiben Sie Ihre Änderungsvorschläge.", {"vorschlag": "Vorschlag fehlt."}
+        )
+    org = session.scalar(select(Organisation).where(Organisation.slug == organisation))
+    if org is None:
+        raise InvalidSubmissionError(
+            f"Unbekannte Organisation „{organisation}“.", {"organisation": organisation}
+        )
+    session.add(
+        AgreementProposal(
+            instance_id=instance_id,
+            organisation_id=org.id,
+            text=text.strip(),
+            submitted_at=now,
+            submitted_by=actor.display_name if actor else "System",
+        )
+    )
+    session.flush()
+    audit(session, now, actor, "vereinbarung_vorschlag", instance_id, detail={"organisation": organisation})
+
+
+def proposals(session: Session, instance_id: int) -> list[dict[str, str]]:
+    """The review's proposals in the order they came in: organisation name and text."""
+    rows = session.execute(
+        select(Organisation.name, AgreementProposal.text)
+        .join(AgreementProposal, AgreementProposal.organisation_id == Organisation.id)
+        .where(AgreementProposal.instance_id == instance_id)
+        .order_by(AgreementProposal.id)
+    ).all()
+    return [{"organisation": name, "vorschlag": text} for name, text in rows]

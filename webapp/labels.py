@@ -38,6 +38,7 @@ ACTIONS = {
     "verzeichnis_aktualisiert": "Verzeichniseintrag aktualisiert",
     "verzeichnis_veraltet": "Verzeichniseintrag als veraltet gekennzeichnet",
     "verzeichnis_entfernt": "Verzeichniseintrag entfernt",
+    "vereinbarung_vorschlag": "Änderungsvorschlag zur Kooperationsvereinbarung eingereicht",
     "vereinbarung_unterschriften": "Unterschriften zur Kooperationsvereinbarung erfasst",
     "vereinbarung_ueberarbeitet": "Neue Fassung der Kooperationsvereinbarung in Kraft",
     "vereinbarung_bestaetigt": "Fortgeltung der Kooperationsvereinbarung festgehalten",

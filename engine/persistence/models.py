@@ -458,3 +458,16 @@ class AgreementSignature(Base):
     recorded_at: Mapped[datetime]
     recorded_by: Mapped[str] = mapped_column(String(200))
     __table_args__ = (UniqueConstraint("instance_id", "organisation_id", name="uq_agreement_signature_org"),)
+
+
+class AgreementProposal(Base):
+    """A partner's proposal to change the agreement, stored when submitted (the proposal deadline
+    may end the other partners' tasks, and with them the multi-instance data)."""
+
+    __tablename__ = "agreement_proposal"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    text: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[datetime]
+    submitted_by: Mapped[str] = mapped_column(String(200))

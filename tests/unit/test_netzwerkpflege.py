@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from sqlalchemy import func, select, update
@@ -247,8 +248,9 @@ def test_a_confirmed_review_resets_the_period(hn: Hilfenetz, clock: ManualClock)
     assert hn.start_due_agreement_review() == 1
     with hn.db.read() as session:
         instance = session.scalar(select(ProcessInstance.id))
+    clock.advance(timedelta(days=43))  # nobody proposed anything before the deadline
+    hn.fire_due_timers()
     for data in (
-        {"vorschlaege": []},
         {"entwurf_art": "unveraendert"},
         {"sitzungsdatum": "2026-11-20", "beratung": "Kein Änderungsbedarf.", "beschluss": "bestaetigt"},
     ):
@@ -284,3 +286,56 @@ def test_signatures_need_reasons_for_exceptions_and_report_who_is_missing(hn: Hi
         record_signatures(session, now, actor, instance, [], ["kreispolizei"], "Versehen")
         assert signatures(session, instance) == {"kreispolizei": "unterschrieben", "tamar": "ausnahme"}
         assert missing_signatures(session, instance) == missing
+
+
+def open_tasks_of(hn: Hilfenetz, instance_id: int, element: str) -> dict[str, str]:
+    """Open tasks of ``element``: task id -> the organisation in the task's data."""
+    with hn.db.read() as session:
+        ids = session.scalars(
+            select(UserTask.id).where(
+                UserTask.instance_id == instance_id, UserTask.status == "open", UserTask.element_id == element
+            )
+        ).all()
+        row = session.get(ProcessInstance, instance_id)
+        workflow = hn.runtime.peek(session, row)
+        return {str(i): str(workflow.get_task_from_id(UUID(str(i))).data.get("organisation")) for i in ids}
+
+
+def test_partners_propose_and_the_draft_lists_every_stored_proposal(
+    hn: Hilfenetz, clock: ManualClock
+) -> None:
+    actor = actor_lookup(hn)
+    instance = hn.start(
+        actor("koordination.jugendamt"),
+        "vereinbarungsueberpruefung",
+        {"anlass": "gesetzesaenderung", "gesetzesaenderung": "GewSchG"},
+    )
+    tasks = {org: task for task, org in open_tasks_of(hn, instance, "Task_VorschlagEinreichen").items()}
+    assert len(tasks) == 34
+    with pytest.raises(InvalidSubmissionError):  # "we propose" without a proposal
+        hn.complete(
+            actor("fachkraft.polizei"), tasks["kreispolizei"], {"vorschlag_art": "vorschlag", "vorschlag": ""}
+        )
+    with pytest.raises(NotPermittedError):  # another organisation's task
+        hn.complete(actor("fachkraft.polizei"), tasks["frauenberatung-soest"], {"vorschlag_art": "keine"})
+    hn.complete(
+        actor("fachkraft.polizei"),
+        tasks["kreispolizei"],
+        {"vorschlag_art": "vorschlag", "vorschlag": "§ 3 anpassen"},
+    )
+    hn.complete(actor("leitung.frauenberatung"), tasks["frauenberatung-soest"], {"vorschlag_art": "keine"})
+    hn.complete(
+        actor("fachkraft.jobcenter"),
+        tasks["jobcenter"],
+        {"vorschlag_art": "vorschlag", "vorschlag": "§ 5 ergänzen"},
+    )
+    clock.advance(timedelta(days=43))
+    hn.fire_due_timers()
+    assert open_tasks_of(hn, instance, "Task_VorschlagEinreichen") == {}
+    task_id, element = open_task(hn, instance)
+    assert element == "Task_Entwurf"
+    detail = hn.task_detail(actor("koordination.frauenberatung"), task_id)
+    assert detail.form_data["vorschlaege"] == [
+        {"organisation": "Kreispolizeibehörde Soest", "vorschlag": "§ 3 anpassen"},
+        {"organisation": "Jobcenter/AHA Kreis Soest", "vorschlag": "§ 5 ergänzen"},
+    ]

@@ -1,4 +1,4 @@
-"""Netzwerkverzeichnis (P9) and the agreement's versions and signatures (P11)
+"""Netzwerkverzeichnis (P9) and the agreement's versions, proposals and signatures (P11)
 
 Revision ID: 0011
 Revises: 0008
@@ -63,9 +63,21 @@ def upgrade() -> None:
         sa.UniqueConstraint("instance_id", "organisation_id", name="uq_agreement_signature_org"),
     )
     op.create_index("ix_agreement_signature_instance_id", "agreement_signature", ["instance_id"])
+    op.create_table(
+        "agreement_proposal",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("instance_id", sa.Integer(), sa.ForeignKey("process_instance.id"), nullable=False),
+        sa.Column("organisation_id", sa.Integer(), sa.ForeignKey("organisation.id"), nullable=False),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("submitted_at", sa.DateTime(), nullable=False),
+        sa.Column("submitted_by", sa.String(200), nullable=False),
+    )
+    op.create_index("ix_agreement_proposal_instance_id", "agreement_proposal", ["instance_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_agreement_proposal_instance_id", table_name="agreement_proposal")
+    op.drop_table("agreement_proposal")
     op.drop_index("ix_agreement_signature_instance_id", table_name="agreement_signature")
     op.drop_table("agreement_signature")
     op.drop_index("ix_agreement_version_valid_from", table_name="agreement_version")
