@@ -33,6 +33,7 @@ ACTIONS = {
     "abstimmung_eroeffnet": "Abstimmung der Steuerungsgruppe eröffnet",
     "abstimmung_geschlossen": "Abstimmung der Steuerungsgruppe beendet",
     "stimme_abgegeben": "Stimme abgegeben",
+    "abstimmung_erinnerung": "Stimmberechtigte ohne Stimme an die Frist der Abstimmung erinnert",
     # P9 Netzwerkverzeichnis, P11 Kooperationsvereinbarung
     "verzeichnis_bestaetigt": "Verzeichniseintrag bestätigt",
     "verzeichnis_aktualisiert": "Verzeichniseintrag aktualisiert",
@@ -48,6 +49,8 @@ NOTIFICATION_KINDS = {
     "task_created": "Neue Aufgabe",
     "task_reminder": "Erinnerung: Frist läuft bald ab",
     "task_escalated": "Überfällige Aufgabe",
+    "ballot_opened": "Abstimmung eröffnet",
+    "ballot_reminder": "Erinnerung: Abstimmung endet bald",
 }
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
 MESSAGE_NAMES = {"neuer_vorfall": "neuer Vorfall (Wiedereröffnung)"}
