@@ -5,22 +5,29 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from engine.errors import InvalidSubmissionError
-from engine.verzeichnis import GEMEINDEN, KREISWEIT, MAX_CONTACTS, THEMEN, ZUGANGSWEGE, DirectoryQuery
+from engine.verzeichnis import (
+    GEMEINDEN,
+    KOORDINATION,
+    KREISWEIT,
+    MAX_CONTACTS,
+    STATUS_LABELS,
+    THEMEN,
+    ZUGANGSWEGE,
+    DirectoryQuery,
+)
 from webapp.facade import current_actor, hilfenetz
 from webapp.i18n import _
 
 bp = Blueprint("directory", __name__, url_prefix="/verzeichnis")
 
-KOORDINATION = "Koordination"
+#: The review rounds the Koordination starts (the engine refuses any other value).
 ROUNDS = (("netzwerktreffen", "vor dem nächsten Netzwerktreffen"), ("jaehrlich", "jährliche Überprüfung"))
-STATUS = {"aktuell": "aktuell", "veraltet": "veraltet – nicht rechtzeitig bestätigt", "entfernt": "entfernt"}
 CONTACT_FIELDS = ("funktion", "name", "telefon", "email")
-ROUND_ERROR = "Bitte wählen Sie den Anlass der Überprüfung."
 
 
 @bp.get("")
@@ -50,7 +57,7 @@ def _choices() -> dict[str, Any]:
         "themen": THEMEN,
         "zugangswege": ZUGANGSWEGE,
         "gemeinden": (KREISWEIT, *GEMEINDEN),
-        "status_labels": STATUS,
+        "status_labels": STATUS_LABELS,
         "rounds": ROUNDS,
     }
 
@@ -122,14 +129,11 @@ def remove(organisation: str) -> Response:
 @bp.post("/ueberpruefung")
 def start_reviews() -> Response:
     """The Koordination starts the review (P9) for every active organisation without a running one."""
-    actor = current_actor()
-    if not actor.has_role(KOORDINATION):
-        abort(403)
-    anlass = request.form.get("anlass", "")
-    if anlass not in dict(ROUNDS):
-        flash(_(ROUND_ERROR), "error")
+    try:
+        started = hilfenetz().start_directory_reviews(current_actor(), request.form.get("anlass", ""))
+    except InvalidSubmissionError as exc:
+        flash(_(exc.message), "error")
         return redirect(url_for("directory.index"))
-    started = hilfenetz().start_directory_reviews(actor, anlass)
     flash(_("Überprüfung gestartet für {count} Organisationen.", count=len(started)), "success")
     return redirect(url_for("directory.index"))
 
