@@ -119,6 +119,8 @@ def test_koordination_starts_the_round_and_removes_entries(client: FlaskClient) 
     token = login(client, "koordination.jugendamt")
     html = page(client, "/verzeichnis")
     assert "Für die Koordination" in html and "Letzte Fassung vom 01.11.2024" in html
+    client.post("/verzeichnis/ueberpruefung", data={"csrf_token": token, "anlass": "irgendwann"})
+    assert "Bitte wählen Sie den Anlass der Überprüfung." in page(client, "/verzeichnis")
     response = client.post(
         "/verzeichnis/ueberpruefung", data={"csrf_token": token, "anlass": "netzwerktreffen"}
     )
