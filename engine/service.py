@@ -810,10 +810,8 @@ class Hilfenetz:
 
     def agreement_status(self) -> AgreementStatus:
         """Date of the agreement's last version and when its review is due."""
-        with self.db.write() as session:  # stores the configured original version on first use
-            found = vereinbarung.status(session, *self._agreement_config(), self.clock.now())
-            session.commit()
-        return found
+        with self.db.read() as session:
+            return vereinbarung.status(session, *self._agreement_config())
 
     def start_due_agreement_review(self) -> int:
         """Job: start P11 once per version when its review is due and none is running."""
@@ -828,7 +826,7 @@ class Hilfenetz:
             if not vereinbarung.claim_due_review(session, original, period, now):
                 session.commit()
                 return 0
-            last = vereinbarung.status(session, original, period, now).last_version
+            last = vereinbarung.status(session, original, period).last_version
             data = {"anlass": "frist", "gesetzesaenderung": "", "letzte_fassung": last.isoformat()}
             loaded = self._start_as_system(session, AGREEMENT_REVIEW, data)
             session.commit()

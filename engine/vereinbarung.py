@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time
 
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidSubmissionError, ScriptError
@@ -51,35 +52,47 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def current_version(
-    session: Session, original: str, now: datetime, *, lock: bool = False
-) -> AgreementVersion:
-    """The newest version row (locked for the caller's transaction if ``lock``); the configured
-    original version is stored on first use."""
+def current_version(session: Session, original: str, now: datetime) -> AgreementVersion:
+    """The newest version row, locked for the caller's transaction; the configured original
+    version is stored on first use (two runners at once: the unique key lets one insert win)."""
     query = select(AgreementVersion).order_by(AgreementVersion.valid_from.desc(), AgreementVersion.id.desc())
-    row = session.scalars(query.limit(1).with_for_update() if lock else query.limit(1)).first()
+    row = session.scalars(query.limit(1).with_for_update()).first()
     if row is None:
+        day = _configured(original)
         try:
-            day = date.fromisoformat(original.strip())
-        except ValueError:
-            raise ScriptError(
-                f"Die Frist „vereinbarung.ausgangsfassung“ = „{original}“ ist kein Datum (JJJJ-MM-TT)."
-            ) from None
-        row = AgreementVersion(valid_from=_midnight(day), kind=ORIGINAL, summary="", recorded_at=now)
-        session.add(row)
-        session.flush()
+            with session.begin_nested():
+                session.add(
+                    AgreementVersion(valid_from=_midnight(day), kind=ORIGINAL, summary="", recorded_at=now)
+                )
+        except IntegrityError:
+            pass  # the other runner stored it; read it below
+        row = session.scalars(query.limit(1).with_for_update()).one()
     return row
 
 
-def status(session: Session, original: str, period: relativedelta, now: datetime) -> AgreementStatus:
-    row = current_version(session, original, now)
+def status(session: Session, original: str, period: relativedelta) -> AgreementStatus:
+    """Read-only: the newest version row, else the configured original version."""
+    query = select(AgreementVersion).order_by(AgreementVersion.valid_from.desc(), AgreementVersion.id.desc())
+    row = session.scalars(query.limit(1)).first()
+    if row is None:
+        last = _configured(original)
+        return AgreementStatus(last, ORIGINAL, last + period, False)
     last = row.valid_from.date()
     return AgreementStatus(last, row.kind, last + period, row.review_started_at is not None)
 
 
+def _configured(original: str) -> date:
+    try:
+        return date.fromisoformat(original.strip())
+    except ValueError:
+        raise ScriptError(
+            f"Die Frist „vereinbarung.ausgangsfassung“ = „{original}“ ist kein Datum (JJJJ-MM-TT)."
+        ) from None
+
+
 def claim_due_review(session: Session, original: str, period: relativedelta, now: datetime) -> bool:
     """True once per version when its review is due (the caller starts it in this transaction)."""
-    row = current_version(session, original, now, lock=True)
+    row = current_version(session, original, now)
     if row.review_started_at is not None or now.date() < row.valid_from.date() + period:
         return False
     row.review_started_at = now
@@ -95,7 +108,19 @@ def record_version(
     summary: str,
     instance_id: int | None,
 ) -> AgreementVersion:
-    """A revised version in force, or the decision to keep it unchanged, from ``valid_from`` on."""
+    """A revised version in force, or the decision to keep it unchanged, from ``valid_from`` on.
+
+    A second review that reaches the same decision for the same day is refused: the first one
+    already holds that version."""
+    same = select(AgreementVersion.instance_id).where(
+        AgreementVersion.valid_from == _midnight(valid_from), AgreementVersion.kind == kind
+    )
+    if session.execute(same).first() is not None:
+        raise InvalidSubmissionError(
+            f"Für den {valid_from:%d.%m.%Y} ist bereits eine solche Fassung festgehalten; "
+            "bitte das Datum prüfen.",
+            {"datum": "Diese Fassung ist bereits festgehalten."},
+        )
     row = AgreementVersion(
         valid_from=_midnight(valid_from), kind=kind, summary=summary, instance_id=instance_id, recorded_at=now
     )

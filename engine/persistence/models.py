@@ -444,6 +444,7 @@ class AgreementVersion(Base):
     instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
     recorded_at: Mapped[datetime]
     review_started_at: Mapped[datetime | None]
+    __table_args__ = (UniqueConstraint("valid_from", "kind", name="uq_agreement_version_day_kind"),)
 
 
 class AgreementSignature(Base):

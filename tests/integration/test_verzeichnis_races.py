@@ -49,7 +49,7 @@ def test_two_change_notices_at_once_start_one_review(hn: Hilfenetz) -> None:
 
 
 def test_two_runners_start_the_due_agreement_review_once(hn: Hilfenetz, clock: ManualClock) -> None:
-    hn.agreement_status()  # the configured original version is stored
+    # first use: both runners find no version row and store the configured original at once
     clock.advance(timedelta(days=301))
     results = race([hn.start_due_agreement_review, hn.start_due_agreement_review])
     assert sorted(r if isinstance(r, int) else -1 for r in results) in ([0, 1], [-1, 1]), results

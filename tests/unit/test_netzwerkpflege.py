@@ -17,7 +17,7 @@ from engine.errors import InvalidSubmissionError, NotPermittedError
 from engine.persistence.models import AuditEvent, DirectoryEntry, ProcessInstance, UserTask
 from engine.service import Hilfenetz
 from engine.settings import REPO_ROOT
-from engine.vereinbarung import missing_signatures, record_signatures, signatures
+from engine.vereinbarung import missing_signatures, record_signatures, record_version, signatures
 from engine.verzeichnis import DirectoryQuery, entry_values
 from tests.conftest import actor_lookup, build_engine
 
@@ -339,3 +339,12 @@ def test_partners_propose_and_the_draft_lists_every_stored_proposal(
         {"organisation": "Kreispolizeibehörde Soest", "vorschlag": "§ 3 anpassen"},
         {"organisation": "Jobcenter/AHA Kreis Soest", "vorschlag": "§ 5 ergänzen"},
     ]
+
+
+def test_the_same_version_day_cannot_be_recorded_twice(hn: Hilfenetz) -> None:
+    actor = actor_lookup(hn)("koordination.jugendamt")
+    with hn.db.write() as session:
+        record_version(session, hn.clock.now(), actor, "ueberarbeitet", date(2026, 5, 1), "", None)
+        with pytest.raises(InvalidSubmissionError) as caught:
+            record_version(session, hn.clock.now(), actor, "ueberarbeitet", date(2026, 5, 1), "", None)
+        assert "01.05.2026" in caught.value.message

@@ -49,6 +49,7 @@ def upgrade() -> None:
         sa.Column("instance_id", sa.Integer(), sa.ForeignKey("process_instance.id"), nullable=True),
         sa.Column("recorded_at", sa.DateTime(), nullable=False),
         sa.Column("review_started_at", sa.DateTime(), nullable=True),
+        sa.UniqueConstraint("valid_from", "kind", name="uq_agreement_version_day_kind"),
     )
     op.create_index("ix_agreement_version_valid_from", "agreement_version", ["valid_from"])
     op.create_table(
