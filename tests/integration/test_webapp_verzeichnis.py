@@ -74,6 +74,12 @@ def test_every_partner_searches_with_a_labelled_form(client: FlaskClient) -> Non
     assert '<caption id="eintrag-kontakte">Ansprechpersonen</caption>' in page(
         client, "/verzeichnis/kreispolizei"
     )
+    english = page(client, "/verzeichnis?lang=en&q=Frauenhaus")
+    assert (
+        "Network directory" in english
+        and "Contact persons" in english
+        and "Protection and shelter" in english
+    )
 
 
 def test_own_organisation_edits_others_get_403_and_errors_keep_the_input(client: FlaskClient) -> None:
