@@ -737,6 +737,19 @@ class Hilfenetz:
         with self.db.read() as session:
             return verzeichnis.entry_values(session, organisation)
 
+    def directory_organisation_name(self, organisation: str) -> str:
+        for org in self.organisations.all():
+            if org.slug == organisation:
+                return org.name
+        raise NotFoundError("Diese Organisation ist nicht bekannt.")
+
+    def directory_entry_missing(self, actor: Actor) -> bool:
+        """True when the actor may create the (not yet existing) entry of their own organisation."""
+        if not verzeichnis.may_edit(actor, actor.organisation):
+            return False
+        with self.db.read() as session:
+            return bool(verzeichnis.entry_values(session, actor.organisation)["verzeichnis_status"] == "neu")
+
     def save_directory_entry(self, actor: Actor, organisation: str, values: Mapping[str, Any]) -> None:
         """The organisation's own Leitung/Fachkraft or the Koordination update an entry (audited)."""
         with self.db.write() as session:

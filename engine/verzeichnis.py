@@ -266,6 +266,16 @@ def save_entry(
     cleaned = validate_entry(values)
     org = _organisation(session, organisation)
     entry = _entry(session, org)
+    if (
+        entry is not None
+        and entry.status == ENTFERNT
+        and actor is not None
+        and not actor.has_role(KOORDINATION)
+    ):
+        raise NotPermittedError(
+            "Die Koordination hat diesen Eintrag aus dem Verzeichnis entfernt; "
+            "nur sie kann ihn wieder aufnehmen."
+        )
     before = entry_values(session, organisation) if entry else None
     if entry is None:
         entry = DirectoryEntry(organisation_id=org.id, status=AKTUELL, updated_at=now)

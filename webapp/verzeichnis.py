@@ -41,9 +41,11 @@ def index() -> str:
         include_removed=request.args.get("entfernte") == "ja",
     )
     coordinator = actor.has_role(KOORDINATION)
+    entries = hilfenetz().directory(actor, query)
     return render_template(
         "verzeichnis/index.html",
-        entries=hilfenetz().directory(actor, query),
+        entries=entries,
+        own_missing=hilfenetz().directory_entry_missing(actor),
         query=query,
         searched=bool(request.args),
         coordinator=coordinator,
@@ -72,11 +74,18 @@ def show(organisation: str) -> str:
 def _edit_page(
     organisation: str, values: dict[str, Any], errors: dict[str, str], status: int
 ) -> tuple[str, int]:
-    entry = hilfenetz().directory_entry(current_actor(), organisation)
+    name = hilfenetz().directory_organisation_name(organisation)
     contacts = list(values.get("kontakte") or [])
     contacts += [dict.fromkeys(CONTACT_FIELDS, "")] * max(0, MAX_CONTACTS // 2 - len(contacts))
     html = render_template(
-        "verzeichnis/edit.html", entry=entry, values=values, contacts=contacts, errors=errors, **_choices()
+        "verzeichnis/edit.html",
+        organisation=organisation,
+        name=name,
+        is_new=values.get("verzeichnis_status") == "neu",
+        values=values,
+        contacts=contacts,
+        errors=errors,
+        **_choices(),
     )
     return html, status
 

@@ -141,3 +141,27 @@ def test_koordination_starts_the_round_and_removes_entries(client: FlaskClient) 
     login(client, "fachkraft.polizei")
     assert "tamar" not in headings(page(client, "/verzeichnis?entfernte=ja"))
     page(client, "/verzeichnis/tamar", 404)
+    assert client.get("/verzeichnis/tamar/bearbeiten").status_code == 403  # another organisation
+
+
+def test_an_organisation_without_entry_creates_it(client: FlaskClient) -> None:
+    token = login(client, "ehrenamt.gynaekologie")  # the demo seed has no entry for her organisation
+    assert "Eintrag anlegen" in page(client, "/verzeichnis")
+    assert "Verzeichniseintrag anlegen" in page(client, "/verzeichnis/gynaekologie-expertin/bearbeiten")
+    data = entry_form(
+        token, themen=["gesundheit"], angebote="Fachliche Beratung zur Dokumentation von Verletzungen."
+    )
+    response = client.post("/verzeichnis/gynaekologie-expertin/bearbeiten", data=data)
+    assert response.status_code == 302
+    assert "Eintrag anlegen" not in page(client, "/verzeichnis")
+    assert "gynaekologie-expertin" in headings(page(client, "/verzeichnis?q=Dokumentation+Verletzungen"))
+
+
+def test_a_removed_entry_is_not_revived_by_its_organisation(client: FlaskClient) -> None:
+    token = login(client, "koordination.jugendamt")
+    client.post("/verzeichnis/kreispolizei/entfernen", data={"csrf_token": token})
+    client.post("/abmelden", data={"csrf_token": csrf(client, "/aufgaben")})
+    token = login(client, "leitung.polizei")
+    response = client.post("/verzeichnis/kreispolizei/bearbeiten", data=entry_form(token))
+    assert response.status_code == 403
+    assert "kreispolizei" not in headings(page(client, "/verzeichnis"))
