@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from engine import netzwerk_steps, voting_step
+from engine import arbeitsgruppe, netzwerk_steps, netzwerktreffen, voting_step
 from engine.actions import ActionHandler
 
 ACTION_HANDLERS: dict[str, ActionHandler] = {
     **voting_step.HANDLERS,
+    **netzwerktreffen.HANDLERS,
+    **arbeitsgruppe.HANDLERS,
     **netzwerk_steps.HANDLERS,
 }

@@ -299,3 +299,16 @@ class BallotSummary:
     outcome_label: str | None
     must_vote: bool
     """True when this user still has to vote (own seat or as Vertretung) in an open ballot."""
+
+
+@dataclass(frozen=True)
+class MeetingView:
+    """A scheduled network meeting or expert day (P6) as the invited see it."""
+
+    instance_id: int
+    kind: str  # netzwerktreffen|fachtag
+    title: str
+    location: str
+    starts_at: datetime
+    ends_at: datetime
+    status: str  # geplant|durchgefuehrt|abgesagt

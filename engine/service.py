@@ -17,7 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import vereinbarung, verzeichnis, voting
+from engine import netzwerktreffen, vereinbarung, verzeichnis, voting
 from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
@@ -45,6 +45,7 @@ from engine.forms import referenced_names
 from engine.instances import Completion, Instances, latest_definition
 from engine.kontaktdaten import purge_expired, read_contact_data
 from engine.mail import Mailer, SmtpMailer
+from engine.meeting_calendar import calendar_bytes
 from engine.notifications import Notifications
 from engine.parameters import CONTACT_GRACE, CONTACT_RETENTION, OFF, Fristen, Organisations
 from engine.persistence.database import Database
@@ -52,6 +53,7 @@ from engine.persistence.models import (
     Absence,
     AuditEvent,
     Ballot,
+    NetworkMeeting,
     Organisation,
     ProcessDefinition,
     ProcessInstance,
@@ -70,6 +72,7 @@ from engine.read_models import (
     InstanceDetail,
     InstanceSummary,
     LinkedCase,
+    MeetingView,
     NotificationSettings,
     NotificationView,
     OrganisationView,
@@ -152,7 +155,7 @@ class Hilfenetz:
         if mailer is None and settings.smtp_host:
             mailer = SmtpMailer(settings)
         self.notifications = Notifications(
-            self.db, self.clock, mailer, settings.base_url, settings.digest_hour
+            self.db, self.clock, mailer, settings.base_url, settings.digest_hour, settings.mail_sender
         )
 
     # --- set-up --------------------------------------------------------------------------
@@ -710,6 +713,43 @@ class Hilfenetz:
 
     def _form_context(self, session: Session) -> dict[str, Any]:
         return {"organisation_options": self.organisations.options()}
+
+    # --- P6 Netzwerktreffen: yearly check and calendar file ------------------------------------
+    def warn_second_meeting(self) -> int:
+        """Job: warn the Koordination once a year if the second Netzwerktreffen has no date."""
+        with self.db.write() as session:
+            warned = netzwerktreffen.warn_second_meeting(session, self.clock.now(), self.fristen)
+            session.commit()
+            return warned
+
+    def meeting_of(self, actor: Actor, instance_id: int) -> MeetingView | None:
+        """The scheduled meeting of a P6 instance, for the invited organisations and the involved."""
+        with self.db.read() as session:
+            meeting = netzwerktreffen.meeting_of_instance(session, instance_id)
+            if meeting is None or not self._may_see_meeting(session, actor, meeting):
+                return None
+            return netzwerktreffen.meeting_view(meeting)
+
+    def meeting_calendar(self, actor: Actor, instance_id: int) -> bytes:
+        """The meeting's current ``.ics`` file (METHOD:REQUEST, or CANCEL once it is cancelled)."""
+        with self.db.read() as session:
+            meeting = netzwerktreffen.meeting_of_instance(session, instance_id)
+            if meeting is None or not self._may_see_meeting(session, actor, meeting):
+                raise NotFoundError("Termin nicht gefunden.")
+            method = "CANCEL" if meeting.status == "abgesagt" else "REQUEST"
+            termin = netzwerktreffen.termin_of(meeting, method, meeting.updated_at)
+            link = f"{self.settings.base_url.rstrip('/')}/benachrichtigungen"
+            return calendar_bytes(termin, self.settings.mail_sender, link)
+
+    def _may_see_meeting(self, session: Session, actor: Actor, meeting: NetworkMeeting) -> bool:
+        if actor.organisation in meeting.organisations:
+            return True
+        row = session.get(ProcessInstance, meeting.instance_id)
+        try:
+            self.instances.check_may_view(session, actor, row)
+        except NotFoundError:
+            return False
+        return True
 
     # --- P9 Netzwerkverzeichnis, P11 Kooperationsvereinbarung (issue 3) ----------------------
     def seed_directory(self) -> int:

@@ -16,6 +16,7 @@ from webapp import (
     i18n,
     instances,
     labels,
+    meetings,
     notifications,
     pages,
     processes,
@@ -51,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         absences,
         notifications,
         ballots,
+        meetings,
         verzeichnis,
     ):
         subsystem.init_app(app)

@@ -34,6 +34,7 @@ ACTIONS = {
     "abstimmung_geschlossen": "Abstimmung der Steuerungsgruppe beendet",
     "stimme_abgegeben": "Stimme abgegeben",
     "abstimmung_erinnerung": "Stimmberechtigte ohne Stimme an die Frist der Abstimmung erinnert",
+    "einladung_versendet": "Einladung mit Kalenderdatei versendet",
     # P9 Netzwerkverzeichnis, P11 Kooperationsvereinbarung
     "verzeichnis_bestaetigt": "Verzeichniseintrag bestätigt",
     "verzeichnis_aktualisiert": "Verzeichniseintrag aktualisiert",
@@ -51,6 +52,8 @@ NOTIFICATION_KINDS = {
     "task_escalated": "Überfällige Aufgabe",
     "ballot_opened": "Abstimmung eröffnet",
     "ballot_reminder": "Erinnerung: Abstimmung endet bald",
+    "termin_einladung": "Einladung (Netzwerktreffen)",
+    "netzwerktreffen_warnung": "Netzwerktreffen nicht terminiert",
 }
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
 MESSAGE_NAMES = {"neuer_vorfall": "neuer Vorfall (Wiedereröffnung)"}

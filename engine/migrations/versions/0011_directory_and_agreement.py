@@ -1,7 +1,7 @@
 """Netzwerkverzeichnis (P9) and the agreement's versions, proposals and signatures (P11)
 
 Revision ID: 0011
-Revises: 0008
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
