@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from engine import arbeitsgruppe, netzwerk_steps, netzwerktreffen, voting_step
+from engine import arbeitsgruppe, membership_steps, netzwerk_steps, netzwerktreffen, voting_step
 from engine.actions import ActionHandler
 
 ACTION_HANDLERS: dict[str, ActionHandler] = {
     **voting_step.HANDLERS,
     **netzwerktreffen.HANDLERS,
     **arbeitsgruppe.HANDLERS,
+    **membership_steps.HANDLERS,
     **netzwerk_steps.HANDLERS,
 }

@@ -110,6 +110,19 @@ def ballot_mail(to: str, base_url: str, ballot_id: int, kind: str) -> Mail:
     return Mail(to, subject, body)
 
 
+def vacancy_mail(to: str, base_url: str) -> Mail:
+    """The Steuerungsgruppe fell below its minimum size (P7): a neutral text and the link to start P7."""
+    body = (
+        "Guten Tag,\n\n"
+        "in Hilfenetz hat die Steuerungsgruppe weniger Mitglieder als vorgesehen. "
+        "Bitte leiten Sie die Nachbesetzung ein (Prozess „Steuerungsgruppe und Koordination“):\n"
+        f"{base_url.rstrip('/')}/prozesse\n\n"
+        "Sie können Ihre Benachrichtigungen unter "
+        f"{base_url.rstrip('/')}/benachrichtigungen einstellen.\n"
+    )
+    return Mail(to, "Steuerungsgruppe: Nachbesetzung nötig", body)
+
+
 def digest_mail(to: str, base_url: str, count: int, ballots: int = 0) -> Mail:
     """The daily digest: only the number of new tasks (and of new ballots) and the links."""
     base = base_url.rstrip("/")

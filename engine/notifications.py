@@ -46,9 +46,11 @@ from engine.mail import (
     digest_mail,
     meeting_mail,
     task_mail,
+    vacancy_mail,
     warning_mail,
 )
 from engine.meeting_calendar import Termin, calendar_attachment
+from engine.network_membership import VACANCY_KIND, VACANCY_TITLE, coordinator_users
 from engine.netzwerktreffen import INVITATION_KIND, WARNING_KIND
 from engine.persistence.database import Database
 from engine.persistence.models import (
@@ -70,7 +72,14 @@ BERLIN = ZoneInfo("Europe/Berlin")
 PREFERENCES = ("sofort", "taeglich", "aus")
 #: Outbox kinds of the network meetings (P6): a calendar invitation, the coordinators' warning.
 MEETING_EVENT_KINDS = (INVITATION_KIND, WARNING_KIND)
-HANDLED_KINDS = ("task_created", "task_reminder", "task_escalated", *BALLOT_KINDS, *MEETING_EVENT_KINDS)
+HANDLED_KINDS = (
+    "task_created",
+    "task_reminder",
+    "task_escalated",
+    *BALLOT_KINDS,
+    *MEETING_EVENT_KINDS,
+    VACANCY_KIND,
+)
 #: The e-mail log's kind per outbox kind.
 MAIL_KINDS = {
     "task_created": "aufgabe",
@@ -80,6 +89,7 @@ MAIL_KINDS = {
     "ballot_reminder": "stimmerinnerung",
     INVITATION_KIND: "einladung",
     WARNING_KIND: "warnung",
+    VACANCY_KIND: "vakanz",
 }
 LEITUNG = "Leitung"
 COORDINATION = "Koordination@*"
@@ -198,6 +208,8 @@ class Notifications:
             return self._prepare_ballot(session, row, now)
         if row.kind in MEETING_EVENT_KINDS:
             return self._prepare_meeting_event(session, row, now)
+        if row.kind == VACANCY_KIND:
+            return self._prepare_vacancy(session, row, now)
         task = session.get(UserTask, str(row.payload.get("task_id", "")))
         if task is None or task.status != "open":
             return Claim(row.id, ())
@@ -255,6 +267,18 @@ class Notifications:
                 mails.append(Sending(mail[0], meeting_mail(mail[1], self.base_url, art, day, attachment)))
             else:
                 mails.append(Sending(mail[0], warning_mail(mail[1], self.base_url, year, count)))
+        return Claim(row.id, tuple(mails))
+
+    def _prepare_vacancy(self, session: Session, row: Outbox, now: datetime) -> Claim:
+        """The Steuerungsgruppe fell below its minimum (P7): every active coordinator."""
+        instance_id = row.payload.get("instance_id")
+        mails = []
+        for user in coordinator_users(session):
+            notice = Notification(task_id=None, instance_id=instance_id, title=VACANCY_TITLE)
+            self._notify(session, row, user, now, notice)
+            mail = self._mail_if_wanted(session, row, user, now)
+            if mail is not None:
+                mails.append(Sending(mail[0], vacancy_mail(mail[1], self.base_url)))
         return Claim(row.id, tuple(mails))
 
     def _mail_if_wanted(

@@ -15,6 +15,18 @@ class OrganisationView:
 
 
 @dataclass(frozen=True)
+class PartnerView:
+    """A partner organisation for the Koordination's list (P12): active or left."""
+
+    slug: str
+    name: str
+    volunteer: bool
+    active: bool
+    accounts: int
+    steering_members: int
+
+
+@dataclass(frozen=True)
 class Actor:
     """The signed-in user as the engine sees them for one request."""
 

@@ -17,7 +17,8 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import netzwerktreffen, vereinbarung, verzeichnis, voting
+from engine import network_membership as membership
+from engine import netzwerktreffen, partners, vereinbarung, verzeichnis, voting
 from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
@@ -76,6 +77,7 @@ from engine.read_models import (
     NotificationSettings,
     NotificationView,
     OrganisationView,
+    PartnerView,
     ProcessView,
     StartForm,
     TaskDetail,
@@ -302,11 +304,13 @@ class Hilfenetz:
 
     def complete(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> int:
         """Complete a task; returns the instance id."""
-        return self.instances.complete(actor, task_id, data).instance_id
+        return self.complete_task(actor, task_id, data).instance_id
 
     def complete_task(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> Completion:
         """Complete a task; returns the instance id and the ids of the tasks it created."""
-        return self.instances.complete(actor, task_id, data)
+        completion = self.instances.complete(actor, task_id, data)
+        self._after_partner_change(completion.instance_id)
+        return completion
 
     def save_draft(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> None:
         self.instances.save_draft(actor, task_id, data)
@@ -711,8 +715,47 @@ class Hilfenetz:
             session.commit()
             return count
 
+    # --- P7 Steuerungsgruppe, P12 Partner (engine/network_membership.py) ----------------------
+    def partners(self, actor: Actor) -> list[PartnerView]:
+        """Every organisation, active or left, with its number of active accounts (Koordination)."""
+        _require_coordination(actor)
+        with self.db.read() as session:
+            return partners.partner_views(session)
+
+    def steering_group_members(self) -> list[str]:
+        with self.db.read() as session:
+            return membership.steering_group(session)
+
+    def issue_start_password(self, actor: Actor, username: str) -> str:
+        """A new account's start password, returned once (only its hash is stored)."""
+        _require_coordination(actor)
+        with self.db.write() as session:
+            password = partners.issue_start_password(session, self.clock.now(), actor, username)
+            session.commit()
+            return password
+
+    def disable_account(self, actor: Actor, username: str, successor: str | None = None) -> None:
+        """Disable an account; its open tasks go to ``successor`` or back to the group."""
+        _require_coordination(actor)
+        limits = membership.load_limits(self.settings.processes_dir)
+        with self.db.write() as session:
+            membership.disable_account(
+                session, self.clock.now(), actor, username, limits, successor=successor
+            )
+            session.commit()
+
+    def _after_partner_change(self, instance_id: int) -> None:
+        """A P12 step may have added or removed an organisation: routing and forms must know."""
+        with self.db.read() as session:
+            key = session.scalar(select(ProcessInstance.process_key).where(ProcessInstance.id == instance_id))
+        if key in partners.PARTNER_PROCESSES:
+            self.refresh_caches()
+
     def _form_context(self, session: Session) -> dict[str, Any]:
-        return {"organisation_options": self.organisations.options()}
+        return {
+            "organisation_options": self.organisations.options(),
+            "user_options": partners.user_options(session),
+        }
 
     # --- P6 Netzwerktreffen: yearly check and calendar file ------------------------------------
     def warn_second_meeting(self) -> int:
@@ -906,6 +949,11 @@ class Hilfenetz:
         )
         self.runtime.save(session, loaded, None)
         return loaded
+
+
+def _require_coordination(actor: Actor) -> None:
+    if not (actor.has_role("Koordination") or actor.has_role("Administration")):
+        raise NotPermittedError("Nur die Koordination oder die Administration darf Partner verwalten.")
 
 
 def _outcome_label(outcome: str | None) -> str | None:

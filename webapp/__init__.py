@@ -19,6 +19,7 @@ from webapp import (
     meetings,
     notifications,
     pages,
+    partners,
     processes,
     security,
     tasks,
@@ -53,6 +54,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         notifications,
         ballots,
         meetings,
+        partners,
         verzeichnis,
     ):
         subsystem.init_app(app)
