@@ -159,6 +159,9 @@ class Hilfenetz:
         self.notifications = Notifications(
             self.db, self.clock, mailer, settings.base_url, settings.digest_hour, settings.mail_sender
         )
+        # P12 joins and leaves keep the partner directory (P9) in step
+        partners.DIRECTORY_HOOKS.on_join = verzeichnis.on_partner_join
+        partners.DIRECTORY_HOOKS.on_leave = verzeichnis.on_partner_leave
 
     # --- set-up --------------------------------------------------------------------------
     def migrate(self) -> None:

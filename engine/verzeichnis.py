@@ -482,3 +482,18 @@ def running_reviews(session: Session) -> set[str]:
         .where(ProcessInstance.status == "running")
     )
     return set(rows)
+
+
+def on_partner_join(session: Session, now: datetime, organisation: str) -> None:
+    """P12: a partner (re)joins. A removed entry comes back flagged ``veraltet`` until the
+    organisation confirms it; a new partner creates its entry on the directory page."""
+    entry = _entry(session, _organisation(session, organisation))
+    if entry is not None and entry.status == ENTFERNT:
+        entry.status = VERALTET
+        entry.updated_at = now
+        audit(session, now, None, "verzeichnis_veraltet", None, detail={"organisation": organisation})
+
+
+def on_partner_leave(session: Session, now: datetime, organisation: str) -> None:
+    """P12: a partner leaves; its entry is removed from the directory (kept, not deleted)."""
+    set_status(session, now, None, organisation, ENTFERNT)

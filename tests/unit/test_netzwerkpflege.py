@@ -348,3 +348,16 @@ def test_the_same_version_day_cannot_be_recorded_twice(hn: Hilfenetz) -> None:
         with pytest.raises(InvalidSubmissionError) as caught:
             record_version(session, hn.clock.now(), actor, "ueberarbeitet", date(2026, 5, 1), "", None)
         assert "01.05.2026" in caught.value.message
+
+
+def test_p12_leave_removes_the_entry_and_a_rejoin_brings_it_back_as_stale(hn: Hilfenetz) -> None:
+    from engine import partners
+
+    with hn.db.write() as session:
+        partners.DIRECTORY_HOOKS.on_leave(session, hn.clock.now(), "tamar")  # type: ignore[misc]
+        session.commit()
+    assert "tamar" not in found(hn, "fachkraft.jobcenter")
+    with hn.db.write() as session:
+        partners.DIRECTORY_HOOKS.on_join(session, hn.clock.now(), "tamar")  # type: ignore[misc]
+        session.commit()
+    assert hn.directory_entry(actor_lookup(hn)("fachkraft.jobcenter"), "tamar").status == "veraltet"
