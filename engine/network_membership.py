@@ -244,10 +244,25 @@ def remove_member(
         detail={"mitglied": username, "grund": reason, "uebergebene_aufgaben": len(moved)},
     )
     remaining = steering_group(session)
-    vacancy = len(remaining) < limits.min_members
-    if vacancy:
-        vacancy_alert(session, now, actor, len(remaining), limits, instance_id=instance_id)
+    vacancy = check_vacancy(session, now, actor, limits, instance_id=instance_id)
     return {"mitglieder_verbleibend": len(remaining), "vakanz": vacancy, "uebergebene_aufgaben": len(moved)}
+
+
+def check_vacancy(
+    session: Session,
+    now: datetime,
+    actor: Actor | None,
+    limits: Gremienregeln,
+    *,
+    instance_id: int | None = None,
+) -> bool:
+    """Alert when the group fell below its minimum or lost a coordinator (§ 3: two coordinators)."""
+    members = steering_group(session)
+    coordinators = coordinator_users(session)
+    if len(members) >= limits.min_members and len(coordinators) >= limits.coordinators:
+        return False
+    vacancy_alert(session, now, actor, len(members), limits, instance_id=instance_id)
+    return True
 
 
 def _successor(session: Session, username: str) -> User:
@@ -269,6 +284,15 @@ def coordinator_users(session: Session) -> list[User]:
     return active_users_with_role(session, COORDINATION)
 
 
+def vacancy_recipients(session: Session) -> list[User]:
+    """Who hears of a vacancy: the coordinators; without any, the Steuerungsgruppe; else Administration."""
+    return (
+        coordinator_users(session)
+        or active_users_with_role(session, STEERING)
+        or active_users_with_role(session, "Administration")
+    )
+
+
 def vacancy_alert(
     session: Session,
     now: datetime,
@@ -280,14 +304,18 @@ def vacancy_alert(
 ) -> int:
     """Tell every active coordinator (outbox: in-app and e-mail) that the group fell below its
     minimum; audited. Returns how many coordinators there are now."""
-    recipients = coordinator_users(session)
+    recipients = vacancy_recipients(session)
     session.add(
         Outbox(
             created_at=now,
             kind=VACANCY_KIND,
             status="pending",
             attempts=0,
-            payload={"instance_id": instance_id, "mitglieder": size},
+            payload={
+                "instance_id": instance_id,
+                "mitglieder": size,
+                "koordination": len(coordinator_users(session)),
+            },
         )
     )
     audit(
@@ -296,7 +324,12 @@ def vacancy_alert(
         actor,
         "steuerungsgruppe_vakanz",
         instance_id,
-        detail={"mitglieder": size, "mindestens": limits.min_members, "benachrichtigt": len(recipients)},
+        detail={
+            "mitglieder": size,
+            "mindestens": limits.min_members,
+            "koordination": len(coordinator_users(session)),
+            "benachrichtigt": len(recipients),
+        },
     )
     session.flush()
     return len(recipients)
@@ -372,9 +405,11 @@ def hand_over_tasks(
         if task.assignee_id == leaving.id and leaving.active and keys & still:
             continue  # still allowed to do it through a role they keep
         keys.discard(own)  # this key names only the leaving person
-        if successor is not None:
+        receiver = "Gruppe bzw. Koordination"
+        if successor is not None and _may_take_over(successor, leaving, keys):
             task.assignee_id = successor.id
             keys.add(f"user:{successor.username}")
+            receiver = successor.display_name
         else:
             task.assignee_id = None
             if not keys or not _someone_else_can(session, keys, {leaving.id}):
@@ -391,11 +426,19 @@ def hand_over_tasks(
             element_id=task.element_id,
             detail={
                 "von": leaving.display_name,
-                "an": successor.display_name if successor else "Gruppe bzw. Koordination",
+                "an": receiver,
                 "anlass_vorgang": instance_id,
             },
         )
     return moved
+
+
+def _may_take_over(successor: User, leaving: User, keys: set[str]) -> bool:
+    """A successor takes a task only where they could have been asked anyway (one of its candidate
+    keys) or as a colleague of the same organisation — never across organisations' cases."""
+    if successor.organisation_id == leaving.organisation_id:
+        return True
+    return bool(keys & set(user_keys(successor.username, successor.organisation.slug, roles_of(successor))))
 
 
 def disable_account(
@@ -417,8 +460,5 @@ def disable_account(
     session.flush()
     moved = hand_over_tasks(session, now, actor, user, heir)
     audit(session, now, actor, "konto_deaktiviert", None, detail={"konto": username, "aufgaben": len(moved)})
-    remaining = steering_group(session)
-    vacancy = was_member and len(remaining) < limits.min_members
-    if vacancy:
-        vacancy_alert(session, now, actor, len(remaining), limits)
+    vacancy = was_member and check_vacancy(session, now, actor, limits)
     return {"uebergebene_aufgaben": len(moved), "vakanz": vacancy}

@@ -50,7 +50,7 @@ from engine.mail import (
     warning_mail,
 )
 from engine.meeting_calendar import Termin, calendar_attachment
-from engine.network_membership import VACANCY_KIND, VACANCY_TITLE, coordinator_users
+from engine.network_membership import VACANCY_KIND, VACANCY_TITLE, vacancy_recipients
 from engine.netzwerktreffen import INVITATION_KIND, WARNING_KIND
 from engine.persistence.database import Database
 from engine.persistence.models import (
@@ -270,10 +270,10 @@ class Notifications:
         return Claim(row.id, tuple(mails))
 
     def _prepare_vacancy(self, session: Session, row: Outbox, now: datetime) -> Claim:
-        """The Steuerungsgruppe fell below its minimum (P7): every active coordinator."""
+        """The Steuerungsgruppe fell below its minimum or lost a coordinator (P7)."""
         instance_id = row.payload.get("instance_id")
         mails = []
-        for user in coordinator_users(session):
+        for user in vacancy_recipients(session):
             notice = Notification(task_id=None, instance_id=instance_id, title=VACANCY_TITLE)
             self._notify(session, row, user, now, notice)
             mail = self._mail_if_wanted(session, row, user, now)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from engine.accounts import hash_password
 from engine.directory import set_user_roles
-from engine.errors import InvalidSubmissionError, NotFoundError
+from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError
 from engine.network_membership import (
     COORDINATION_KEY,
     LEITUNG,
@@ -173,10 +173,19 @@ def _call_hook(hook: DirectoryHook | None, session: Session, now: datetime, slug
 
 
 def issue_start_password(session: Session, now: datetime, actor: Actor, username: str) -> str:
-    """A fresh random start password for an account (returned once, stored as a hash only)."""
+    """A random start password for a new partner's account (returned once, stored as a hash only).
+
+    Only accounts that were created without a password (P12 joining) get one: anything else would
+    let the Koordination take over a colleague's account.
+    """
     user = users_by_name(session, [username]).get(username)
     if user is None or not user.active:
         raise NotFoundError("Konto nicht gefunden oder deaktiviert.")
+    if user.password_hash != NO_PASSWORD:
+        raise NotPermittedError(
+            "Ein Startpasswort gibt es nur für neue Konten, die noch kein Passwort haben. "
+            "Wer sein Passwort vergessen hat, wendet sich an die Administration."
+        )
     password = secrets.token_urlsafe(12)
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None

@@ -195,7 +195,8 @@ def test_a_leaving_coordinator_hands_over_claimed_and_personal_tasks(
     tasks = {t.element_id: t.id for t in hn.worklist(leaving, WorklistQuery(per_page=50)).tasks}
     hn.claim(leaving, tasks["pruefen"])
     result = in_write(hn, nm.remove_member, look("admin"), "koordination.jugendamt", "ruecktritt", LIMITS)
-    assert result == {"mitglieder_verbleibend": 5, "vakanz": False, "uebergebene_aufgaben": 2}
+    # five members remain, but only one coordinator: § 3 asks for two, so the vacancy is reported
+    assert result == {"mitglieder_verbleibend": 5, "vakanz": True, "uebergebene_aufgaben": 2}
     other = look("koordination.frauenberatung")
     assert {tasks["pruefen"], tasks["nur_sie"]} <= open_ids(hn, other)
     assert not open_ids(hn, look("koordination.jugendamt"))
@@ -238,6 +239,37 @@ def test_disabling_a_member_account_ends_login_and_may_open_a_vacancy(
         hn.login("fachkraft.gleichstellung", PASSWORD)
 
 
+def test_without_coordinators_the_steering_group_hears_of_the_vacancy(
+    hn: Hilfenetz, actor: Callable[[str], Actor]
+) -> None:
+    admin = actor("admin")
+    for name in ("koordination.jugendamt", "koordination.frauenberatung"):
+        assert in_write(hn, nm.remove_member, admin, name, "ruecktritt", LIMITS)["vakanz"] is True
+    assert hn.deliver_outbox() == 2
+    titles = [n.title for n in hn.notifications_of(actor("leitung.polizei"))]
+    # recipients are found at delivery: nobody holds Koordination any more, so the group hears it
+    assert titles == [nm.VACANCY_TITLE, nm.VACANCY_TITLE]
+
+
+def test_a_successor_from_another_organisation_does_not_get_the_case(
+    hn: Hilfenetz, actor: Callable[[str], Actor]
+) -> None:
+    fb = actor("fachkraft.frauenberatung")
+    hn.start(fb, "kette", {})
+    task = next(t.id for t in hn.worklist(fb, WorklistQuery(per_page=50)).tasks if t.process_key == "kette")
+    hn.claim(fb, task)
+    in_write(
+        hn,
+        nm.disable_account,
+        actor("admin"),
+        "fachkraft.frauenberatung",
+        LIMITS,
+        successor="fachkraft.polizei",
+    )
+    assert task not in open_ids(hn, actor("fachkraft.polizei"))
+    assert task in open_ids(hn, actor("fachkraft2.frauenberatung"))  # back to her colleagues
+
+
 # --- joining -------------------------------------------------------------------------------------
 def test_a_joining_partner_gets_organisation_and_accounts_that_need_a_start_password(
     hn: Hilfenetz, actor: Callable[[str], Actor]
@@ -259,6 +291,25 @@ def test_a_joining_partner_gets_organisation_and_accounts_that_need_a_start_pass
                 select(AuditEvent.detail).where(AuditEvent.action == "startpasswort_erteilt")
             ).one()
         )
+
+
+@pytest.mark.parametrize("username", ["fachkraft.frauenberatung", "admin", "koordination.frauenberatung"])
+def test_a_start_password_cannot_take_over_an_existing_account(
+    hn: Hilfenetz, actor: Callable[[str], Actor], username: str
+) -> None:
+    with pytest.raises(NotPermittedError, match="nur für neue Konten"):
+        in_write(hn, pt.issue_start_password, actor("koordination.jugendamt"), username)
+    assert hn.login(username, "Hilfenetz-Demo-2026").username == username
+
+
+def test_a_start_password_is_issued_once(hn: Hilfenetz, actor: Callable[[str], Actor]) -> None:
+    koord = actor("koordination.jugendamt")
+    konten = [{"benutzername": "leitung.einmal", "anzeigename": "Leitung Einmal"}]
+    in_write(hn, pt.create_organisation, koord, "einmal-partner", "Einmal e. V.", False, konten)
+    password = in_write(hn, pt.issue_start_password, koord, "leitung.einmal")
+    with pytest.raises(NotPermittedError):
+        in_write(hn, pt.issue_start_password, koord, "leitung.einmal")
+    assert hn.login("leitung.einmal", password).username == "leitung.einmal"
 
 
 @pytest.mark.parametrize(
