@@ -655,7 +655,7 @@ class Hilfenetz:
         """ja / nein / enthaltung / befangen — for oneself or (``member``) as Vertretung."""
         with self.db.write() as session:
             ballot = voting.cast_vote(session, self.clock.now(), actor, ballot_id, choice, member)
-            resumed = self._continue_after_ballot(session, ballot, actor)
+            resumed = self._continue_after_ballot(session, ballot, None)  # not in the voter's name
             session.commit()
         if resumed is not None:
             self.runtime.remember(resumed)

@@ -250,7 +250,9 @@ def cast_vote(
         detail["vertreten_durch"] = actor.display_name
     if stored is not None:
         detail["stimme"] = stored
-    audit(session, now, actor, "stimme_abgegeben", ballot.instance_id, detail=detail)
+    # Not in the case history: whoever may see the case must not learn who voted how (or, in a
+    # secret ballot, whose vote decided); the ballot's own minutes have their own readers.
+    audit(session, now, actor, "stimme_abgegeben", None, detail=detail)
     close_if_decided(session, now, ballot, actor)
     return ballot
 
@@ -347,7 +349,7 @@ def close(
     audit(
         session,
         now,
-        actor,
+        None,  # the ballot closes itself; naming the last voter would reveal a secret vote
         "abstimmung_geschlossen",
         ballot.instance_id,
         detail={

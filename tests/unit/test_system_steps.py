@@ -181,3 +181,15 @@ def test_unknown_or_missing_aktion_is_refused_at_deployment(tmp_path: Path, cloc
     assert refused.value.problems[0].element == "abstimmen"
     assert "Eigenschaft „aktion“" in refused.value.problems[0].reason
     hn.db.dispose()
+
+
+def test_the_case_history_does_not_tell_who_voted_how(engine: Hilfenetz) -> None:
+    instance = submit_application(engine)
+    ballot = ballot_of(engine, instance)
+    vote(engine, ballot.id, ("koordination.jugendamt", "nein"), ("leitung.polizei", "ja"))
+    vote(engine, ballot.id, ("fachkraft.gesundheitsamt", "ja"))  # closes the ballot
+    applicant = actor_lookup(engine)("fachkraft.frauenberatung")
+    history = engine.instance_detail(applicant, instance).history
+    assert "stimme_abgegeben" not in {h.action for h in history}
+    voters = {"Jana Beispiel", "Uwe Dienststelle", "Dr. Ole Befund"}
+    assert not [h for h in history if h.actor_name in voters], history
