@@ -107,6 +107,16 @@ class _MinutesPdf(FPDF):
                 row.cell(self.text_of(label), style=FontFace(emphasis="BOLD"))
                 row.cell(self.text_of(text), style=emphasis)
 
+    def documents(self, items: Sequence[tuple[str, str]]) -> None:
+        """Label, then the text as paragraphs: a table row cannot break across pages, and an
+        application's texts may be longer than a page."""
+        for label, text in items:
+            self.set_font(self.body_font, "B", 10)
+            self.multi_cell(0, LINE, self.text_of(label), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.set_font(self.body_font, "", 10)
+            self.multi_cell(0, LINE, self.text_of(text), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            self.ln(1.5)
+
     def grid(self, headings: Sequence[str], rows: Sequence[Sequence[str]], widths: Sequence[int]) -> None:
         """A table with a header row that is repeated on every page it spans."""
         self.set_font(self.body_font, "", 9)
@@ -143,7 +153,7 @@ def minutes_pdf(m: BallotMinutes, *, created_at: datetime, font: PdfFont | None 
     pdf.pairs([*fact_rows(m), ("Stand", "geschlossen" if m.status == GESCHLOSSEN else "offen")])
     if m.documents:
         pdf.heading("Antrag / Unterlagen")
-        pdf.pairs([(d.label, d.value) for d in m.documents])
+        pdf.documents([(d.label, d.value) for d in m.documents])
     pdf.heading("Stimmberechtigte (festgelegt bei Eröffnung)")
     pdf.grid(
         ("Mitglied", "Stand"),

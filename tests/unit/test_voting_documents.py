@@ -196,3 +196,13 @@ def test_font_lookup_takes_the_first_directory_with_both_files(tmp_path: Path):
     for name in ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf"):
         (both / name).write_bytes(b"")
     assert find_font([only_regular, both]) == PdfFont(both / "DejaVuSans.ttf", both / "DejaVuSans-Bold.ttf")
+
+
+def test_a_document_longer_than_a_page_is_printed_across_pages(hn, actor):
+    long_text = "\n".join(f"Maßnahme {n}: Workshop an einer Schule im Kreis" for n in range(1, 121))
+    documents = [{"label": "Maßnahmen", "value": long_text}, {"label": "Ziele", "value": "Schutz"}]
+    m = closed_minutes(hn, actor, documents=documents)
+    pdf = minutes_pdf(m, created_at=hn.clock.now())
+    text = text_of(pdf)
+    assert "Maßnahme 1: Workshop" in text and "Maßnahme 120: Workshop" in text
+    assert len(PdfReader(BytesIO(pdf)).pages) >= 3
