@@ -52,6 +52,7 @@ class EmbeddedJobRunner:
     def _jobs(self) -> list[tuple[str, Callable[[], object]]]:
         hn = self.hilfenetz
         return [
+            ("refresh_caches", hn.refresh_caches),  # partners and Fristen changed by other processes
             ("fire_due_timers", hn.fire_due_timers),
             ("send_due_reminders", hn.send_due_reminders),  # before delivery: they go out this round
             ("send_ballot_reminders", hn.send_ballot_reminders),  # electors who have not voted yet

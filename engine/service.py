@@ -5,6 +5,7 @@ The webapp talks only to :class:`Hilfenetz` and receives read models (frozen dat
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -118,6 +119,10 @@ HIDDEN_FROM_HISTORY = (
 )
 
 
+#: How old the in-memory organisations and Fristen may be before a step re-reads them.
+CACHE_MAX_AGE_SECONDS = 10.0
+
+
 class Hilfenetz:
     def __init__(
         self,
@@ -172,6 +177,13 @@ class Hilfenetz:
         with self.db.read() as session:
             self.organisations.refresh(session)
             self.fristen.refresh(session)
+        self._caches_read_at = time.monotonic()
+
+    def _fresh_caches(self) -> None:
+        """Other processes (web workers, Celery workers) may have admitted or removed a partner or
+        changed a Frist: re-read both before a step that routes, at most every few seconds."""
+        if time.monotonic() - getattr(self, "_caches_read_at", 0.0) > CACHE_MAX_AGE_SECONDS:
+            self.refresh_caches()
 
     def seed_organisations(self) -> int:
         with self.db.write() as session:
@@ -303,6 +315,7 @@ class Hilfenetz:
             return True
 
     def start(self, actor: Actor, process_key: str, data: Mapping[str, Any]) -> int:
+        self._fresh_caches()
         return self.instances.start(actor, process_key, data)
 
     def complete(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> int:
@@ -311,6 +324,7 @@ class Hilfenetz:
 
     def complete_task(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> Completion:
         """Complete a task; returns the instance id and the ids of the tasks it created."""
+        self._fresh_caches()
         completion = self.instances.complete(actor, task_id, data)
         self._after_partner_change(completion.instance_id)
         return completion
