@@ -174,7 +174,7 @@ def constitute_steering_group(
     Whoever loses a role hands over the open tasks they can no longer do (to the Koordination).
     """
     users = check_constitution(session, members, chosen, limits)
-    picked = set(chosen)
+    picked = {c.strip() for c in chosen if isinstance(c, str) and c.strip()}  # as checked
     previous = {u.username: u for u in active_users_with_role(session, STEERING)}
     previous_coord = {u.username: u for u in active_users_with_role(session, COORDINATION)}
     for name, user in users.items():
