@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from engine.actions import ActionContext, ActionHandler
 from engine.errors import InvalidSubmissionError
+from engine.projection import BERLIN
 
-BERLIN = ZoneInfo("Europe/Berlin")
 TAKES_EFFECT = time(9, 0)
 MESSAGE = "Bitte prüfen Sie das Enddatum."
 

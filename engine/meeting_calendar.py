@@ -13,13 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, vCalAddress, vText
 
 from engine.mail import Attachment
+from engine.projection import BERLIN
 
-BERLIN = ZoneInfo("Europe/Berlin")
 PRODID = "-//Hilfenetz Kreis Soest//Netzwerktreffen//DE"
 METHODS = ("REQUEST", "CANCEL")
 FILENAME = "termin.ics"

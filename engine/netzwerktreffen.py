@@ -24,7 +24,6 @@ import re
 import uuid
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -35,11 +34,10 @@ from engine.errors import InvalidSubmissionError, ScriptError
 from engine.meeting_calendar import Termin
 from engine.parameters import Fristen
 from engine.persistence.models import NetworkMeeting, NetworkMeetingWarning, Outbox, ProcessInstance
-from engine.projection import parse_iso_duration
+from engine.projection import BERLIN, parse_iso_duration
 from engine.read_models import MeetingView
 from engine.runtime import audit
 
-BERLIN = ZoneInfo("Europe/Berlin")
 LEAD_TIME = "netzwerktreffen.einladungsvorlauf"
 SECOND_MEETING_BY = "netzwerktreffen.zweites_bis"
 INVITATION_KIND = "termin_einladung"

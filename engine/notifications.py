@@ -27,7 +27,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import CursorResult, Update, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -62,13 +61,13 @@ from engine.persistence.models import (
     User,
     UserTask,
 )
+from engine.projection import BERLIN
 from engine.read_models import NotificationSettings, NotificationView
 from engine.voting import BALLOT_OPENED
 from engine.voting_reminders import BALLOT_KINDS, ballot_recipients, notification_title
 
 log = logging.getLogger(__name__)
 
-BERLIN = ZoneInfo("Europe/Berlin")
 PREFERENCES = ("sofort", "taeglich", "aus")
 #: Outbox kinds of the network meetings (P6): a calendar invitation, the coordinators' warning.
 MEETING_EVENT_KINDS = (INVITATION_KIND, WARNING_KIND)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -63,7 +63,7 @@ from engine.persistence.models import (
     UserTask,
 )
 from engine.persistence.schema import upgrade
-from engine.projection import parse_iso_duration
+from engine.projection import BERLIN, parse_iso_duration
 from engine.read_models import (
     AbsenceView,
     Actor,
@@ -896,7 +896,7 @@ class Hilfenetz:
         now = self.clock.now()
         try:
             month, day = (int(part) for part in value.split("-"))
-            due = datetime(now.year, month, day, tzinfo=UTC)
+            due = datetime(now.astimezone(BERLIN).year, month, day, tzinfo=BERLIN)  # the day in Soest
         except ValueError:
             raise ScriptError(
                 f"Die Frist „{YEARLY_REVIEW_DAY}“ = „{value}“ ist kein Stichtag (MM-TT)."
