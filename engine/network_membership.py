@@ -32,7 +32,6 @@ from engine.directory import set_user_roles, users_with_keys
 from engine.errors import ConfigurationError, InvalidSubmissionError, NotFoundError
 from engine.persistence.models import (
     Organisation,
-    Outbox,
     ProcessInstance,
     TaskCandidate,
     User,
@@ -41,7 +40,7 @@ from engine.persistence.models import (
 )
 from engine.projection import candidate_dicts, drop_candidates
 from engine.read_models import Actor
-from engine.runtime import audit
+from engine.runtime import audit, enqueue
 
 STEERING = "Steuerungsgruppe"
 COORDINATION = "Koordination"
@@ -305,19 +304,12 @@ def vacancy_alert(
     """Tell every active coordinator (outbox: in-app and e-mail) that the group fell below its
     minimum; audited. Returns how many coordinators there are now."""
     recipients = vacancy_recipients(session)
-    session.add(
-        Outbox(
-            created_at=now,
-            kind=VACANCY_KIND,
-            status="pending",
-            attempts=0,
-            payload={
-                "instance_id": instance_id,
-                "mitglieder": size,
-                "koordination": len(coordinator_users(session)),
-            },
-        )
-    )
+    payload = {
+        "instance_id": instance_id,
+        "mitglieder": size,
+        "koordination": len(coordinator_users(session)),
+    }
+    enqueue(session, now, VACANCY_KIND, payload)
     audit(
         session,
         now,

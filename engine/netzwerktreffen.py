@@ -33,10 +33,10 @@ from engine.actions import ActionContext, ActionHandler
 from engine.errors import InvalidSubmissionError, ScriptError
 from engine.meeting_calendar import Termin
 from engine.parameters import Fristen
-from engine.persistence.models import NetworkMeeting, NetworkMeetingWarning, Outbox, ProcessInstance
+from engine.persistence.models import NetworkMeeting, NetworkMeetingWarning, ProcessInstance
 from engine.projection import BERLIN, parse_iso_duration
 from engine.read_models import MeetingView
-from engine.runtime import audit
+from engine.runtime import audit, enqueue
 
 LEAD_TIME = "netzwerktreffen.einladungsvorlauf"
 SECOND_MEETING_BY = "netzwerktreffen.zweites_bis"
@@ -171,19 +171,16 @@ def termin_of(meeting: NetworkMeeting, method: str, stamp: datetime) -> Termin:
 
 
 def _queue(session: Session, now: datetime, meeting: NetworkMeeting, method: str) -> None:
-    session.add(
-        Outbox(
-            created_at=now,
-            kind=INVITATION_KIND,
-            status="pending",
-            attempts=0,
-            payload={
-                "instance_id": meeting.instance_id,
-                "art": meeting.kind,
-                "organisationen": list(meeting.organisations),
-                "termin": termin_of(meeting, method, now).as_payload(),
-            },
-        )
+    enqueue(
+        session,
+        now,
+        INVITATION_KIND,
+        {
+            "instance_id": meeting.instance_id,
+            "art": meeting.kind,
+            "organisationen": list(meeting.organisations),
+            "termin": termin_of(meeting, method, now).as_payload(),
+        },
     )
 
 
@@ -238,15 +235,7 @@ def warn_second_meeting(session: Session, now: datetime, fristen: Fristen) -> in
             session.add(NetworkMeetingWarning(year=local.year, created_at=now, meetings=count))
     except IntegrityError:  # another runner warned first
         return 0
-    session.add(
-        Outbox(
-            created_at=now,
-            kind=WARNING_KIND,
-            status="pending",
-            attempts=0,
-            payload={"jahr": local.year, "anzahl": count},
-        )
-    )
+    enqueue(session, now, WARNING_KIND, {"jahr": local.year, "anzahl": count})
     audit(session, now, None, "netzwerktreffen_warnung", None, detail={"jahr": local.year, "anzahl": count})
     return 1
 

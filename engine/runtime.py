@@ -729,3 +729,9 @@ __all__ = [
     "ready_user_tasks",
     "waiting_messages",
 ]
+
+
+def enqueue(session: Session, now: datetime, kind: str, payload: dict[str, Any]) -> None:
+    """Queue a notification in the outbox, in the caller's transaction (engine/notifications.py
+    delivers it once)."""
+    session.add(Outbox(created_at=now, kind=kind, status="pending", attempts=0, payload=payload))

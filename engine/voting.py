@@ -31,12 +31,11 @@ from engine.persistence.models import (
     BallotTally,
     BallotVote,
     Organisation,
-    Outbox,
     User,
     UserRole,
 )
 from engine.read_models import Actor, BallotSummary
-from engine.runtime import audit
+from engine.runtime import audit, enqueue
 from engine.voting_rules import (
     Abstimmungsregeln,
     Auszaehlung,
@@ -122,9 +121,7 @@ def open_ballot(
 
 def tell_electors(session: Session, now: datetime, ballot: Ballot, kind: str) -> None:
     """Queue the in-app notification and e-mail to the electors (delivered from the outbox)."""
-    session.add(
-        Outbox(created_at=now, kind=kind, status="pending", attempts=0, payload={"ballot_id": ballot.id})
-    )
+    enqueue(session, now, kind, {"ballot_id": ballot.id})
 
 
 def _check_opening(

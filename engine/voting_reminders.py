@@ -22,8 +22,8 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from engine.parameters import Fristen
-from engine.persistence.models import Ballot, BallotElector, BallotVote, Outbox, User
-from engine.runtime import audit
+from engine.persistence.models import Ballot, BallotElector, BallotVote, User
+from engine.runtime import audit, enqueue
 from engine.voting import BALLOT_OPENED, BALLOT_REMINDER, OFFEN
 
 REMINDER_LEAD = "abstimmung.erinnerung_vorlauf"
@@ -77,15 +77,7 @@ def _claim(session: Session, ballot: Ballot, now: datetime) -> int:
     )
     if result.rowcount != 1:
         return 0
-    session.add(
-        Outbox(
-            created_at=now,
-            kind=BALLOT_REMINDER,
-            status="pending",
-            attempts=0,
-            payload={"ballot_id": ballot.id},
-        )
-    )
+    enqueue(session, now, BALLOT_REMINDER, {"ballot_id": ballot.id})
     outstanding = len(voters(session, ballot.id, only_outstanding=True))
     audit(
         session,
