@@ -107,6 +107,13 @@ def constitute(ctx: ActionContext) -> dict[str, Any]:
     return {"konstituiert": True, "uebergebene_aufgaben": result["uebergebene_aufgaben"]}
 
 
+def check_constitution(ctx: ActionContext) -> dict[str, Any]:
+    """Refuse an impossible constitution while the member who entered it is still there."""
+    members, chosen = _names(ctx.value("mitglieder")), _names(ctx.value("koordination_gewaehlt"))
+    nm.check_constitution(ctx.session, members, chosen, nm.load_limits(ctx.processes_dir))
+    return {"besetzung_geprueft": True}
+
+
 def vacancy(ctx: ActionContext) -> dict[str, Any]:
     limits = nm.load_limits(ctx.processes_dir)
     size = len(nm.steering_group(ctx.session))
@@ -155,6 +162,7 @@ HANDLERS: dict[str, ActionHandler] = {
     "nominierung_erfassen": record_nomination,
     "nominierungen_einsammeln": collect_nominations,
     "steuerungsgruppe_ausscheiden": member_leaves,
+    "steuerungsgruppe_pruefen": check_constitution,
     "steuerungsgruppe_konstituieren": constitute,
     "steuerungsgruppe_vakanz": vacancy,
     "partner_aufnehmen": admit_partner,
