@@ -183,7 +183,21 @@
       }
     });
     if (handed) {
+      await this.settle();
+    }
+  };
+
+  TaskForm.prototype.settle = async function () {
+    // form-js reports a date through a chain of preact effects (picker → field → form state), each
+    // after a frame; on a slow or busy PC that can take several frames. Wait until the form's data
+    // stays the same over two frames (at most about twenty frames).
+    let before = JSON.stringify(this.form._getState().data);
+    let stable = 0;
+    for (let round = 0; round < 20 && stable < 2; round += 1) {
       await afterRender();
+      const now = JSON.stringify(this.form._getState().data);
+      stable = now === before ? stable + 1 : 0;
+      before = now;
     }
   };
 
