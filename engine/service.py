@@ -5,8 +5,8 @@ The webapp talks only to :class:`Hilfenetz` and receives read models (frozen dat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -31,6 +31,15 @@ from engine.directory import (
     load_seed,
     set_user_roles,
     user_view,
+)
+from engine.dispatch import (
+    PERIODIC_JOBS,
+    Dispatch,
+    claim_due_jobs,
+    claim_due_outbox,
+    claim_due_timers,
+    job_finished,
+    undo_dispatch,
 )
 from engine.errors import (
     InvalidDefinitionError,
@@ -678,6 +687,49 @@ class Hilfenetz:
     def ballot_minutes_text(self, actor: Actor, ballot_id: int) -> str:
         """German Markdown minutes (a printable PDF is a later step)."""
         return render_minutes(self.ballot_minutes(actor, ballot_id))
+
+    # --- distributed mode: scheduler and Celery tasks (engine/dispatch.py, engine/distributed.py) --
+    def fire_timer(self, instance_id: int) -> int:
+        """Fire one instance's due timer (the Celery task ``fire_timer``); 0 when not due (any more)."""
+        return self.instances.fire_timer(instance_id)
+
+    def deliver_outbox_row(self, outbox_id: int) -> int:
+        """Deliver one outbox row (the Celery task ``deliver_outbox``); 0 when not due (any more)."""
+        return self.notifications.deliver_outbox(1, [outbox_id])
+
+    def run_job(self, name: str) -> int:
+        """Run one periodic job by name (the Celery task ``run_job``) and record that it finished,
+        also when it failed, so the scheduler publishes it again after its interval."""
+        if name not in PERIODIC_JOBS:
+            raise NotFoundError(f"Unbekannter Job „{name}“.")
+        job: Callable[[], int] = getattr(self, name)
+        try:
+            return job()
+        finally:
+            with self.db.write() as session:
+                job_finished(session, name, self.clock.now())
+                session.commit()
+
+    def dispatch_due(self, limit: int = 500) -> Dispatch:
+        """One scheduler tick: claim (and commit) the due timers, outbox rows and periodic jobs;
+        the caller publishes them only after this returned."""
+        now = self.clock.now()
+        redispatch = timedelta(seconds=self.settings.redispatch_seconds)
+        every = timedelta(seconds=self.settings.job_interval_seconds)
+        with self.db.write() as session:
+            dispatch = Dispatch(
+                timers=claim_due_timers(session, now, limit, redispatch),
+                outbox=claim_due_outbox(session, now, limit, redispatch),
+                jobs=claim_due_jobs(session, now, dict.fromkeys(PERIODIC_JOBS, every), redispatch),
+            )
+            session.commit()
+        return dispatch
+
+    def undo_dispatch(self, dispatch: Dispatch) -> None:
+        """Publishing failed: the claimed rows are published again on the next tick."""
+        with self.db.write() as session:
+            undo_dispatch(session, dispatch)
+            session.commit()
 
     def _form_context(self, session: Session) -> dict[str, Any]:
         return {"organisation_options": self.organisations.options()}
