@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.notifications import HANDLED_KINDS
@@ -97,10 +99,11 @@ def claim_due_jobs(
 ) -> list[str]:
     """Periodic jobs to publish now: never run, or finished and their interval over, or lost."""
     known = set(session.scalars(select(ScheduledJob.name).where(ScheduledJob.name.in_(intervals))))
-    for name in sorted(set(intervals) - known):
-        session.add(ScheduledJob(name=name))
-    if len(known) < len(intervals):
-        session.flush()
+    missing = sorted(set(intervals) - known)
+    if missing:  # first start; a second scheduler may be inserting the same rows right now
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(insert(ScheduledJob).values([{"name": n} for n in missing]).on_conflict_do_nothing())
     rows = session.scalars(
         select(ScheduledJob)
         .where(ScheduledJob.name.in_(intervals))
