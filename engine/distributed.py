@@ -64,19 +64,28 @@ def check_distributed(settings: Settings) -> None:
         )
 
 
+#: A worker re-reads organisations and Fristen from the database at most this often.
+CACHE_REFRESH_SECONDS = 30.0
+
+
 class _EngineHolder:
     """One engine per worker process, made on first use — after the fork, so no database
-    connection is shared between processes."""
+    connection is shared between processes. Its caches (organisations, Fristen) are refreshed
+    from the database every :data:`CACHE_REFRESH_SECONDS`, as changes come from other processes."""
 
     def __init__(self, factory: Callable[[], Hilfenetz]) -> None:
         self._factory = factory
         self._engine: Hilfenetz | None = None
+        self._refreshed = 0.0
         self._lock = threading.Lock()
 
     def get(self) -> Hilfenetz:
         with self._lock:
             if self._engine is None:
                 self._engine = self._factory()
+            if time.monotonic() - self._refreshed > CACHE_REFRESH_SECONDS:
+                self._engine.refresh_caches()
+                self._refreshed = time.monotonic()
             return self._engine
 
 

@@ -1,0 +1,208 @@
+"""Distributed mode with real services: ``hilfenetz worker`` subprocesses (Celery prefork) against
+the local PostgreSQL and Redis or RabbitMQ, the scheduler (the same Dispatcher as ``hilfenetz
+beat``) in a thread. Unreachable services skip locally and fail under CI=true."""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from engine.clock import SystemClock
+from engine.distributed import FIRE_TIMER, QUEUE, make_celery
+from engine.persistence.models import AuditEvent, Outbox, ProcessInstance, UserTask
+from tests.conftest import actor_lookup, build_engine, need_service
+from tests.support.bpmn_factory import chain_bpmn, timer_bpmn, write_definitions
+from tests.support.celery_workers import (
+    RABBITMQ_URL,
+    REDIS_URL,
+    DispatcherThread,
+    Worker,
+    broker_unreachable,
+    purge,
+    wait_for,
+    worker_env,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(params=["redis", "rabbitmq"])
+def any_broker(request: pytest.FixtureRequest) -> str:
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+@pytest.fixture
+def redis_url() -> str:
+    reason = broker_unreachable(REDIS_URL)
+    if reason:
+        need_service(reason)
+    return REDIS_URL
+
+
+@pytest.fixture
+def rabbitmq_url() -> str:
+    reason = broker_unreachable(RABBITMQ_URL)
+    if reason:
+        need_service(reason)
+    return RABBITMQ_URL
+
+
+@pytest.fixture
+def workers():
+    started: list[Worker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+
+
+def engine(tmp_path, postgres_url, broker, bpmn, **overrides):
+    defs = write_definitions(tmp_path / "defs", bpmn)
+    hn = build_engine(tmp_path, postgres_url, SystemClock(), defs, broker_url=broker, **overrides)
+    purge(hn)
+    return hn
+
+
+def open_tasks(hn, instance_id: int) -> list[str]:
+    with hn.db.read() as session:
+        return sorted(
+            session.scalars(
+                select(UserTask.element_id).where(
+                    UserTask.instance_id == instance_id, UserTask.status == "open"
+                )
+            )
+        )
+
+
+def timers_fired(hn, instance_id: int) -> int:
+    with hn.db.read() as session:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.instance_id == instance_id, AuditEvent.action == "timer_fired")
+            )
+            or 0
+        )
+
+
+def test_a_bpmn_timer_fires_on_a_worker_and_the_next_task_appears(
+    tmp_path, postgres_url, any_broker, workers
+):
+    hn = engine(tmp_path, postgres_url, any_broker, {"erinnerung": timer_bpmn(duration='"PT2S"')})
+    try:
+        workers.append(Worker(worker_env(hn, any_broker), tmp_path / "worker.log"))
+        user = actor_lookup(hn)("fachkraft.frauenberatung")
+        instance = hn.start(user, "erinnerung", {})
+        assert open_tasks(hn, instance) == ["bearbeiten"]
+        with hn.db.read() as session:
+            due = session.get(ProcessInstance, instance).next_timer_at
+        with DispatcherThread(hn):
+            wait_for(lambda: open_tasks(hn, instance) == ["eskalation"], 30, "Eskalation", workers)
+        assert timers_fired(hn, instance) == 1
+        with hn.db.read() as session:
+            fired_at = session.scalar(
+                select(AuditEvent.at).where(
+                    AuditEvent.instance_id == instance, AuditEvent.action == "timer_fired"
+                )
+            )
+        assert due is not None and fired_at is not None and fired_at > due
+        print(f"Verspätung: {(fired_at - due).total_seconds():.3f} s")  # a figure, not asserted
+    finally:
+        hn.db.dispose()
+
+
+def test_each_outbox_mail_is_delivered_once_with_two_workers(
+    tmp_path, postgres_url, redis_url, smtp, workers
+):
+    hn = engine(
+        tmp_path,
+        postgres_url,
+        redis_url,
+        {"kette": chain_bpmn()},
+        smtp_host="127.0.0.1",
+        smtp_port=smtp.port,
+    )
+    try:
+        env = worker_env(hn, redis_url)
+        workers.extend(Worker(env, tmp_path / f"worker{i}.log", concurrency=2) for i in range(2))
+        user = actor_lookup(hn)("fachkraft.frauenberatung")
+        for _ in range(8):
+            hn.start(user, "kette", {})
+        with hn.db.read() as session:
+            ids = list(session.scalars(select(Outbox.id)))
+        assert len(ids) == 8
+        app = make_celery(hn.settings, lambda: hn)
+        for outbox_id in ids * 2:  # every id also delivered twice more by hand: duplicates
+            app.send_task("hilfenetz.deliver_outbox", args=[outbox_id], queue=QUEUE)
+
+        def all_sent() -> bool:
+            with hn.db.read() as session:
+                return set(session.scalars(select(Outbox.status))) == {"sent"}
+
+        with DispatcherThread(hn):
+            wait_for(all_sent, 60, "Alle Benachrichtigungen versandt", workers)
+            wait_for(lambda: len(smtp.sink.messages) >= 8 * 4, 30, "E-Mails angekommen", workers)
+        for worker in workers:
+            worker.stop()  # let the duplicates drain before counting
+        counts = Counter(smtp.sink.recipients())
+        assert len(smtp.sink.messages) == 8 * 4
+        assert sorted(counts.values()) == [8, 8, 8, 8]  # 4 Fachkräfte × 8 tasks, each once
+    finally:
+        hn.db.dispose()
+
+
+def test_a_worker_killed_while_holding_a_task_gets_it_redelivered_and_the_step_commits_once(
+    tmp_path, postgres_url, redis_url, workers
+):
+    """The worker process running ``fire_timer`` is killed with SIGKILL while it waits for the
+    instance's lock (held by the test); ``task_reject_on_worker_lost`` puts the message back, a
+    new worker process takes it, and once the lock is released the timer fires exactly once."""
+    hn = engine(tmp_path, postgres_url, redis_url, {"erinnerung": timer_bpmn(duration='"PT1S"')})
+    holder = create_engine(postgres_url)
+    try:
+        workers.append(Worker(worker_env(hn, redis_url), tmp_path / "worker.log", concurrency=1))
+        instance = hn.start(actor_lookup(hn)("fachkraft.frauenberatung"), "erinnerung", {})
+        with hn.db.read() as session:
+            due = session.get(ProcessInstance, instance).next_timer_at
+        wait_for(lambda: hn.clock.now() > due + timedelta(milliseconds=100), 10, "Frist fällig", [])
+        app = make_celery(hn.settings, lambda: hn)
+        with holder.connect() as conn:
+            conn.execute(text("SELECT id FROM process_instance WHERE id = :i FOR UPDATE"), {"i": instance})
+            app.send_task(FIRE_TIMER, args=[instance], queue=QUEUE)
+            first = wait_for(lambda: running_pid(app, instance), 30, "Auftrag läuft", workers)
+            os.kill(first, signal.SIGKILL)
+            second = wait_for(
+                lambda: (pid := running_pid(app, instance)) and pid != first and pid,
+                30,
+                "Auftrag erneut zugestellt",
+                workers,
+            )
+            assert second != first
+            assert timers_fired(hn, instance) == 0
+            conn.rollback()  # release the lock: the redelivered task goes on
+        wait_for(lambda: open_tasks(hn, instance) == ["eskalation"], 30, "Eskalation", workers)
+        assert timers_fired(hn, instance) == 1
+        assert "WorkerLostError" in workers[0].output()
+        with hn.db.read() as session:
+            rows = session.scalar(
+                select(func.count()).select_from(UserTask).where(UserTask.element_id == "eskalation")
+            )
+        assert rows == 1
+    finally:
+        holder.dispose()
+        hn.db.dispose()
+
+
+def running_pid(app, instance_id: int) -> int | None:
+    """The worker process currently executing ``fire_timer(instance_id)``, from Celery's inspect."""
+    active = app.control.inspect(timeout=0.5).active() or {}
+    for tasks in active.values():
+        for task in tasks:
+            if task.get("name") == FIRE_TIMER and list(task.get("args") or []) == [instance_id]:
+                return int(task["worker_pid"])
+    return None
