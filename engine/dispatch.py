@@ -44,8 +44,8 @@ class Dispatch:
 def claim_due_timers(session: Session, now: datetime, limit: int, redispatch: timedelta) -> list[int]:
     """Running instances whose next timer is due and not already published for that due time."""
     pi = ProcessInstance
-    rows = session.execute(
-        select(pi.id, pi.next_timer_at)
+    ids = session.scalars(
+        select(pi.id)
         .where(
             pi.status == "running",
             pi.next_timer_at < now,  # SpiffWorkflow fires when due < now (as the embedded runner)
@@ -59,14 +59,14 @@ def claim_due_timers(session: Session, now: datetime, limit: int, redispatch: ti
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
-    for instance_id, due in rows:
+    if ids:  # the rows are locked: next_timer_at is the value just read
         session.execute(
             update(pi)
-            .where(pi.id == instance_id)
-            .values(timer_dispatched_for=due, timer_dispatched_at=now)
+            .where(pi.id.in_(ids))
+            .values(timer_dispatched_for=pi.next_timer_at, timer_dispatched_at=now)
             .execution_options(synchronize_session=False)
         )
-    return [instance_id for instance_id, _ in rows]
+    return list(ids)
 
 
 def claim_due_outbox(session: Session, now: datetime, limit: int, redispatch: timedelta) -> list[int]:

@@ -2,7 +2,9 @@
 escalations, delivers the outbox (notifications, e-mail), sends the daily digest, closes ballots
 whose deadline passed and deletes expired contact data (the database is the truth).
 
-The distributed mode (Celery workers and beat) drives the same ``fire_due_timers`` use case.
+The distributed mode (``engine/distributed.py``: ``hilfenetz beat`` and Celery workers) calls the
+same engine functions per id: ``Instances.fire_timer`` (which ``fire_due_timers`` loops over),
+``Notifications.deliver_outbox`` and the periodic jobs of ``engine.dispatch.PERIODIC_JOBS``.
 """
 
 from __future__ import annotations
