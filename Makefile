@@ -6,13 +6,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 export HILFENETZ_DEV ?= 1
 
-.PHONY: run test setup lint typecheck importlint unit integration e2e bench clean chromium
+.PHONY: run test setup lint typecheck importlint unit integration e2e bench clean chromium fonts
 
 run: setup
 	$(BIN)/hilfenetz demo
 	$(BIN)/hilfenetz run
 
-setup: $(VENV)/.installed webapp/static/vendor/.installed
+setup: $(VENV)/.installed webapp/static/vendor/.installed fonts
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ webapp/static/vendor/.installed: node_modules/.installed scripts/vendor.py
 chromium:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+# DejaVu Sans for the PDF minutes (umlauts, „…“); without it they fall back to Helvetica (Windows-1252).
+fonts:
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-dejavu-core >/dev/null) || \
+	  echo "Hinweis: fonts-dejavu-core nicht installiert; PDF-Protokolle nutzen Helvetica."
 
 lint: setup
 	$(BIN)/ruff check .

@@ -26,7 +26,13 @@ from engine.persistence.models import Outbox, ProcessInstance, ScheduledJob
 
 #: The periodic jobs besides timers and the outbox, in the order the embedded runner runs them
 #: (each is safe to run twice and on several workers at once, see their use cases).
-PERIODIC_JOBS = ("send_due_reminders", "send_digests", "purge_contact_data", "close_due_ballots")
+PERIODIC_JOBS = (
+    "send_due_reminders",
+    "send_ballot_reminders",
+    "send_digests",
+    "purge_contact_data",
+    "close_due_ballots",
+)
 
 
 @dataclass(frozen=True)

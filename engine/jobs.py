@@ -1,6 +1,7 @@
 """Embedded job runner: an in-process thread that fires due timers, writes due-date reminders and
-escalations, delivers the outbox (notifications, e-mail), sends the daily digest, closes ballots
-whose deadline passed and deletes expired contact data (the database is the truth).
+escalations, reminds electors before a ballot's deadline, delivers the outbox (notifications,
+e-mail), sends the daily digest, closes ballots whose deadline passed and deletes expired contact
+data (the database is the truth).
 
 The distributed mode (``engine/distributed.py``: ``hilfenetz beat`` and Celery workers) calls the
 same engine functions per id: ``Instances.fire_timer`` (which ``fire_due_timers`` loops over),
@@ -52,10 +53,10 @@ class EmbeddedJobRunner:
 
     def _jobs(self) -> list[tuple[str, Callable[[], object]]]:
         hn = self.hilfenetz
-        # TODO(notifications): remind electors who have not voted before a ballot's deadline
         return [
             ("fire_due_timers", hn.fire_due_timers),
             ("send_due_reminders", hn.send_due_reminders),  # before delivery: they go out this round
+            ("send_ballot_reminders", hn.send_ballot_reminders),  # electors who have not voted yet
             ("deliver_outbox", hn.deliver_outbox),
             ("send_digests", hn.send_digests),  # decides by the injected clock (digest hour, Berlin)
             ("purge_contact_data", hn.purge_contact_data),

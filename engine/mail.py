@@ -32,6 +32,18 @@ TASK_TEXTS = {
     ),
 }
 DIGEST_SUBJECT = "Neue Aufgaben in Hilfenetz"
+BALLOT_DIGEST_SUBJECT = "Neue Abstimmungen in Hilfenetz"
+#: Subject and first sentence per ballot outbox kind; neither names the ballot nor the application.
+BALLOT_TEXTS = {
+    "ballot_opened": (
+        "Abstimmung der Steuerungsgruppe in Hilfenetz",
+        "in Hilfenetz ist eine Abstimmung der Steuerungsgruppe eröffnet, in der Sie stimmberechtigt sind:",
+    ),
+    "ballot_reminder": (
+        "Erinnerung: Abstimmung in Hilfenetz endet bald",
+        "in Hilfenetz endet bald eine Abstimmung der Steuerungsgruppe, in der Ihre Stimme noch fehlt:",
+    ),
+}
 
 
 class MailNotSent(HilfenetzError):
@@ -71,18 +83,41 @@ def task_mail(to: str, base_url: str, task_id: str, kind: str = "task_created") 
     return Mail(to, subject, body)
 
 
-def digest_mail(to: str, base_url: str, count: int) -> Mail:
-    """The daily digest: only the number of new tasks and the link to the worklist."""
-    what = "eine neue Aufgabe" if count == 1 else f"{count} neue Aufgaben"
+def ballot_mail(to: str, base_url: str, ballot_id: int, kind: str) -> Mail:
+    """A ballot opened or about to close: a neutral text and the link to the ballot page only."""
+    subject, opening = BALLOT_TEXTS[kind]
     body = (
         "Guten Tag,\n\n"
-        f"seit der letzten Übersicht gibt es in Hilfenetz {what} für Sie:\n"
-        f"{base_url.rstrip('/')}/aufgaben\n\n"
-        "Aus Datenschutzgründen enthält diese E-Mail keine Angaben zu Fällen.\n\n"
+        f"{opening}\n"
+        f"{base_url.rstrip('/')}/abstimmungen/{ballot_id}\n\n"
+        "Bitte melden Sie sich an, um den Antrag zu sehen und abzustimmen.\n\n"
         "Sie können Ihre Benachrichtigungen unter "
         f"{base_url.rstrip('/')}/benachrichtigungen einstellen.\n"
     )
-    return Mail(to, DIGEST_SUBJECT, body)
+    return Mail(to, subject, body)
+
+
+def digest_mail(to: str, base_url: str, count: int, ballots: int = 0) -> Mail:
+    """The daily digest: only the number of new tasks (and of new ballots) and the links."""
+    base = base_url.rstrip("/")
+    news = []
+    if count:
+        what = "eine neue Aufgabe" if count == 1 else f"{count} neue Aufgaben"
+        news.append(f"seit der letzten Übersicht gibt es in Hilfenetz {what} für Sie:\n{base}/aufgaben\n\n")
+    if ballots:
+        which = "eine neue Abstimmung" if ballots == 1 else f"{ballots} neue Abstimmungen"
+        lead = "außerdem gibt es" if count else "seit der letzten Übersicht gibt es in Hilfenetz"
+        news.append(
+            f"{lead} {which} der Steuerungsgruppe, in der Sie stimmberechtigt sind:\n{base}/abstimmungen\n\n"
+        )
+    body = (
+        "Guten Tag,\n\n"
+        + "".join(news)
+        + "Aus Datenschutzgründen enthält diese E-Mail keine Angaben zu Fällen.\n\n"
+        "Sie können Ihre Benachrichtigungen unter "
+        f"{base}/benachrichtigungen einstellen.\n"
+    )
+    return Mail(to, DIGEST_SUBJECT if count else BALLOT_DIGEST_SUBJECT, body)
 
 
 class SmtpMailer:

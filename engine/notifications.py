@@ -37,18 +37,34 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.directory import substitutes_of, users_with_keys
 from engine.errors import InvalidSubmissionError, NotFoundError
-from engine.mail import Mail, Mailer, MailNotSent, MailUncertain, digest_mail, task_mail
+from engine.mail import Mail, Mailer, MailNotSent, MailUncertain, ballot_mail, digest_mail, task_mail
 from engine.persistence.database import Database
-from engine.persistence.models import EmailDelivery, Notification, Outbox, TaskCandidate, User, UserTask
+from engine.persistence.models import (
+    Ballot,
+    EmailDelivery,
+    Notification,
+    Outbox,
+    TaskCandidate,
+    User,
+    UserTask,
+)
 from engine.read_models import NotificationSettings, NotificationView
+from engine.voting import BALLOT_OPENED
+from engine.voting_reminders import BALLOT_KINDS, ballot_recipients, notification_title
 
 log = logging.getLogger(__name__)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PREFERENCES = ("sofort", "taeglich", "aus")
-HANDLED_KINDS = ("task_created", "task_reminder", "task_escalated")
+HANDLED_KINDS = ("task_created", "task_reminder", "task_escalated", *BALLOT_KINDS)
 #: The e-mail log's kind per outbox kind.
-MAIL_KINDS = {"task_created": "aufgabe", "task_reminder": "erinnerung", "task_escalated": "eskalation"}
+MAIL_KINDS = {
+    "task_created": "aufgabe",
+    "task_reminder": "erinnerung",
+    "task_escalated": "eskalation",
+    "ballot_opened": "abstimmung",
+    "ballot_reminder": "stimmerinnerung",
+}
 LEITUNG = "Leitung"
 COORDINATION = "Koordination@*"
 MAX_ATTEMPTS = 8
@@ -131,7 +147,7 @@ class Notifications:
             self._finish(claim.outbox_id, errors)
         return len(claims)
 
-    def _claim(self, limit: int, ids: Sequence[int] | None) -> list[Claim]:
+    def _claim(self, limit: int, ids: Sequence[int] | None = None) -> list[Claim]:
         with self.db.write() as session:
             now = self.clock.now()
             only = [] if ids is None else [Outbox.id.in_(ids)]
@@ -160,35 +176,54 @@ class Notifications:
             )
         row.status, row.attempts, row.next_attempt_at = "processing", row.attempts + 1, now + LEASE
         row.dispatched_at = None  # distributed mode: a later retry is published afresh
+        if row.kind in BALLOT_KINDS:
+            return self._prepare_ballot(session, row, now)
         task = session.get(UserTask, str(row.payload.get("task_id", "")))
         if task is None or task.status != "open":
             return Claim(row.id, ())
         mails = []
         for user in task_recipients(session, task, now, row.kind):
-            self._notify(session, row, task, user, now)
-            if self.mailer is not None and user.email and user.notification_preference == "sofort":
-                sending = self._record_sending(session, row, user, now)
-                if sending is not None:
-                    mails.append(Sending(sending, task_mail(user.email, self.base_url, task.id, row.kind)))
+            notice = Notification(task_id=task.id, instance_id=task.instance_id, title=task.name)
+            self._notify(session, row, user, now, notice)
+            mail = self._mail_if_wanted(session, row, user, now)
+            if mail is not None:
+                mails.append(Sending(mail[0], task_mail(mail[1], self.base_url, task.id, row.kind)))
         return Claim(row.id, tuple(mails))
 
+    def _prepare_ballot(self, session: Session, row: Outbox, now: datetime) -> Claim:
+        """A ballot opened or its deadline nears: its voters (see :mod:`engine.voting_reminders`)."""
+        ballot = session.get(Ballot, int(row.payload.get("ballot_id", 0)))
+        if ballot is None:
+            return Claim(row.id, ())
+        mails = []
+        for user in ballot_recipients(session, ballot, row.kind):
+            notice = Notification(
+                task_id=None, instance_id=ballot.instance_id, title=notification_title(ballot)
+            )
+            self._notify(session, row, user, now, notice)
+            mail = self._mail_if_wanted(session, row, user, now)
+            if mail is not None:
+                mails.append(Sending(mail[0], ballot_mail(mail[1], self.base_url, ballot.id, row.kind)))
+        return Claim(row.id, tuple(mails))
+
+    def _mail_if_wanted(
+        self, session: Session, row: Outbox, user: User, now: datetime
+    ) -> tuple[int, str] | None:
+        """For a user who wants e-mail at once: the log row recorded as ``sending`` and the address."""
+        if self.mailer is None or not user.email or user.notification_preference != "sofort":
+            return None
+        delivery_id = self._record_sending(session, row, user, now)
+        return (delivery_id, user.email) if delivery_id is not None else None
+
     @staticmethod
-    def _notify(session: Session, row: Outbox, task: UserTask, user: User, now: datetime) -> None:
+    def _notify(session: Session, row: Outbox, user: User, now: datetime, notice: Notification) -> None:
+        """Add ``notice`` (task, instance and title filled in) for ``user`` unless it exists already."""
         exists = session.scalar(
             select(Notification.id).where(Notification.outbox_id == row.id, Notification.user_id == user.id)
         )
         if exists is None:
-            session.add(
-                Notification(
-                    user_id=user.id,
-                    outbox_id=row.id,
-                    created_at=now,
-                    kind=row.kind,
-                    task_id=task.id,
-                    instance_id=task.instance_id,
-                    title=task.name,
-                )
-            )
+            notice.user_id, notice.outbox_id, notice.created_at, notice.kind = user.id, row.id, now, row.kind
+            session.add(notice)
 
     @staticmethod
     def _record_sending(session: Session, row: Outbox, user: User, now: datetime) -> int | None:
@@ -302,10 +337,11 @@ class Notifications:
                 .where(EmailDelivery.id == delivery.id, EmailDelivery.status == "failed")
                 .values(status="sending", attempts=EmailDelivery.attempts + 1),
             )
-            count = _new_since_last_digest(session, user.id, day)
-            return Sending(delivery.id, digest_mail(user.email, self.base_url, count)) if taken else None
-        count = _new_since_last_digest(session, user.id, day)
-        status = "sending" if count else "leer"  # "leer": nothing new today, checked again tomorrow
+            count, ballots = _new_since_last_digest(session, user.id, day)
+            mail = digest_mail(user.email, self.base_url, count, ballots)
+            return Sending(delivery.id, mail) if taken else None
+        count, ballots = _new_since_last_digest(session, user.id, day)
+        status = "sending" if count or ballots else "leer"  # "leer": nothing new, checked again tomorrow
         row = EmailDelivery(
             user_id=user.id, digest_day=day, kind="tagesuebersicht", status=status, created_at=now, attempts=1
         )
@@ -314,20 +350,32 @@ class Notifications:
                 session.add(row)
         except IntegrityError:  # another runner recorded today's digest first
             return None
-        return Sending(row.id, digest_mail(user.email, self.base_url, count)) if count else None
+        if status == "leer":
+            return None
+        return Sending(row.id, digest_mail(user.email, self.base_url, count, ballots))
 
     # --- in-app ------------------------------------------------------------------------------
     def of_user(self, user_id: int, limit: int = 100) -> list[NotificationView]:
         with self.db.read() as session:
-            rows = session.scalars(
-                select(Notification)
+            rows = session.execute(
+                select(Notification, Outbox.payload)
+                .outerjoin(Outbox, Outbox.id == Notification.outbox_id)
                 .where(Notification.user_id == user_id)
                 .order_by(Notification.created_at.desc(), Notification.id.desc())
                 .limit(limit)
-            )
+            ).all()
             return [
-                NotificationView(n.id, n.created_at, n.kind, n.task_id, n.instance_id, n.title, n.read_at)
-                for n in rows
+                NotificationView(
+                    n.id,
+                    n.created_at,
+                    n.kind,
+                    n.task_id,
+                    n.instance_id,
+                    n.title,
+                    n.read_at,
+                    _ballot_of(n, payload),
+                )
+                for n, payload in rows
             ]
 
     def unread_count(self, user_id: int) -> int:
@@ -378,9 +426,9 @@ class Notifications:
             session.commit()
 
 
-def _new_since_last_digest(session: Session, user_id: int, day: str) -> int:
-    """New tasks (not reminders or escalations) since the user's previous digest, or all unread
-    new-task notifications before the first — the digest's text says "neue Aufgaben"."""
+def _new_since_last_digest(session: Session, user_id: int, day: str) -> tuple[int, int]:
+    """New tasks and newly opened ballots (not reminders or escalations) since the user's previous
+    digest, or all unread such notifications before the first — the digest says "neue Aufgaben"."""
     previous = session.scalar(
         select(func.max(EmailDelivery.created_at)).where(
             EmailDelivery.user_id == user_id,
@@ -389,16 +437,24 @@ def _new_since_last_digest(session: Session, user_id: int, day: str) -> int:
         )
     )
     query = (
-        select(func.count())
-        .select_from(Notification)
-        .where(Notification.user_id == user_id, Notification.kind == "task_created")
+        select(Notification.kind, func.count())
+        .where(Notification.user_id == user_id, Notification.kind.in_(("task_created", BALLOT_OPENED)))
+        .group_by(Notification.kind)
     )
     query = (
         query.where(Notification.created_at > previous)
         if previous
         else query.where(Notification.read_at.is_(None))
     )
-    return int(session.scalar(query) or 0)
+    counts = {kind: int(n) for kind, n in session.execute(query).all()}
+    return counts.get("task_created", 0), counts.get(BALLOT_OPENED, 0)
+
+
+def _ballot_of(notification: Notification, payload: dict[str, Any] | None) -> int | None:
+    """The ballot a ballot notification links to (kept in its outbox row's payload)."""
+    if notification.kind not in BALLOT_KINDS or not payload or payload.get("ballot_id") is None:
+        return None
+    return int(payload["ballot_id"])
 
 
 def _changed(session: Session, statement: Update) -> int:

@@ -217,6 +217,14 @@ class ElectorView:
 
 
 @dataclass(frozen=True)
+class BallotDocument:
+    """One item of the application as the electors saw it (Antrag / Unterlagen)."""
+
+    label: str
+    value: str
+
+
+@dataclass(frozen=True)
 class BallotMinutes:
     """Structured minutes (Protokoll) of a steering-group ballot; running state while it is open."""
 
@@ -243,6 +251,10 @@ class BallotMinutes:
     outcome: str | None  # angenommen|abgelehnt|nicht_beschlussfaehig
     outcome_label: str | None
     tie_applied: bool | None
+    instance_id: int | None = None
+    """The process instance (Vorgang) that opened the ballot, if any."""
+    documents: tuple[BallotDocument, ...] = ()
+    """The application as copied when the ballot opened; empty for a ballot opened by hand."""
 
     @property
     def excluded(self) -> tuple[ElectorView, ...]:
@@ -264,6 +276,8 @@ class NotificationView:
     instance_id: int | None
     title: str
     read_at: datetime | None
+    ballot_id: int | None = None
+    """For ballot notifications (opened, reminder): the ballot the link leads to."""
 
 
 @dataclass(frozen=True)

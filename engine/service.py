@@ -5,7 +5,7 @@ The webapp talks only to :class:`Hilfenetz` and receives read models (frozen dat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -91,6 +91,8 @@ from engine.runtime import Loaded, Runtime, audit, waiting_messages
 from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
 from engine.settings import Settings
 from engine.voting_minutes import minutes_of, render_minutes
+from engine.voting_pdf import minutes_pdf
+from engine.voting_reminders import send_ballot_reminders
 from engine.voting_rules import Abstimmungsregeln, Ergebnis, load_rules
 from engine.voting_step import ballot_result
 from engine.workflow_state import WorkflowCache
@@ -615,8 +617,10 @@ class Hilfenetz:
         opened_by: Actor | None,
         *,
         instance_id: int | None = None,
+        documents: Sequence[Mapping[str, Any]] | None = None,
     ) -> int:
-        """Open a ballot and fix its electorate now; ``rules`` None = the configured defaults."""
+        """Open a ballot and fix its electorate now; ``rules`` None = the configured defaults;
+        ``documents`` the application shown to the electors (``[{"label": …, "value": …}]``)."""
         with self.db.write() as session:
             ballot = voting.open_ballot(
                 session,
@@ -628,6 +632,7 @@ class Hilfenetz:
                 secret=secret,
                 opened_by=opened_by,
                 instance_id=instance_id,
+                documents=documents,
             )
             session.commit()
             return ballot.id
@@ -685,8 +690,19 @@ class Hilfenetz:
             return minutes_of(session, ballot)
 
     def ballot_minutes_text(self, actor: Actor, ballot_id: int) -> str:
-        """German Markdown minutes (a printable PDF is a later step)."""
+        """German Markdown minutes (the same content as :meth:`ballot_minutes_pdf`)."""
         return render_minutes(self.ballot_minutes(actor, ballot_id))
+
+    def ballot_minutes_pdf(self, actor: Actor, ballot_id: int) -> bytes:
+        """The minutes as a PDF document (same permission as the printable minutes)."""
+        return minutes_pdf(self.ballot_minutes(actor, ballot_id), created_at=self.clock.now())
+
+    def send_ballot_reminders(self) -> int:
+        """Remind electors who have not voted before a ballot's deadline, at most once per ballot."""
+        with self.db.write() as session:
+            count = send_ballot_reminders(session, self.fristen, self.clock.now())
+            session.commit()
+            return count
 
     # --- distributed mode: scheduler and Celery tasks (engine/dispatch.py, engine/distributed.py) --
     def fire_timer(self, instance_id: int) -> int:

@@ -15,7 +15,9 @@ Helpers here never commit; the use cases in :mod:`engine.service` do.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -29,6 +31,7 @@ from engine.persistence.models import (
     BallotTally,
     BallotVote,
     Organisation,
+    Outbox,
     User,
     UserRole,
 )
@@ -50,9 +53,12 @@ OPENERS = ("Koordination",)
 READERS = ("Koordination", "Steuerungsgruppe", "Administration")
 EXCLUDED_APPLICANT = "Mitglied der antragstellenden Organisation"
 OFFEN, GESCHLOSSEN = "offen", "geschlossen"
+#: Outbox kinds: the electors are told when a ballot opens and reminded before its deadline.
+BALLOT_OPENED, BALLOT_REMINDER = "ballot_opened", "ballot_reminder"
 VORZEITIG, FRIST = "vorzeitig", "frist"
 CLOSED = "Die Abstimmung ist bereits geschlossen; es kann nicht mehr abgestimmt werden."
 EXPIRED = "Die Frist dieser Abstimmung ist abgelaufen; es kann nicht mehr abgestimmt werden."
+MAX_DOCUMENTS, MAX_LABEL, MAX_VALUE = 50, 200, 20_000
 ALREADY_VOTED = "Für {member} wurde bereits abgestimmt. Eine abgegebene Stimme kann nicht geändert werden."
 
 
@@ -67,8 +73,13 @@ def open_ballot(
     secret: bool,
     opened_by: Actor | None,
     instance_id: int | None = None,
+    documents: Sequence[Mapping[str, Any]] | None = None,
 ) -> Ballot:
-    """Open a ballot and fix its electorate now (``opened_by`` None: a process step opened it)."""
+    """Open a ballot and fix its electorate now (``opened_by`` None: a process step opened it).
+
+    ``documents`` is the application as the electors see it (``[{"label": …, "value": …}]``); it is
+    copied, so later changes to the process data do not change what was voted on.
+    """
     if opened_by is not None and not any(opened_by.has_role(r) for r in OPENERS):
         raise NotPermittedError("Nur die Koordination kann eine Abstimmung der Steuerungsgruppe eröffnen.")
     _check_opening(session, now, subject, applying_org, deadline)
@@ -82,6 +93,7 @@ def open_ballot(
         opened_at=now,
         opened_by_id=opened_by.id if opened_by else None,
         deadline=deadline,
+        documents=checked_documents(documents) if documents else None,
     )
     session.add(ballot)
     session.flush()
@@ -103,8 +115,16 @@ def open_ballot(
             "ausgeschlossen": sum(1 for e in electorate if e.voter_id is None),
         },
     )
-    close_if_decided(session, now, ballot, opened_by)
+    if not close_if_decided(session, now, ballot, opened_by):
+        tell_electors(session, now, ballot, BALLOT_OPENED)
     return ballot
+
+
+def tell_electors(session: Session, now: datetime, ballot: Ballot, kind: str) -> None:
+    """Queue the in-app notification and e-mail to the electors (delivered from the outbox)."""
+    session.add(
+        Outbox(created_at=now, kind=kind, status="pending", attempts=0, payload={"ballot_id": ballot.id})
+    )
 
 
 def _check_opening(
@@ -122,6 +142,33 @@ def _check_opening(
         errors["applying_org"] = f"Unbekannte Organisation „{applying_org}“."
     if errors:
         raise InvalidSubmissionError("Die Abstimmung kann so nicht eröffnet werden.", errors)
+
+
+def checked_documents(documents: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The documents as plain ``{"label", "value"}`` strings; numbers become text, other types are refused."""
+    if len(documents) > MAX_DOCUMENTS:
+        raise InvalidSubmissionError(
+            f"Eine Abstimmung kann höchstens {MAX_DOCUMENTS} Unterlagen zeigen.", {"documents": "Zu viele."}
+        )
+    checked = []
+    for number, item in enumerate(documents, start=1):
+        label = item.get("label") if isinstance(item, Mapping) else None
+        value = item.get("value") if isinstance(item, Mapping) else None
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(label, str) or not label.strip() or not isinstance(value, str):
+            raise InvalidSubmissionError(
+                f"Unterlage Nr. {number} braucht eine Bezeichnung und einen Text als Inhalt.",
+                {"documents": f"Unterlage Nr. {number} ist unvollständig."},
+            )
+        if len(label) > MAX_LABEL or len(value) > MAX_VALUE:
+            raise InvalidSubmissionError(
+                f"Unterlage Nr. {number} ist zu lang (Bezeichnung höchstens {MAX_LABEL}, "
+                f"Inhalt höchstens {MAX_VALUE} Zeichen).",
+                {"documents": f"Unterlage Nr. {number} ist zu lang."},
+            )
+        checked.append({"label": label.strip(), "value": value})
+    return checked
 
 
 def fix_electorate(session: Session, now: datetime, ballot: Ballot) -> list[BallotElector]:

@@ -1,6 +1,6 @@
 """Minutes (Protokoll) of a steering-group ballot: the structured read model and its German text.
 
-The text is Markdown, readable as plain text; a printable PDF is a later step.
+The text is Markdown, readable as plain text; :mod:`engine.voting_pdf` lays the same content out as PDF.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from engine.persistence.models import Ballot, BallotElector, BallotVote, Organisation, User
 from engine.projection import BERLIN
-from engine.read_models import BallotMinutes, ElectorView
+from engine.read_models import BallotDocument, BallotMinutes, ElectorView
 from engine.voting import GESCHLOSSEN, counts_of, rules_of
 from engine.voting_rules import Ergebnis, Stimme
 
@@ -44,6 +44,8 @@ def minutes_of(session: Session, ballot: Ballot) -> BallotMinutes:
         outcome=ballot.outcome,
         outcome_label=Ergebnis(ballot.outcome).label if ballot.outcome else None,
         tie_applied=ballot.tie_applied,
+        instance_id=ballot.instance_id,
+        documents=tuple(BallotDocument(d["label"], d["value"]) for d in ballot.documents or ()),
     )
 
 
@@ -90,19 +92,58 @@ def _when(at: datetime | None) -> str:
     return at.astimezone(BERLIN).strftime("%d.%m.%Y %H:%M") if at else "—"
 
 
+def fact_rows(m: BallotMinutes) -> list[tuple[str, str]]:
+    """The ballot's facts as (label, text) pairs, shared by the Markdown and the PDF minutes."""
+    rows = [
+        ("Antragstellende Organisation", m.applying_org or "—"),
+        ("Art", f"{'geheime' if m.secret else 'offene'} Abstimmung"),
+        ("Eröffnet", f"{_when(m.opened_at)} durch {m.opened_by}"),
+        ("Frist", _when(m.deadline)),
+        ("Beschlussfähigkeit", m.quorum_rule),
+        ("Entscheidungsregel", m.decision_rule),
+        ("Stimmengleichheit", m.tie_rule),
+    ]
+    return rows + ([("Vorgang", f"Nr. {m.instance_id}")] if m.instance_id else [])
+
+
+def elector_state(e: ElectorView) -> str:
+    """How a seat took part: excluded, befangen, not voted, its choice, or only that it voted (secret)."""
+    if e.exclusion_reason:
+        return f"ausgeschlossen — {e.exclusion_reason}"
+    if e.choice == Stimme.BEFANGEN:
+        return "befangen erklärt, nicht stimmberechtigt"
+    if not e.voted:
+        return "keine Stimme abgegeben"
+    return f"Stimme: {Stimme(e.choice).label}" if e.choice else "hat abgestimmt (geheim)"
+
+
+def running_line(m: BallotMinutes) -> str:
+    return f"Die Abstimmung läuft noch ({m.participation} von {m.eligible} Stimmen abgegeben)."
+
+
+def result_rows(m: BallotMinutes) -> list[tuple[str, str]]:
+    """The outcome of a closed ballot as (label, text) pairs; the last one is the decision."""
+    assert m.tally is not None
+    how = "vorzeitig, das Ergebnis stand fest" if m.closed_how == "vorzeitig" else "mit Ablauf der Frist"
+    return [
+        ("Geschlossen", f"{_when(m.closed_at)} ({how})"),
+        ("Stimmberechtigt", f"{m.eligible}, ausgeschlossen: {len(m.excluded)}, befangen: {len(m.befangen)}"),
+        ("Beteiligung", f"{m.participation} von {m.eligible}"),
+        ("Stimmen", ", ".join(f"{Stimme(k).label}: {v}" for k, v in m.tally.items())),
+        ("Beschlussfähig", "ja" if m.quorum_reached else "nein"),
+        ("Stimmengleichheit angewandt", "ja" if m.tie_applied else "nein"),
+        ("Beschluss", m.outcome_label or "—"),
+    ]
+
+
 def render_minutes(m: BallotMinutes) -> str:
     """German Markdown minutes of a ballot (also readable as plain text)."""
     lines = [
         f"# Protokoll der Abstimmung Nr. {m.id}: {m.subject}",
         "",
-        f"- Antragstellende Organisation: {m.applying_org or '—'}",
-        f"- Art: {'geheime' if m.secret else 'offene'} Abstimmung",
-        f"- Eröffnet: {_when(m.opened_at)} durch {m.opened_by}",
-        f"- Frist: {_when(m.deadline)}",
-        f"- Beschlussfähigkeit: {m.quorum_rule}",
-        f"- Entscheidungsregel: {m.decision_rule}",
-        f"- Stimmengleichheit: {m.tie_rule}",
+        *(f"- {label}: {text}" for label, text in fact_rows(m)),
         "",
+        *_document_lines(m),
         "## Stimmberechtigte (festgelegt bei Eröffnung)",
         "",
         *_elector_lines(m),
@@ -114,39 +155,29 @@ def render_minutes(m: BallotMinutes) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _document_lines(m: BallotMinutes) -> list[str]:
+    """The application as the electors saw it; each value keeps its lines, indented under its label."""
+    if not m.documents:
+        return []
+    lines = ["## Antrag / Unterlagen", ""]
+    for d in m.documents:
+        first, *rest = d.value.splitlines() or [""]
+        lines.append(f"- {d.label}: {first}".rstrip())
+        lines.extend(f"  {line}".rstrip() for line in rest)
+    return [*lines, ""]
+
+
+def elector_name(e: ElectorView) -> str:
+    who = f"{e.member_name} ({e.organisation})"
+    return who + (f", vertreten durch {e.voter_name}" if e.substituted else "")
+
+
 def _elector_lines(m: BallotMinutes) -> list[str]:
-    lines = []
-    for e in m.electorate:
-        who = f"{e.member_name} ({e.organisation})"
-        if e.exclusion_reason:
-            lines.append(f"- {who}: ausgeschlossen — {e.exclusion_reason}")
-            continue
-        if e.substituted:
-            who += f", vertreten durch {e.voter_name}"
-        if e.choice == Stimme.BEFANGEN:
-            state = "befangen erklärt, nicht stimmberechtigt"
-        elif not e.voted:
-            state = "keine Stimme abgegeben"
-        elif e.choice:
-            state = f"Stimme: {Stimme(e.choice).label}"
-        else:
-            state = "hat abgestimmt (geheim)"
-        lines.append(f"- {who}: {state}")
-    return lines
+    return [f"- {elector_name(e)}: {elector_state(e)}" for e in m.electorate]
 
 
 def _result_lines(m: BallotMinutes) -> list[str]:
     if m.status != GESCHLOSSEN:
-        return [f"Die Abstimmung läuft noch ({m.participation} von {m.eligible} Stimmen abgegeben)."]
-    assert m.tally is not None
-    how = "vorzeitig, das Ergebnis stand fest" if m.closed_how == "vorzeitig" else "mit Ablauf der Frist"
-    tally = ", ".join(f"{Stimme(k).label}: {v}" for k, v in m.tally.items())
-    return [
-        f"- Geschlossen: {_when(m.closed_at)} ({how})",
-        f"- Stimmberechtigt: {m.eligible}, ausgeschlossen: {len(m.excluded)}, befangen: {len(m.befangen)}",
-        f"- Beteiligung: {m.participation} von {m.eligible}",
-        f"- Stimmen: {tally}",
-        f"- Beschlussfähig: {'ja' if m.quorum_reached else 'nein'}",
-        f"- Stimmengleichheit angewandt: {'ja' if m.tie_applied else 'nein'}",
-        f"- **Beschluss: {m.outcome_label}**",
-    ]
+        return [running_line(m)]
+    *rows, (decision, outcome) = result_rows(m)
+    return [*(f"- {label}: {text}" for label, text in rows), f"- **{decision}: {outcome}**"]

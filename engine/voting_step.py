@@ -62,9 +62,9 @@ def open_ballot_step(ctx: ActionContext) -> dict[str, Any] | None:
         secret=secret,
         opened_by=None,
         instance_id=ctx.instance_id,
+        documents=documents(ctx),
     )
     ballot.task_id = ctx.task_id
-    ballot.documents = documents(ctx)
     ctx.session.flush()
     if ballot.status != voting.OFFEN:  # decided at once (e.g. nobody eligible)
         return ballot_result(ctx.session, ballot)

@@ -116,12 +116,18 @@ def create() -> Response | tuple[str, int]:
     return redirect(url_for("ballots.show", ballot_id=ballot_id))
 
 
+def may_open_instance(minutes: BallotMinutes, actor: Actor) -> bool:
+    """Whether the "Zum Vorgang #N" link is shown: only to users who may view that instance."""
+    return minutes.instance_id is not None and hilfenetz().may_view_instance(actor, minutes.instance_id)
+
+
 def _show_page(ballot_id: int, errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
     actor = current_actor()
     minutes = hilfenetz().ballot_minutes(actor, ballot_id)
     html = render_template(
         "ballots/show.html",
         m=minutes,
+        instance_link=may_open_instance(minutes, actor),
         seats=pending_seats(minutes, actor),
         choices=CHOICES,
         tally_labels=TALLY_LABELS,
@@ -152,9 +158,15 @@ def vote(ballot_id: int) -> Response | tuple[str, int]:
 @bp.get("/<int:ballot_id>/protokoll")
 def minutes(ballot_id: int) -> str:
     """Printable minutes (the print stylesheet hides navigation)."""
-    m = hilfenetz().ballot_minutes(current_actor(), ballot_id)
+    actor = current_actor()
+    m = hilfenetz().ballot_minutes(actor, ballot_id)
     return render_template(
-        "ballots/minutes.html", m=m, tally_labels=TALLY_LABELS, status_labels=STATUS, closed_how=CLOSED_HOW
+        "ballots/minutes.html",
+        m=m,
+        instance_link=may_open_instance(m, actor),
+        tally_labels=TALLY_LABELS,
+        status_labels=STATUS,
+        closed_how=CLOSED_HOW,
     )
 
 
@@ -164,6 +176,15 @@ def minutes_text(ballot_id: int) -> Response:
     text = hilfenetz().ballot_minutes_text(current_actor(), ballot_id)
     response = Response(text, mimetype="text/markdown")
     response.headers["Content-Disposition"] = f'attachment; filename="abstimmung-{ballot_id}-protokoll.md"'
+    return response
+
+
+@bp.get("/<int:ballot_id>/protokoll.pdf")
+def minutes_pdf(ballot_id: int) -> Response:
+    """The minutes as a PDF download (same content as the Markdown, plus the documents)."""
+    pdf = hilfenetz().ballot_minutes_pdf(current_actor(), ballot_id)
+    response = Response(pdf, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'attachment; filename="abstimmung-{ballot_id}-protokoll.pdf"'
     return response
 
 

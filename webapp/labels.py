@@ -33,12 +33,15 @@ ACTIONS = {
     "abstimmung_eroeffnet": "Abstimmung der Steuerungsgruppe eröffnet",
     "abstimmung_geschlossen": "Abstimmung der Steuerungsgruppe beendet",
     "stimme_abgegeben": "Stimme abgegeben",
+    "abstimmung_erinnerung": "Stimmberechtigte ohne Stimme an die Frist der Abstimmung erinnert",
 }
 PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang")
 NOTIFICATION_KINDS = {
     "task_created": "Neue Aufgabe",
     "task_reminder": "Erinnerung: Frist läuft bald ab",
     "task_escalated": "Überfällige Aufgabe",
+    "ballot_opened": "Abstimmung eröffnet",
+    "ballot_reminder": "Erinnerung: Abstimmung endet bald",
 }
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
 MESSAGE_NAMES = {"neuer_vorfall": "neuer Vorfall (Wiedereröffnung)"}
