@@ -4,16 +4,19 @@ beat``) in a thread. Unreachable services skip locally and fail under CI=true.""
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import signal
 from collections import Counter
 from datetime import timedelta
 
 import pytest
+from kombu.exceptions import OperationalError as BrokerUnreachable
 from sqlalchemy import create_engine, func, select, text
 
 from engine.clock import SystemClock
-from engine.distributed import FIRE_TIMER, QUEUE, make_celery
+from engine.distributed import FIRE_TIMER, QUEUE, Dispatcher, make_celery
 from engine.persistence.models import AuditEvent, Outbox, ProcessInstance, UserTask
 from tests.conftest import actor_lookup, build_engine, need_service
 from tests.support.bpmn_factory import chain_bpmn, timer_bpmn, write_definitions
@@ -206,3 +209,52 @@ def running_pid(app, instance_id: int) -> int | None:
             if task.get("name") == FIRE_TIMER and list(task.get("args") or []) == [instance_id]:
                 return int(task["worker_pid"])
     return None
+
+
+def test_the_scheduler_publishes_ids_only(tmp_path, postgres_url, redis_url):
+    """What lands on the broker is the task name and an id — never case data."""
+    import redis
+
+    hn = engine(tmp_path, postgres_url, redis_url, {"erinnerung": timer_bpmn(duration='"PT1S"')})
+    try:
+        instance = hn.start(actor_lookup(hn)("fachkraft.frauenberatung"), "erinnerung", {})
+        wait_for(lambda: _due(hn, instance), 10, "Frist fällig", [])
+        dispatcher = Dispatcher(hn, make_celery(hn.settings, lambda: hn), 0.5)
+        dispatch = dispatcher.tick()
+        assert dispatch.timers == [instance] and len(dispatch.outbox) == 1
+        client = redis.Redis.from_url(redis_url)
+        try:
+            messages = [json.loads(raw) for raw in client.lrange(QUEUE, 0, -1)]
+        finally:
+            client.close()
+        published = sorted(
+            (m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages
+        )
+        jobs = sorted(("hilfenetz.run_job", [name]) for name in dispatch.jobs)
+        assert published == sorted(
+            [("hilfenetz.deliver_outbox", dispatch.outbox), ("hilfenetz.fire_timer", [instance]), *jobs]
+        )
+        assert dispatcher.tick().timers == []  # published once, not every tick
+    finally:
+        purge(hn)
+        hn.db.dispose()
+
+
+def _due(hn, instance_id: int) -> bool:
+    with hn.db.read() as session:
+        due = session.get(ProcessInstance, instance_id).next_timer_at
+    return due is not None and hn.clock.now() > due
+
+
+def test_broker_down_keeps_the_claimed_rows_for_the_next_round(tmp_path, postgres_url, clock):
+    defs = write_definitions(tmp_path / "defs", {"erinnerung": timer_bpmn(duration='"PT1H"')})
+    hn = build_engine(tmp_path, postgres_url, clock, defs, broker_url="redis://127.0.0.1:1/0")
+    try:
+        instance = hn.start(actor_lookup(hn)("fachkraft.frauenberatung"), "erinnerung", {})
+        clock.advance(timedelta(hours=2))
+        dispatcher = Dispatcher(hn, make_celery(hn.settings, lambda: hn), 0.5)
+        with pytest.raises(BrokerUnreachable):
+            dispatcher.tick()
+        assert hn.dispatch_due().timers == [instance]  # the marks were undone: nothing lost
+    finally:
+        hn.db.dispose()
