@@ -37,7 +37,7 @@ from engine.service import Hilfenetz
 from engine.settings import Settings
 from tests.conftest import actor_lookup
 from tests.support.bpmn_factory import timer_bpmn, write_definitions
-from tests.support.celery_workers import REDIS_URL, broker_unreachable, worker_env
+from tests.support.celery_workers import REDIS_URL, broker_unreachable, drop_queue, unique_queue, worker_env
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 START_FORM = {
@@ -142,7 +142,7 @@ def celery(root: Path, count: int, window: float) -> None:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = PG_ADMIN.rsplit("/", 1)[0] + f"/{name}"
     processes: list[subprocess.Popen[bytes]] = []
-    hn = build(root / "celery", url, broker_url=REDIS_URL)
+    hn = build(root / "celery", url, broker_url=REDIS_URL, broker_queue=unique_queue())
     try:
         env = worker_env(hn, REDIS_URL)
         logs = root / "logs"
@@ -168,6 +168,7 @@ def celery(root: Path, count: int, window: float) -> None:
                 process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
+        drop_queue(hn)
         hn.db.dispose()
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

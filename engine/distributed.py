@@ -41,7 +41,6 @@ from engine.settings import Settings
 
 log = logging.getLogger(__name__)
 
-QUEUE = "hilfenetz"
 FIRE_TIMER = "hilfenetz.fire_timer"
 DELIVER_OUTBOX = "hilfenetz.deliver_outbox"
 RUN_JOB = "hilfenetz.run_job"
@@ -98,7 +97,7 @@ def make_celery(settings: Settings, engine: Callable[[], Hilfenetz] | None = Non
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         worker_concurrency=settings.worker_concurrency,
-        task_default_queue=QUEUE,
+        task_default_queue=settings.broker_queue,
         task_serializer="json",
         accept_content=["json"],
         task_ignore_result=True,
@@ -116,6 +115,7 @@ def make_celery(settings: Settings, engine: Callable[[], Hilfenetz] | None = Non
         "max_retries": 20,
         "acks_late": True,
         "reject_on_worker_lost": True,
+        "shared": False,  # this app only: tests and the scheduler build several apps in one process
     }
 
     def fire_timer(instance_id: int) -> int:
@@ -135,13 +135,14 @@ def make_celery(settings: Settings, engine: Callable[[], Hilfenetz] | None = Non
 
 def publish(app: Celery, dispatch: Dispatch) -> None:
     """Send the ids of one committed dispatch to the broker (one message per id or job)."""
+    queue = app.conf.task_default_queue
     with app.producer_or_acquire() as producer:
         for instance_id in dispatch.timers:
-            app.send_task(FIRE_TIMER, args=[instance_id], queue=QUEUE, producer=producer)
+            app.send_task(FIRE_TIMER, args=[instance_id], queue=queue, producer=producer)
         for outbox_id in dispatch.outbox:
-            app.send_task(DELIVER_OUTBOX, args=[outbox_id], queue=QUEUE, producer=producer)
+            app.send_task(DELIVER_OUTBOX, args=[outbox_id], queue=queue, producer=producer)
         for name in dispatch.jobs:
-            app.send_task(RUN_JOB, args=[name], queue=QUEUE, producer=producer)
+            app.send_task(RUN_JOB, args=[name], queue=queue, producer=producer)
 
 
 class Dispatcher:

@@ -7,6 +7,7 @@ configuration table is generated from the same list (``hilfenetz settings``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,11 @@ VARIABLES: tuple[Variable, ...] = (
         "hilfenetz beat: a published timer or outbox row not taken up after this long is published again.",
     ),
     Variable("HILFENETZ_WORKER_CONCURRENCY", "2", "hilfenetz worker: processes per worker (Celery prefork)."),
+    Variable(
+        "HILFENETZ_BROKER_QUEUE",
+        "hilfenetz",
+        "Queue name on the broker; different names let several installations share one broker.",
+    ),
 )
 BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://")
 SMTP_TLS_MODES = ("none", "starttls", "ssl")
@@ -130,6 +136,7 @@ class Settings:
     scheduler_interval_seconds: float = 0.5
     redispatch_seconds: float = 60.0
     worker_concurrency: int = 2
+    broker_queue: str = "hilfenetz"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -195,8 +202,15 @@ def _distributed_settings(env: Mapping[str, str]) -> dict[str, Any]:
     interval = _number(env, "HILFENETZ_SCHEDULER_INTERVAL_SECONDS", float)
     if interval > 60:
         raise ConfigurationError("HILFENETZ_SCHEDULER_INTERVAL_SECONDS darf höchstens 60 Sekunden sein.")
+    queue = env.get("HILFENETZ_BROKER_QUEUE", _DEFAULTS["HILFENETZ_BROKER_QUEUE"]).strip()
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", queue):
+        raise ConfigurationError(
+            "HILFENETZ_BROKER_QUEUE darf nur Buchstaben, Ziffern, Punkt, Binde- und Unterstrich enthalten "
+            "(höchstens 100 Zeichen)."
+        )
     return {
         "broker_url": broker,
+        "broker_queue": queue,
         "scheduler_interval_seconds": interval,
         "redispatch_seconds": _number(env, "HILFENETZ_REDISPATCH_SECONDS", float),
         "worker_concurrency": int(_number(env, "HILFENETZ_WORKER_CONCURRENCY", int)),

@@ -89,7 +89,7 @@ def cmd_run(settings: Settings, host: str, port: int, jobs: bool) -> int:
 
 def cmd_worker(settings: Settings, concurrency: int | None) -> int:
     """A Celery worker (prefork): executes timers, outbox deliveries and periodic jobs."""
-    from engine.distributed import QUEUE, make_celery
+    from engine.distributed import make_celery
 
     if concurrency is not None and concurrency < 1:
         raise ConfigurationError("--concurrency muss mindestens 1 sein.")
@@ -99,7 +99,7 @@ def cmd_worker(settings: Settings, concurrency: int | None) -> int:
             "worker",
             "--loglevel=INFO",
             f"--concurrency={concurrency or settings.worker_concurrency}",
-            f"--queues={QUEUE}",
+            f"--queues={settings.broker_queue}",
             f"--hostname=hilfenetz-{os.getpid()}@{socket.gethostname()}",
             "--without-gossip",
             "--without-mingle",

@@ -16,7 +16,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from sqlalchemy import create_engine, func, select, text
 
 from engine.clock import SystemClock
-from engine.distributed import FIRE_TIMER, QUEUE, Dispatcher, make_celery
+from engine.distributed import FIRE_TIMER, Dispatcher, make_celery
 from engine.persistence.models import AuditEvent, Outbox, ProcessInstance, UserTask
 from tests.conftest import actor_lookup, build_engine, need_service
 from tests.support.bpmn_factory import chain_bpmn, timer_bpmn, write_definitions
@@ -26,7 +26,8 @@ from tests.support.celery_workers import (
     DispatcherThread,
     Worker,
     broker_unreachable,
-    purge,
+    drop_queue,
+    unique_queue,
     wait_for,
     worker_env,
 )
@@ -63,10 +64,28 @@ def workers():
         worker.stop()
 
 
-def engine(tmp_path, postgres_url, broker, bpmn, **overrides):
+@pytest.fixture
+def engines():
+    built = []
+    yield built
+    for hn in built:
+        drop_queue(hn)
+        hn.db.dispose()
+
+
+def engine(tmp_path, postgres_url, broker, bpmn, built, **overrides):
+    """An engine with real time and a broker queue of its own (removed with the engines fixture)."""
     defs = write_definitions(tmp_path / "defs", bpmn)
-    hn = build_engine(tmp_path, postgres_url, SystemClock(), defs, broker_url=broker, **overrides)
-    purge(hn)
+    hn = build_engine(
+        tmp_path,
+        postgres_url,
+        SystemClock(),
+        defs,
+        broker_url=broker,
+        broker_queue=unique_queue(),
+        **overrides,
+    )
+    built.append(hn)
     return hn
 
 
@@ -94,93 +113,87 @@ def timers_fired(hn, instance_id: int) -> int:
 
 
 def test_a_bpmn_timer_fires_on_a_worker_and_the_next_task_appears(
-    tmp_path, postgres_url, any_broker, workers
+    tmp_path, postgres_url, any_broker, engines, workers
 ):
-    hn = engine(tmp_path, postgres_url, any_broker, {"erinnerung": timer_bpmn(duration='"PT2S"')})
-    try:
-        workers.append(Worker(worker_env(hn, any_broker), tmp_path / "worker.log"))
-        user = actor_lookup(hn)("fachkraft.frauenberatung")
-        instance = hn.start(user, "erinnerung", {})
-        assert open_tasks(hn, instance) == ["bearbeiten"]
-        with hn.db.read() as session:
-            due = session.get(ProcessInstance, instance).next_timer_at
-        with DispatcherThread(hn):
-            wait_for(lambda: open_tasks(hn, instance) == ["eskalation"], 30, "Eskalation", workers)
-        assert timers_fired(hn, instance) == 1
-        with hn.db.read() as session:
-            fired_at = session.scalar(
-                select(AuditEvent.at).where(
-                    AuditEvent.instance_id == instance, AuditEvent.action == "timer_fired"
-                )
+    hn = engine(tmp_path, postgres_url, any_broker, {"erinnerung": timer_bpmn(duration='"PT2S"')}, engines)
+    workers.append(Worker(worker_env(hn, any_broker), tmp_path / "worker.log"))
+    user = actor_lookup(hn)("fachkraft.frauenberatung")
+    instance = hn.start(user, "erinnerung", {})
+    assert open_tasks(hn, instance) == ["bearbeiten"]
+    with hn.db.read() as session:
+        due = session.get(ProcessInstance, instance).next_timer_at
+    with DispatcherThread(hn):
+        wait_for(lambda: open_tasks(hn, instance) == ["eskalation"], 30, "Eskalation", workers)
+    assert timers_fired(hn, instance) == 1
+    with hn.db.read() as session:
+        fired_at = session.scalar(
+            select(AuditEvent.at).where(
+                AuditEvent.instance_id == instance, AuditEvent.action == "timer_fired"
             )
-        assert due is not None and fired_at is not None and fired_at > due
-        print(f"Verspätung: {(fired_at - due).total_seconds():.3f} s")  # a figure, not asserted
-    finally:
-        hn.db.dispose()
+        )
+    assert due is not None and fired_at is not None and fired_at > due
+    print(f"Verspätung: {(fired_at - due).total_seconds():.3f} s")  # a figure, not asserted
 
 
 def test_each_outbox_mail_is_delivered_once_with_two_workers(
-    tmp_path, postgres_url, redis_url, smtp, workers
+    tmp_path, postgres_url, redis_url, smtp, engines, workers
 ):
     hn = engine(
         tmp_path,
         postgres_url,
         redis_url,
         {"kette": chain_bpmn()},
+        engines,
         smtp_host="127.0.0.1",
         smtp_port=smtp.port,
     )
-    try:
-        env = worker_env(hn, redis_url)
-        workers.extend(Worker(env, tmp_path / f"worker{i}.log", concurrency=2) for i in range(2))
-        user = actor_lookup(hn)("fachkraft.frauenberatung")
-        for _ in range(8):
-            hn.start(user, "kette", {})
+    env = worker_env(hn, redis_url)
+    workers.extend(Worker(env, tmp_path / f"worker{i}.log", concurrency=2) for i in range(2))
+    user = actor_lookup(hn)("fachkraft.frauenberatung")
+    for _ in range(8):
+        hn.start(user, "kette", {})
+    with hn.db.read() as session:
+        ids = list(session.scalars(select(Outbox.id)))
+    assert len(ids) == 8
+    app = make_celery(hn.settings, lambda: hn)
+    for outbox_id in ids * 2:  # every id also delivered twice more by hand: duplicates
+        app.send_task("hilfenetz.deliver_outbox", args=[outbox_id], queue=hn.settings.broker_queue)
+
+    def all_sent() -> bool:
         with hn.db.read() as session:
-            ids = list(session.scalars(select(Outbox.id)))
-        assert len(ids) == 8
-        app = make_celery(hn.settings, lambda: hn)
-        for outbox_id in ids * 2:  # every id also delivered twice more by hand: duplicates
-            app.send_task("hilfenetz.deliver_outbox", args=[outbox_id], queue=QUEUE)
+            return set(session.scalars(select(Outbox.status))) == {"sent"}
 
-        def all_sent() -> bool:
-            with hn.db.read() as session:
-                return set(session.scalars(select(Outbox.status))) == {"sent"}
-
-        with DispatcherThread(hn):
-            wait_for(all_sent, 60, "Alle Benachrichtigungen versandt", workers)
-            wait_for(lambda: len(smtp.sink.messages) >= 8 * 4, 30, "E-Mails angekommen", workers)
-        for worker in workers:
-            worker.stop()  # let the duplicates drain before counting
-        counts = Counter(smtp.sink.recipients())
-        assert len(smtp.sink.messages) == 8 * 4
-        assert sorted(counts.values()) == [8, 8, 8, 8]  # 4 Fachkräfte × 8 tasks, each once
-    finally:
-        hn.db.dispose()
+    with DispatcherThread(hn):
+        wait_for(all_sent, 60, "Alle Benachrichtigungen versandt", workers)
+        wait_for(lambda: len(smtp.sink.messages) >= 8 * 4, 30, "E-Mails angekommen", workers)
+    for worker in workers:
+        worker.stop()  # let the duplicates drain before counting
+    counts = Counter(smtp.sink.recipients())
+    assert len(smtp.sink.messages) == 8 * 4
+    assert sorted(counts.values()) == [8, 8, 8, 8]  # 4 Fachkräfte × 8 tasks, each once
 
 
 def test_a_worker_killed_while_holding_a_task_gets_it_redelivered_and_the_step_commits_once(
-    tmp_path, postgres_url, redis_url, workers
+    tmp_path, postgres_url, redis_url, engines, workers
 ):
     """The worker process running ``fire_timer`` is killed with SIGKILL while it waits for the
     instance's lock (held by the test); ``task_reject_on_worker_lost`` puts the message back, a
     new worker process takes it, and once the lock is released the timer fires exactly once."""
-    hn = engine(tmp_path, postgres_url, redis_url, {"erinnerung": timer_bpmn(duration='"PT1S"')})
+    hn = engine(tmp_path, postgres_url, redis_url, {"erinnerung": timer_bpmn(duration='"PT1S"')}, engines)
     holder = create_engine(postgres_url)
     try:
-        workers.append(Worker(worker_env(hn, redis_url), tmp_path / "worker.log", concurrency=1))
+        worker = Worker(worker_env(hn, redis_url), tmp_path / "worker.log", concurrency=1)
+        workers.append(worker)
         instance = hn.start(actor_lookup(hn)("fachkraft.frauenberatung"), "erinnerung", {})
-        with hn.db.read() as session:
-            due = session.get(ProcessInstance, instance).next_timer_at
-        wait_for(lambda: hn.clock.now() > due + timedelta(milliseconds=100), 10, "Frist fällig", [])
+        wait_for(lambda: _due(hn, instance), 10, "Frist fällig", [])
         app = make_celery(hn.settings, lambda: hn)
         with holder.connect() as conn:
             conn.execute(text("SELECT id FROM process_instance WHERE id = :i FOR UPDATE"), {"i": instance})
-            app.send_task(FIRE_TIMER, args=[instance], queue=QUEUE)
-            first = wait_for(lambda: running_pid(app, instance), 30, "Auftrag läuft", workers)
+            app.send_task(FIRE_TIMER, args=[instance], queue=hn.settings.broker_queue)
+            first = wait_for(lambda: running_pid(app, worker, instance), 30, "Auftrag läuft", workers)
             os.kill(first, signal.SIGKILL)
             second = wait_for(
-                lambda: (pid := running_pid(app, instance)) and pid != first and pid,
+                lambda: (pid := running_pid(app, worker, instance)) and pid != first and pid,
                 30,
                 "Auftrag erneut zugestellt",
                 workers,
@@ -190,7 +203,7 @@ def test_a_worker_killed_while_holding_a_task_gets_it_redelivered_and_the_step_c
             conn.rollback()  # release the lock: the redelivered task goes on
         wait_for(lambda: open_tasks(hn, instance) == ["eskalation"], 30, "Eskalation", workers)
         assert timers_fired(hn, instance) == 1
-        assert "WorkerLostError" in workers[0].output()
+        assert "WorkerLostError" in worker.output()
         with hn.db.read() as session:
             rows = session.scalar(
                 select(func.count()).select_from(UserTask).where(UserTask.element_id == "eskalation")
@@ -198,12 +211,11 @@ def test_a_worker_killed_while_holding_a_task_gets_it_redelivered_and_the_step_c
         assert rows == 1
     finally:
         holder.dispose()
-        hn.db.dispose()
 
 
-def running_pid(app, instance_id: int) -> int | None:
-    """The worker process currently executing ``fire_timer(instance_id)``, from Celery's inspect."""
-    active = app.control.inspect(timeout=0.5).active() or {}
+def running_pid(app, worker: Worker, instance_id: int) -> int | None:
+    """The process of ``worker`` currently executing ``fire_timer(instance_id)`` (Celery inspect)."""
+    active = app.control.inspect(destination=[worker.nodename], timeout=0.5).active() or {}
     for tasks in active.values():
         for task in tasks:
             if task.get("name") == FIRE_TIMER and list(task.get("args") or []) == [instance_id]:
@@ -211,33 +223,27 @@ def running_pid(app, instance_id: int) -> int | None:
     return None
 
 
-def test_the_scheduler_publishes_ids_only(tmp_path, postgres_url, redis_url):
+def test_the_scheduler_publishes_ids_only(tmp_path, postgres_url, redis_url, engines):
     """What lands on the broker is the task name and an id — never case data."""
     import redis
 
-    hn = engine(tmp_path, postgres_url, redis_url, {"erinnerung": timer_bpmn(duration='"PT1S"')})
+    hn = engine(tmp_path, postgres_url, redis_url, {"erinnerung": timer_bpmn(duration='"PT1S"')}, engines)
+    instance = hn.start(actor_lookup(hn)("fachkraft.frauenberatung"), "erinnerung", {})
+    wait_for(lambda: _due(hn, instance), 10, "Frist fällig", [])
+    dispatcher = Dispatcher(hn, make_celery(hn.settings, lambda: hn), 0.5)
+    dispatch = dispatcher.tick()
+    assert dispatch.timers == [instance] and len(dispatch.outbox) == 1
+    client = redis.Redis.from_url(redis_url)
     try:
-        instance = hn.start(actor_lookup(hn)("fachkraft.frauenberatung"), "erinnerung", {})
-        wait_for(lambda: _due(hn, instance), 10, "Frist fällig", [])
-        dispatcher = Dispatcher(hn, make_celery(hn.settings, lambda: hn), 0.5)
-        dispatch = dispatcher.tick()
-        assert dispatch.timers == [instance] and len(dispatch.outbox) == 1
-        client = redis.Redis.from_url(redis_url)
-        try:
-            messages = [json.loads(raw) for raw in client.lrange(QUEUE, 0, -1)]
-        finally:
-            client.close()
-        published = sorted(
-            (m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages
-        )
-        jobs = sorted(("hilfenetz.run_job", [name]) for name in dispatch.jobs)
-        assert published == sorted(
-            [("hilfenetz.deliver_outbox", dispatch.outbox), ("hilfenetz.fire_timer", [instance]), *jobs]
-        )
-        assert dispatcher.tick().timers == []  # published once, not every tick
+        messages = [json.loads(raw) for raw in client.lrange(hn.settings.broker_queue, 0, -1)]
     finally:
-        purge(hn)
-        hn.db.dispose()
+        client.close()
+    published = sorted((m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages)
+    jobs = sorted(("hilfenetz.run_job", [name]) for name in dispatch.jobs)
+    assert published == sorted(
+        [("hilfenetz.deliver_outbox", dispatch.outbox), ("hilfenetz.fire_timer", [instance]), *jobs]
+    )
+    assert dispatcher.tick().timers == []  # published once, not every tick
 
 
 def _due(hn, instance_id: int) -> bool:

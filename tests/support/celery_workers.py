@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,7 @@ def worker_env(hn: Hilfenetz, broker_url: str, **extra: str) -> dict[str, str]:
         HILFENETZ_PROCESSES_DIR=str(s.processes_dir),
         HILFENETZ_FORMS_DIR=str(s.forms_dir),
         HILFENETZ_BASE_URL=s.base_url,
+        HILFENETZ_BROKER_QUEUE=s.broker_queue,
         PYTHONPATH=str(REPO),
     )
     if s.smtp_host:
@@ -69,6 +72,11 @@ class Worker:
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    @property
+    def nodename(self) -> str:
+        """Celery's name for this worker (``hilfenetz worker`` names it after its pid)."""
+        return f"hilfenetz-{self.pid}@{socket.gethostname()}"
 
     def stop(self, timeout: float = 15.0) -> None:
         """Warm shutdown (SIGTERM: finish the running task), SIGKILL only if it does not end."""
@@ -104,9 +112,17 @@ class DispatcherThread:
         self._thread.join(10)
 
 
-def purge(hn: Hilfenetz) -> None:
-    """Drop messages an earlier, interrupted run left in the queue (harmless anyway: ids only)."""
-    make_celery(hn.settings, lambda: hn).control.purge()
+def unique_queue() -> str:
+    """A queue of its own per test or benchmark run, so that runs sharing the broker never take
+    each other's messages."""
+    return f"hilfenetz-test-{uuid.uuid4().hex[:12]}"
+
+
+def drop_queue(hn: Hilfenetz) -> None:
+    """Delete the run's queue from the broker (RabbitMQ keeps durable queues otherwise)."""
+    app = make_celery(hn.settings, lambda: hn)
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_delete(hn.settings.broker_queue)
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, workers: list[Worker]) -> Any:
