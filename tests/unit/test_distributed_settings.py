@@ -23,8 +23,10 @@ def test_broker_and_scheduler_settings_are_read_and_checked():
             "HILFENETZ_SCHEDULER_INTERVAL_SECONDS": "0.25",
             "HILFENETZ_WORKER_CONCURRENCY": "4",
             "HILFENETZ_REDISPATCH_SECONDS": "30",
+            "HILFENETZ_BROKER_QUEUE": "hilfenetz-test.1",
         }
     )
+    assert s.broker_queue == "hilfenetz-test.1"
     assert (s.broker_url, s.scheduler_interval_seconds, s.worker_concurrency, s.redispatch_seconds) == (
         "amqp://guest:guest@127.0.0.1:5672//",
         0.25,
@@ -37,6 +39,8 @@ def test_broker_and_scheduler_settings_are_read_and_checked():
         ({"HILFENETZ_SCHEDULER_INTERVAL_SECONDS": "120"}, "höchstens 60"),
         ({"HILFENETZ_WORKER_CONCURRENCY": "zwei"}, "keine Zahl"),
         ({"HILFENETZ_REDISPATCH_SECONDS": "-1"}, "größer als 0"),
+        ({"HILFENETZ_BROKER_QUEUE": "hilfe netz"}, "nur Buchstaben"),
+        ({"HILFENETZ_BROKER_QUEUE": ""}, "nur Buchstaben"),
     ]
     for env, message in bad:
         with pytest.raises(ConfigurationError, match=message):
@@ -60,6 +64,7 @@ def test_celery_app_acknowledges_late_and_requeues_on_worker_loss():
     assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
     assert app.conf.worker_prefetch_multiplier == 1
     assert app.conf.accept_content == ["json"]
+    assert app.conf.task_default_queue == "hilfenetz"
     for name in ("hilfenetz.fire_timer", "hilfenetz.deliver_outbox", "hilfenetz.run_job"):
         task = app.tasks[name]
         assert task.acks_late and task.reject_on_worker_lost
