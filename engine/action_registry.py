@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from engine import voting_step
+from engine import arbeitsgruppe, membership_steps, netzwerktreffen, voting_step
 from engine.actions import ActionHandler
 
 ACTION_HANDLERS: dict[str, ActionHandler] = {
     **voting_step.HANDLERS,
+    **netzwerktreffen.HANDLERS,
+    **arbeitsgruppe.HANDLERS,
+    **membership_steps.HANDLERS,
 }

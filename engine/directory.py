@@ -84,8 +84,8 @@ def ensure_organisations(session: Session) -> int:
     seed = load_seed("organisations.json")
     existing = {o.slug: o for o in session.scalars(select(Organisation))}
     for item in seed["organisations"]:
-        org = existing.get(item["slug"]) or Organisation(slug=item["slug"])
-        org.name, org.volunteer, org.active = item["name"], bool(item["volunteer"]), True
+        org = existing.get(item["slug"]) or Organisation(slug=item["slug"], active=True)
+        org.name, org.volunteer = item["name"], bool(item["volunteer"])  # a partner that left stays left
         session.add(org)
     roles = {r.name: r for r in session.scalars(select(Role))}
     for item in seed["roles"]:

@@ -29,6 +29,7 @@ from engine.persistence.models import Outbox, ProcessInstance, ScheduledJob
 PERIODIC_JOBS = (
     "send_due_reminders",
     "send_ballot_reminders",
+    "warn_second_meeting",
     "send_digests",
     "purge_contact_data",
     "close_due_ballots",

@@ -57,6 +57,7 @@ class EmbeddedJobRunner:
             ("fire_due_timers", hn.fire_due_timers),
             ("send_due_reminders", hn.send_due_reminders),  # before delivery: they go out this round
             ("send_ballot_reminders", hn.send_ballot_reminders),  # electors who have not voted yet
+            ("warn_second_meeting", hn.warn_second_meeting),  # P6: once a year at most
             ("deliver_outbox", hn.deliver_outbox),
             ("send_digests", hn.send_digests),  # decides by the injected clock (digest hour, Berlin)
             ("purge_contact_data", hn.purge_contact_data),

@@ -44,6 +44,8 @@ BALLOT_TEXTS = {
         "in Hilfenetz endet bald eine Abstimmung der Steuerungsgruppe, in der Ihre Stimme noch fehlt:",
     ),
 }
+MEETING_KINDS = {"netzwerktreffen": "Netzwerktreffen", "fachtag": "Fachtag"}
+WARNING_SUBJECT = "Zweites Netzwerktreffen des Jahres noch nicht terminiert"
 
 
 class MailNotSent(HilfenetzError):
@@ -55,10 +57,21 @@ class MailUncertain(HilfenetzError):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an e-mail; ``method`` is the iTIP method of a ``text/calendar`` part."""
+
+    filename: str
+    content_type: str
+    data: bytes
+    method: str | None = None
+
+
+@dataclass(frozen=True)
 class Mail:
     to: str
     subject: str
     body: str
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Mailer(Protocol):
@@ -95,6 +108,19 @@ def ballot_mail(to: str, base_url: str, ballot_id: int, kind: str) -> Mail:
         f"{base_url.rstrip('/')}/benachrichtigungen einstellen.\n"
     )
     return Mail(to, subject, body)
+
+
+def vacancy_mail(to: str, base_url: str) -> Mail:
+    """The Steuerungsgruppe fell below its minimum size (P7): a neutral text and the link to start P7."""
+    body = (
+        "Guten Tag,\n\n"
+        "in Hilfenetz hat die Steuerungsgruppe weniger Mitglieder als vorgesehen. "
+        "Bitte leiten Sie die Nachbesetzung ein (Prozess „Steuerungsgruppe und Koordination“):\n"
+        f"{base_url.rstrip('/')}/prozesse\n\n"
+        "Sie können Ihre Benachrichtigungen unter "
+        f"{base_url.rstrip('/')}/benachrichtigungen einstellen.\n"
+    )
+    return Mail(to, "Steuerungsgruppe: Nachbesetzung nötig", body)
 
 
 def digest_mail(to: str, base_url: str, count: int, ballots: int = 0) -> Mail:
@@ -136,6 +162,16 @@ class SmtpMailer:
         message["Subject"] = mail.subject
         message["Message-ID"] = make_msgid(domain="hilfenetz.invalid")
         message.set_content(mail.body)
+        for attachment in mail.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            params = {"method": attachment.method} if attachment.method else None
+            message.add_attachment(
+                attachment.data,
+                maintype=maintype,
+                subtype=subtype,
+                filename=attachment.filename,
+                params=params,
+            )
         return message
 
     def send(self, mail: Mail) -> None:
@@ -174,3 +210,36 @@ class SmtpMailer:
             raise MailNotSent(f"SMTP-Server hat die Nachricht abgelehnt: {exc}") from None
         except (smtplib.SMTPException, OSError) as exc:
             raise MailUncertain(f"Verbindung während der Übergabe abgebrochen: {exc}") from None
+
+
+def meeting_mail(to: str, base_url: str, kind: str, day: str, attachment: Attachment) -> Mail:
+    """An invitation to (or the cancellation of) a network meeting with its ``.ics`` file: the kind
+    of meeting, its day and the link; the title, time and place are in the calendar file."""
+    what = MEETING_KINDS.get(kind, "Termin des Netzwerks")
+    link = f"{base_url.rstrip('/')}/benachrichtigungen"
+    cancelled = attachment.method == "CANCEL"
+    subject = f"Abgesagt: {what} am {day}" if cancelled else f"Einladung: {what} am {day}"
+    opening = (
+        f"das {what} am {day} ist abgesagt; der Kalendereintrag im Anhang entfernt ihn."
+        if cancelled
+        else f"Sie sind zum {what} am {day} eingeladen. Den Termin können Sie mit der Datei im Anhang "
+        "(termin.ics) in Ihren Kalender übernehmen."
+    )
+    body = (
+        "Guten Tag,\n\n"
+        f"{opening}\n\n"
+        f"Ihre Benachrichtigungen in Hilfenetz (dort auch die Kalenderdatei): {link}\n"
+    )
+    return Mail(to, subject, body, (attachment,))
+
+
+def warning_mail(to: str, base_url: str, year: int, count: int) -> Mail:
+    """The coordinators' warning that the second network meeting of the year has no date."""
+    body = (
+        "Guten Tag,\n\n"
+        f"für {year} ist erst {count} von mindestens zwei Netzwerktreffen terminiert "
+        "(§ 2 Kooperationsvereinbarung: mindestens zweimal im Jahr). Bitte legen Sie das nächste "
+        "Treffen in Hilfenetz an:\n"
+        f"{base_url.rstrip('/')}/prozesse\n"
+    )
+    return Mail(to, WARNING_SUBJECT, body)

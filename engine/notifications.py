@@ -37,7 +37,22 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.directory import substitutes_of, users_with_keys
 from engine.errors import InvalidSubmissionError, NotFoundError
-from engine.mail import Mail, Mailer, MailNotSent, MailUncertain, ballot_mail, digest_mail, task_mail
+from engine.mail import (
+    MEETING_KINDS,
+    Mail,
+    Mailer,
+    MailNotSent,
+    MailUncertain,
+    ballot_mail,
+    digest_mail,
+    meeting_mail,
+    task_mail,
+    vacancy_mail,
+    warning_mail,
+)
+from engine.meeting_calendar import Termin, calendar_attachment
+from engine.network_membership import VACANCY_KIND, VACANCY_TITLE, coordinator_users
+from engine.netzwerktreffen import INVITATION_KIND, WARNING_KIND
 from engine.persistence.database import Database
 from engine.persistence.models import (
     Ballot,
@@ -56,7 +71,16 @@ log = logging.getLogger(__name__)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 PREFERENCES = ("sofort", "taeglich", "aus")
-HANDLED_KINDS = ("task_created", "task_reminder", "task_escalated", *BALLOT_KINDS)
+#: Outbox kinds of the network meetings (P6): a calendar invitation, the coordinators' warning.
+MEETING_EVENT_KINDS = (INVITATION_KIND, WARNING_KIND)
+HANDLED_KINDS = (
+    "task_created",
+    "task_reminder",
+    "task_escalated",
+    *BALLOT_KINDS,
+    *MEETING_EVENT_KINDS,
+    VACANCY_KIND,
+)
 #: The e-mail log's kind per outbox kind.
 MAIL_KINDS = {
     "task_created": "aufgabe",
@@ -64,6 +88,9 @@ MAIL_KINDS = {
     "task_escalated": "eskalation",
     "ballot_opened": "abstimmung",
     "ballot_reminder": "stimmerinnerung",
+    INVITATION_KIND: "einladung",
+    WARNING_KIND: "warnung",
+    VACANCY_KIND: "vakanz",
 }
 LEITUNG = "Leitung"
 COORDINATION = "Koordination@*"
@@ -128,13 +155,20 @@ def escalation_recipients(session: Session, task: UserTask) -> list[User]:
 
 class Notifications:
     def __init__(
-        self, db: Database, clock: Clock, mailer: Mailer | None, base_url: str, digest_hour: int
+        self,
+        db: Database,
+        clock: Clock,
+        mailer: Mailer | None,
+        base_url: str,
+        digest_hour: int,
+        organizer: str = "",
     ) -> None:
         self.db = db
         self.clock = clock
         self.mailer = mailer
         self.base_url = base_url
         self.digest_hour = digest_hour
+        self.organizer = organizer  # the ORGANIZER of calendar invitations (the sender address)
 
     # --- outbox ----------------------------------------------------------------------------
     def deliver_outbox(self, limit: int = 50, ids: Sequence[int] | None = None) -> int:
@@ -178,6 +212,10 @@ class Notifications:
         row.dispatched_at = None  # distributed mode: a later retry is published afresh
         if row.kind in BALLOT_KINDS:
             return self._prepare_ballot(session, row, now)
+        if row.kind in MEETING_EVENT_KINDS:
+            return self._prepare_meeting_event(session, row, now)
+        if row.kind == VACANCY_KIND:
+            return self._prepare_vacancy(session, row, now)
         task = session.get(UserTask, str(row.payload.get("task_id", "")))
         if task is None or task.status != "open":
             return Claim(row.id, ())
@@ -204,6 +242,49 @@ class Notifications:
             mail = self._mail_if_wanted(session, row, user, now)
             if mail is not None:
                 mails.append(Sending(mail[0], ballot_mail(mail[1], self.base_url, ballot.id, row.kind)))
+        return Claim(row.id, tuple(mails))
+
+    def _prepare_meeting_event(self, session: Session, row: Outbox, now: datetime) -> Claim:
+        """A meeting invitation (with ``termin.ics`` rebuilt from the row) to every member of the
+        invited organisations, or the yearly warning to the Koordination."""
+        if row.kind == INVITATION_KIND:
+            termin = Termin.from_payload(row.payload["termin"])
+            instance_id: int | None = int(row.payload["instance_id"])
+            users = users_with_keys(session, {f"*@{org}" for org in row.payload["organisationen"]})
+            what = MEETING_KINDS.get(str(row.payload.get("art")), "Termin")
+            day = termin.start.astimezone(BERLIN).strftime("%d.%m.%Y")
+            title = f"{'Abgesagt' if termin.method == 'CANCEL' else 'Einladung'}: {what} am {day}"
+        else:
+            year, count = int(row.payload["jahr"]), int(row.payload["anzahl"])
+            instance_id, users = None, users_with_keys(session, {COORDINATION})
+            title = f"Zweites Netzwerktreffen {year} noch nicht terminiert"
+        mails = []
+        for user in sorted(users, key=lambda u: u.id):
+            self._notify(
+                session, row, user, now, Notification(task_id=None, instance_id=instance_id, title=title)
+            )
+            mail = self._mail_if_wanted(session, row, user, now)
+            if mail is None:
+                continue
+            if row.kind == INVITATION_KIND:
+                link = f"{self.base_url.rstrip('/')}/benachrichtigungen"
+                attachment = calendar_attachment(termin, self.organizer, link)
+                art = str(row.payload.get("art"))
+                mails.append(Sending(mail[0], meeting_mail(mail[1], self.base_url, art, day, attachment)))
+            else:
+                mails.append(Sending(mail[0], warning_mail(mail[1], self.base_url, year, count)))
+        return Claim(row.id, tuple(mails))
+
+    def _prepare_vacancy(self, session: Session, row: Outbox, now: datetime) -> Claim:
+        """The Steuerungsgruppe fell below its minimum (P7): every active coordinator."""
+        instance_id = row.payload.get("instance_id")
+        mails = []
+        for user in coordinator_users(session):
+            notice = Notification(task_id=None, instance_id=instance_id, title=VACANCY_TITLE)
+            self._notify(session, row, user, now, notice)
+            mail = self._mail_if_wanted(session, row, user, now)
+            if mail is not None:
+                mails.append(Sending(mail[0], vacancy_mail(mail[1], self.base_url)))
         return Claim(row.id, tuple(mails))
 
     def _mail_if_wanted(

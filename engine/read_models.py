@@ -15,6 +15,18 @@ class OrganisationView:
 
 
 @dataclass(frozen=True)
+class PartnerView:
+    """A partner organisation for the Koordination's list (P12): active or left."""
+
+    slug: str
+    name: str
+    volunteer: bool
+    active: bool
+    accounts: int
+    steering_members: int
+
+
+@dataclass(frozen=True)
 class Actor:
     """The signed-in user as the engine sees them for one request."""
 
@@ -299,3 +311,16 @@ class BallotSummary:
     outcome_label: str | None
     must_vote: bool
     """True when this user still has to vote (own seat or as Vertretung) in an open ballot."""
+
+
+@dataclass(frozen=True)
+class MeetingView:
+    """A scheduled network meeting or expert day (P6) as the invited see it."""
+
+    instance_id: int
+    kind: str  # netzwerktreffen|fachtag
+    title: str
+    location: str
+    starts_at: datetime
+    ends_at: datetime
+    status: str  # geplant|durchgefuehrt|abgesagt

@@ -16,7 +16,8 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import voting
+from engine import network_membership as membership
+from engine import netzwerktreffen, partners, voting
 from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
@@ -52,6 +53,7 @@ from engine.forms import referenced_names
 from engine.instances import Completion, Instances, latest_definition
 from engine.kontaktdaten import purge_expired, read_contact_data
 from engine.mail import Mailer, SmtpMailer
+from engine.meeting_calendar import calendar_bytes
 from engine.notifications import Notifications
 from engine.parameters import CONTACT_GRACE, CONTACT_RETENTION, Fristen, Organisations
 from engine.persistence.database import Database
@@ -59,6 +61,7 @@ from engine.persistence.models import (
     Absence,
     AuditEvent,
     Ballot,
+    NetworkMeeting,
     Organisation,
     ProcessDefinition,
     ProcessInstance,
@@ -77,9 +80,11 @@ from engine.read_models import (
     InstanceDetail,
     InstanceSummary,
     LinkedCase,
+    MeetingView,
     NotificationSettings,
     NotificationView,
     OrganisationView,
+    PartnerView,
     ProcessView,
     StartForm,
     TaskDetail,
@@ -149,7 +154,7 @@ class Hilfenetz:
         if mailer is None and settings.smtp_host:
             mailer = SmtpMailer(settings)
         self.notifications = Notifications(
-            self.db, self.clock, mailer, settings.base_url, settings.digest_hour
+            self.db, self.clock, mailer, settings.base_url, settings.digest_hour, settings.mail_sender
         )
 
     # --- set-up --------------------------------------------------------------------------
@@ -295,11 +300,13 @@ class Hilfenetz:
 
     def complete(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> int:
         """Complete a task; returns the instance id."""
-        return self.instances.complete(actor, task_id, data).instance_id
+        return self.complete_task(actor, task_id, data).instance_id
 
     def complete_task(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> Completion:
         """Complete a task; returns the instance id and the ids of the tasks it created."""
-        return self.instances.complete(actor, task_id, data)
+        completion = self.instances.complete(actor, task_id, data)
+        self._after_partner_change(completion.instance_id)
+        return completion
 
     def save_draft(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> None:
         self.instances.save_draft(actor, task_id, data)
@@ -704,6 +711,42 @@ class Hilfenetz:
             session.commit()
             return count
 
+    # --- P7 Steuerungsgruppe, P12 Partner (engine/network_membership.py) ----------------------
+    def partners(self, actor: Actor) -> list[PartnerView]:
+        """Every organisation, active or left, with its number of active accounts (Koordination)."""
+        _require_coordination(actor)
+        with self.db.read() as session:
+            return partners.partner_views(session)
+
+    def steering_group_members(self) -> list[str]:
+        with self.db.read() as session:
+            return membership.steering_group(session)
+
+    def issue_start_password(self, actor: Actor, username: str) -> str:
+        """A new account's start password, returned once (only its hash is stored)."""
+        _require_coordination(actor)
+        with self.db.write() as session:
+            password = partners.issue_start_password(session, self.clock.now(), actor, username)
+            session.commit()
+            return password
+
+    def disable_account(self, actor: Actor, username: str, successor: str | None = None) -> None:
+        """Disable an account; its open tasks go to ``successor`` or back to the group."""
+        _require_coordination(actor)
+        limits = membership.load_limits(self.settings.processes_dir)
+        with self.db.write() as session:
+            membership.disable_account(
+                session, self.clock.now(), actor, username, limits, successor=successor
+            )
+            session.commit()
+
+    def _after_partner_change(self, instance_id: int) -> None:
+        """A P12 step may have added or removed an organisation: routing and forms must know."""
+        with self.db.read() as session:
+            key = session.scalar(select(ProcessInstance.process_key).where(ProcessInstance.id == instance_id))
+        if key in partners.PARTNER_PROCESSES:
+            self.refresh_caches()
+
     # --- distributed mode: scheduler and Celery tasks (engine/dispatch.py, engine/distributed.py) --
     def fire_timer(self, instance_id: int) -> int:
         """Fire one instance's due timer (the Celery task ``fire_timer``); 0 when not due (any more)."""
@@ -748,7 +791,52 @@ class Hilfenetz:
             session.commit()
 
     def _form_context(self, session: Session) -> dict[str, Any]:
-        return {"organisation_options": self.organisations.options()}
+        return {
+            "organisation_options": self.organisations.options(),
+            "user_options": partners.user_options(session),
+        }
+
+    # --- P6 Netzwerktreffen: yearly check and calendar file ------------------------------------
+    def warn_second_meeting(self) -> int:
+        """Job: warn the Koordination once a year if the second Netzwerktreffen has no date."""
+        with self.db.write() as session:
+            warned = netzwerktreffen.warn_second_meeting(session, self.clock.now(), self.fristen)
+            session.commit()
+            return warned
+
+    def meeting_of(self, actor: Actor, instance_id: int) -> MeetingView | None:
+        """The scheduled meeting of a P6 instance, for the invited organisations and the involved."""
+        with self.db.read() as session:
+            meeting = netzwerktreffen.meeting_of_instance(session, instance_id)
+            if meeting is None or not self._may_see_meeting(session, actor, meeting):
+                return None
+            return netzwerktreffen.meeting_view(meeting)
+
+    def meeting_calendar(self, actor: Actor, instance_id: int) -> bytes:
+        """The meeting's current ``.ics`` file (METHOD:REQUEST, or CANCEL once it is cancelled)."""
+        with self.db.read() as session:
+            meeting = netzwerktreffen.meeting_of_instance(session, instance_id)
+            if meeting is None or not self._may_see_meeting(session, actor, meeting):
+                raise NotFoundError("Termin nicht gefunden.")
+            method = "CANCEL" if meeting.status == "abgesagt" else "REQUEST"
+            termin = netzwerktreffen.termin_of(meeting, method, meeting.updated_at)
+            link = f"{self.settings.base_url.rstrip('/')}/benachrichtigungen"
+            return calendar_bytes(termin, self.settings.mail_sender, link)
+
+    def _may_see_meeting(self, session: Session, actor: Actor, meeting: NetworkMeeting) -> bool:
+        if actor.organisation in meeting.organisations:
+            return True
+        row = session.get(ProcessInstance, meeting.instance_id)
+        try:
+            self.instances.check_may_view(session, actor, row)
+        except NotFoundError:
+            return False
+        return True
+
+
+def _require_coordination(actor: Actor) -> None:
+    if not (actor.has_role("Koordination") or actor.has_role("Administration")):
+        raise NotPermittedError("Nur die Koordination oder die Administration darf Partner verwalten.")
 
 
 def _outcome_label(outcome: str | None) -> str | None:

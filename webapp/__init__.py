@@ -16,8 +16,10 @@ from webapp import (
     i18n,
     instances,
     labels,
+    meetings,
     notifications,
     pages,
+    partners,
     processes,
     security,
     tasks,
@@ -50,6 +52,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         absences,
         notifications,
         ballots,
+        meetings,
+        partners,
     ):
         subsystem.init_app(app)
     return app

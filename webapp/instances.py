@@ -21,8 +21,10 @@ def index() -> str:
 @bp.get("/<int:instance_id>")
 def show(instance_id: int) -> str:
     """One instance: status, diagram, open tasks, history and the messages it waits for."""
-    detail = hilfenetz().instance_detail(current_actor(), instance_id)
-    return render_template("instances/show.html", instance=detail, page_assets=("diagram",))
+    actor = current_actor()
+    detail = hilfenetz().instance_detail(actor, instance_id)
+    meeting = hilfenetz().meeting_of(actor, instance_id)
+    return render_template("instances/show.html", instance=detail, meeting=meeting, page_assets=("diagram",))
 
 
 @bp.post("/<int:instance_id>/nachricht")

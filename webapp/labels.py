@@ -34,14 +34,25 @@ ACTIONS = {
     "abstimmung_geschlossen": "Abstimmung der Steuerungsgruppe beendet",
     "stimme_abgegeben": "Stimme abgegeben",
     "abstimmung_erinnerung": "Stimmberechtigte ohne Stimme an die Frist der Abstimmung erinnert",
+    "einladung_versendet": "Einladung mit Kalenderdatei versendet",
+    "task_handed_over": "Aufgabe übergeben an {an}: {task}",
+    "steuerungsgruppe_nominierung": "Nominierung abgegeben",
+    "steuerungsgruppe_konstituiert": "Steuerungsgruppe konstituiert",
+    "steuerungsgruppe_ausgeschieden": "Mitglied aus der Steuerungsgruppe ausgeschieden",
+    "steuerungsgruppe_vakanz": "Vakanz in der Steuerungsgruppe gemeldet",
+    "organisation_aufgenommen": "Partner aufgenommen",
+    "organisation_ausgetreten": "Partner ausgetreten",
 }
-PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang")
+PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang", "an")
 NOTIFICATION_KINDS = {
     "task_created": "Neue Aufgabe",
     "task_reminder": "Erinnerung: Frist läuft bald ab",
     "task_escalated": "Überfällige Aufgabe",
     "ballot_opened": "Abstimmung eröffnet",
     "ballot_reminder": "Erinnerung: Abstimmung endet bald",
+    "termin_einladung": "Einladung (Netzwerktreffen)",
+    "netzwerktreffen_warnung": "Netzwerktreffen nicht terminiert",
+    "steuerungsgruppe_vakanz": "Vakanz in der Steuerungsgruppe",
 }
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
 MESSAGE_NAMES = {"neuer_vorfall": "neuer Vorfall (Wiedereröffnung)"}

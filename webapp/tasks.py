@@ -28,6 +28,7 @@ def show(task_id: str) -> str:
         detail=detail,
         task=detail.summary,
         colleagues=colleagues,
+        meeting=hilfenetz().meeting_of(actor, detail.summary.instance_id),
         page_assets=("form", "diagram"),
     )
 

@@ -400,6 +400,40 @@ class BallotTally(Base):
     count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class NetworkMeeting(Base):
+    """A network meeting or expert day (P6) as scheduled, written by its system steps in the
+    step's transaction: the calendar file and the yearly check of the second meeting read it.
+
+    ``uid`` stays the same for the meeting's whole life (a new date raises ``sequence``), so
+    calendar programs update their entry. ``status``: geplant, durchgefuehrt, abgesagt.
+    """
+
+    __tablename__ = "network_meeting"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))  # netzwerktreffen|fachtag
+    title: Mapped[str] = mapped_column(String(200))
+    location: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(20))
+    uid: Mapped[str] = mapped_column(String(120), unique=True)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    organisations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    updated_at: Mapped[datetime]
+    __table_args__ = (Index("ix_network_meeting_kind_start", "kind", "starts_at"),)
+
+
+class NetworkMeetingWarning(Base):
+    """The coordinators were warned that the year's second network meeting has no date: one row
+    per year (the primary key keeps it to one warning even with two job runners)."""
+
+    __tablename__ = "network_meeting_warning"
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime]
+    meetings: Mapped[int] = mapped_column(Integer)
+
+
 class ScheduledJob(Base):
     """Distributed mode: one row per periodic job (reminders, digests, …), claimed by ``hilfenetz beat``.
 

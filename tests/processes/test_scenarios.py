@@ -17,6 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.clock import ManualClock
+from engine.errors import HilfenetzError
 from engine.persistence.models import Ballot, BallotElector, ProcessInstance
 from engine.projection import parse_iso_duration
 from engine.service import Hilfenetz
@@ -96,6 +97,12 @@ def run_step(hn: Hilfenetz, clock: ManualClock, instance_id: int, step: dict[str
     if "complete" in step:
         actor = look(step["as"])
         task_id = find_task(hn, actor, instance_id, step["complete"], step.get("where", {}))
+        if "refused" in step:  # the step is refused with this German message and nothing is saved
+            with pytest.raises(HilfenetzError) as refused:
+                hn.complete(actor, task_id, step.get("data", {}))
+            assert step["refused"] in refused.value.message, refused.value.message
+            assert task_id in {t.id for t in hn.worklist(actor, WorklistQuery(per_page=100)).tasks}
+            return
         hn.complete(actor, task_id, step.get("data", {}))
     elif "advance" in step:
         clock.advance(parse_iso_duration(step["advance"]))
