@@ -213,6 +213,45 @@ def test_a_worker_killed_while_holding_a_task_gets_it_redelivered_and_the_step_c
         holder.dispose()
 
 
+def test_a_whole_worker_lost_on_rabbitmq_hands_the_task_to_another_and_the_step_commits_once(
+    tmp_path, postgres_url, rabbitmq_url, engines, workers
+):
+    """Worker and its process killed with SIGKILL (a lost machine) while the task waits for the
+    instance's lock: RabbitMQ requeues the unacknowledged message when the connection drops, the
+    second worker takes it, and the timer fires exactly once."""
+    hn = engine(tmp_path, postgres_url, rabbitmq_url, {"erinnerung": timer_bpmn(duration='"PT1S"')}, engines)
+    holder = create_engine(postgres_url)
+    try:
+        env = worker_env(hn, rabbitmq_url)
+        pair = [Worker(env, tmp_path / f"worker{i}.log", concurrency=1) for i in range(2)]
+        workers.extend(pair)
+        instance = hn.start(actor_lookup(hn)("fachkraft.frauenberatung"), "erinnerung", {})
+        wait_for(lambda: _due(hn, instance), 10, "Frist fällig", [])
+        app = make_celery(hn.settings, lambda: hn)
+
+        def running_on() -> tuple[Worker, int] | None:
+            for worker in pair:
+                if worker.process.poll() is None and (pid := running_pid(app, worker, instance)):
+                    return worker, pid
+            return None
+
+        with holder.connect() as conn:
+            conn.execute(text("SELECT id FROM process_instance WHERE id = :i FOR UPDATE"), {"i": instance})
+            app.send_task(FIRE_TIMER, args=[instance], queue=hn.settings.broker_queue)
+            lost, child = wait_for(running_on, 30, "Auftrag läuft", pair)
+            os.kill(lost.pid, signal.SIGKILL)  # the worker first: no chance to requeue itself
+            os.kill(child, signal.SIGKILL)
+            lost.process.wait(10)
+            survivor, _ = wait_for(running_on, 30, "Auftrag beim zweiten Worker", pair)
+            assert survivor is not lost
+            assert timers_fired(hn, instance) == 0
+            conn.rollback()
+        wait_for(lambda: open_tasks(hn, instance) == ["eskalation"], 30, "Eskalation", pair)
+        assert timers_fired(hn, instance) == 1
+    finally:
+        holder.dispose()
+
+
 def running_pid(app, worker: Worker, instance_id: int) -> int | None:
     """The process of ``worker`` currently executing ``fire_timer(instance_id)`` (Celery inspect)."""
     active = app.control.inspect(destination=[worker.nodename], timeout=0.5).active() or {}

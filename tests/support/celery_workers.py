@@ -120,9 +120,20 @@ def unique_queue() -> str:
 
 def drop_queue(hn: Hilfenetz) -> None:
     """Delete the run's queue from the broker (RabbitMQ keeps durable queues otherwise)."""
+    queue = hn.settings.broker_queue
     app = make_celery(hn.settings, lambda: hn)
     with app.connection_for_write() as conn:
-        conn.default_channel.queue_delete(hn.settings.broker_queue)
+        conn.default_channel.queue_delete(queue)
+    if hn.settings.broker_url.startswith("redis"):  # kombu keeps binding sets of its own there
+        import redis
+
+        client = redis.Redis.from_url(hn.settings.broker_url)
+        try:
+            keys = list(client.scan_iter(match=f"*{queue}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str, workers: list[Worker]) -> Any:
