@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine import arbeitsgruppe, membership_steps, netzwerktreffen, voting_step
+from engine import arbeitsgruppe, membership_steps, netzwerk_steps, netzwerktreffen, voting_step
 from engine.actions import ActionHandler
 
 ACTION_HANDLERS: dict[str, ActionHandler] = {
@@ -10,4 +10,5 @@ ACTION_HANDLERS: dict[str, ActionHandler] = {
     **netzwerktreffen.HANDLERS,
     **arbeitsgruppe.HANDLERS,
     **membership_steps.HANDLERS,
+    **netzwerk_steps.HANDLERS,
 }

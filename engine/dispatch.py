@@ -33,6 +33,8 @@ PERIODIC_JOBS = (
     "send_digests",
     "purge_contact_data",
     "close_due_ballots",
+    "start_yearly_directory_reviews",
+    "start_due_agreement_review",
 )
 
 

@@ -62,6 +62,8 @@ class EmbeddedJobRunner:
             ("send_digests", hn.send_digests),  # decides by the injected clock (digest hour, Berlin)
             ("purge_contact_data", hn.purge_contact_data),
             ("close_due_ballots", hn.close_due_ballots),
+            ("start_yearly_directory_reviews", hn.start_yearly_directory_reviews),  # P9, once a year
+            ("start_due_agreement_review", hn.start_due_agreement_review),  # P11, once per version
         ]
 
     def _run(self) -> None:

@@ -6,18 +6,19 @@ The webapp talks only to :class:`Hilfenetz` and receives read models (frozen dat
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+from dateutil.relativedelta import relativedelta
 from lxml import etree
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import network_membership as membership
-from engine import netzwerktreffen, partners, voting
+from engine import netzwerktreffen, partners, vereinbarung, verzeichnis, voting
 from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
@@ -48,6 +49,7 @@ from engine.errors import (
     NotFoundError,
     NotPermittedError,
     Problem,
+    ScriptError,
 )
 from engine.forms import referenced_names
 from engine.instances import Completion, Instances, latest_definition
@@ -55,7 +57,7 @@ from engine.kontaktdaten import purge_expired, read_contact_data
 from engine.mail import Mailer, SmtpMailer
 from engine.meeting_calendar import calendar_bytes
 from engine.notifications import Notifications
-from engine.parameters import CONTACT_GRACE, CONTACT_RETENTION, Fristen, Organisations
+from engine.parameters import CONTACT_GRACE, CONTACT_RETENTION, OFF, Fristen, Organisations
 from engine.persistence.database import Database
 from engine.persistence.models import (
     Absence,
@@ -95,6 +97,7 @@ from engine.reminders import send_due_reminders
 from engine.runtime import Loaded, Runtime, audit, waiting_messages
 from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
 from engine.settings import Settings
+from engine.vereinbarung import AgreementStatus
 from engine.voting_minutes import minutes_of, render_minutes
 from engine.voting_pdf import minutes_pdf
 from engine.voting_reminders import send_ballot_reminders
@@ -103,6 +106,15 @@ from engine.voting_step import ballot_result
 from engine.workflow_state import WorkflowCache
 from engine.worklist import WorklistQuery, open_tasks_of_instance, process_names, summary, worklist
 from engine.xml_safety import parse_xml
+
+#: P9/P11 process keys, Fristen and the audit mark of the yearly directory round.
+DIRECTORY_REVIEW = "verzeichnispflege"
+AGREEMENT_REVIEW = "vereinbarungsueberpruefung"
+REVIEW_ROUNDS = ("jaehrlich", "netzwerktreffen")
+YEARLY_REVIEW_DAY = "verzeichnispflege.jahresstichtag"
+YEARLY_ROUND = "verzeichnispflege_jahresrunde"
+AGREEMENT_ORIGINAL = "vereinbarung.ausgangsfassung"
+AGREEMENT_PERIOD = "vereinbarung.ueberpruefung_nach"
 
 #: Access log entries (and whether contact data exist) are not shown to everyone involved.
 HIDDEN_FROM_HISTORY = (
@@ -156,6 +168,9 @@ class Hilfenetz:
         self.notifications = Notifications(
             self.db, self.clock, mailer, settings.base_url, settings.digest_hour, settings.mail_sender
         )
+        # P12 joins and leaves keep the partner directory (P9) in step
+        partners.DIRECTORY_HOOKS.on_join = verzeichnis.on_partner_join
+        partners.DIRECTORY_HOOKS.on_leave = verzeichnis.on_partner_leave
 
     # --- set-up --------------------------------------------------------------------------
     def migrate(self) -> None:
@@ -179,6 +194,7 @@ class Hilfenetz:
         self.migrate()
         organisations = self.seed_organisations()
         users = self.create_demo_users()
+        self.seed_directory()
         return organisations, users, self.deploy_all(deployed_by)
 
     def create_demo_users(self) -> list[str]:
@@ -832,6 +848,162 @@ class Hilfenetz:
         except NotFoundError:
             return False
         return True
+
+    # --- P9 Netzwerkverzeichnis, P11 Kooperationsvereinbarung (issue 3) ----------------------
+    def seed_directory(self) -> int:
+        """The fictitious demo entries of the network directory (missing ones only)."""
+        with self.db.write() as session:
+            created = verzeichnis.seed_entries(session, self.clock.now())
+            session.commit()
+        return created
+
+    def directory(
+        self, actor: Actor, query: verzeichnis.DirectoryQuery
+    ) -> list[verzeichnis.DirectoryEntryView]:
+        """Search the directory (every logged-in partner; removed entries only for the Koordination)."""
+        with self.db.read() as session:
+            return verzeichnis.search(session, actor, query)
+
+    def directory_entry(self, actor: Actor, organisation: str) -> verzeichnis.DirectoryEntryView:
+        with self.db.read() as session:
+            return verzeichnis.entry_view(session, actor, organisation)
+
+    def directory_entry_values(self, actor: Actor, organisation: str) -> dict[str, Any]:
+        """The entry as form values for the edit page (only for those who may edit it)."""
+        if not verzeichnis.may_edit(actor, organisation):
+            raise NotPermittedError("Diesen Verzeichniseintrag dürfen Sie nicht ändern.")
+        with self.db.read() as session:
+            return verzeichnis.entry_values(session, organisation)
+
+    def directory_organisation_name(self, organisation: str) -> str:
+        for org in self.organisations.all():
+            if org.slug == organisation:
+                return org.name
+        raise NotFoundError("Diese Organisation ist nicht bekannt.")
+
+    def directory_entry_missing(self, actor: Actor) -> bool:
+        """True when the actor may create the (not yet existing) entry of their own organisation."""
+        if not verzeichnis.may_edit(actor, actor.organisation):
+            return False
+        with self.db.read() as session:
+            return bool(verzeichnis.entry_values(session, actor.organisation)["verzeichnis_status"] == "neu")
+
+    def save_directory_entry(self, actor: Actor, organisation: str, values: Mapping[str, Any]) -> None:
+        """The organisation's own Leitung/Fachkraft or the Koordination update an entry (audited)."""
+        with self.db.write() as session:
+            verzeichnis.save_entry(session, self.clock.now(), actor, organisation, values)
+            session.commit()
+
+    def remove_directory_entry(self, actor: Actor, organisation: str) -> None:
+        """Only the Koordination removes an entry (audited)."""
+        with self.db.write() as session:
+            if (
+                verzeichnis.set_status(session, self.clock.now(), actor, organisation, verzeichnis.ENTFERNT)
+                is None
+            ):
+                raise NotFoundError("Für diese Organisation gibt es keinen Verzeichniseintrag.")
+            session.commit()
+
+    def start_directory_reviews(self, actor: Actor, anlass: str) -> list[int]:
+        """Koordination: one P9 review per active organisation that has none running."""
+        if not actor.has_role(verzeichnis.KOORDINATION):
+            raise NotPermittedError("Nur die Koordination startet die Überprüfung für alle Organisationen.")
+        if anlass not in REVIEW_ROUNDS:
+            raise InvalidSubmissionError(
+                "Bitte wählen Sie den Anlass der Überprüfung.",
+                {"anlass": "jährlich oder vor einem Netzwerktreffen"},
+            )
+        with self.db.read() as session:
+            running = verzeichnis.running_reviews(session)
+            targets = [o for o in verzeichnis.active_organisations(session) if o not in running]
+        started = []
+        for organisation in targets:
+            try:
+                started.append(
+                    self.start(actor, DIRECTORY_REVIEW, {"organisation": organisation, "anlass": anlass})
+                )
+            except InvalidSubmissionError:  # its own review started meanwhile: nothing to add
+                continue
+        return started
+
+    def start_yearly_directory_reviews(self) -> int:
+        """Job: on or after the yearly Stichtag, once a year, one review per active organisation."""
+        value = self.fristen.value(YEARLY_REVIEW_DAY).strip()
+        if value.lower() == OFF:
+            return 0
+        now = self.clock.now()
+        try:
+            month, day = (int(part) for part in value.split("-"))
+            due = datetime(now.year, month, day, tzinfo=UTC)
+        except ValueError:
+            raise ScriptError(
+                f"Die Frist „{YEARLY_REVIEW_DAY}“ = „{value}“ ist kein Stichtag (MM-TT)."
+            ) from None
+        if now < due:
+            return 0
+        with self.db.write() as session:
+            done = (
+                select(AuditEvent.id).where(AuditEvent.action == YEARLY_ROUND, AuditEvent.at >= due).limit(1)
+            )
+            if session.scalar(done) is not None:
+                return 0
+            audit(session, now, None, YEARLY_ROUND, None, detail={"jahr": now.year})
+            running = verzeichnis.running_reviews(session)
+            started = [
+                self._start_as_system(session, DIRECTORY_REVIEW, {"organisation": o, "anlass": "jaehrlich"})
+                for o in verzeichnis.active_organisations(session)
+                if o not in running
+            ]
+            session.commit()
+        for loaded in started:
+            self.runtime.remember(loaded)
+        return len(started)
+
+    def agreement_status(self) -> AgreementStatus:
+        """Date of the agreement's last version and when its review is due."""
+        with self.db.read() as session:
+            return vereinbarung.status(session, *self._agreement_config())
+
+    def start_due_agreement_review(self) -> int:
+        """Job: start P11 once per version when its review is due and none is running."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            running = select(ProcessInstance.id).where(
+                ProcessInstance.process_key == AGREEMENT_REVIEW, ProcessInstance.status == "running"
+            )
+            if session.scalar(running.limit(1)) is not None:
+                return 0
+            original, period = self._agreement_config()
+            if not vereinbarung.claim_due_review(session, original, period, now):
+                session.commit()
+                return 0
+            last = vereinbarung.status(session, original, period).last_version
+            data = {"anlass": "frist", "gesetzesaenderung": "", "letzte_fassung": last.isoformat()}
+            loaded = self._start_as_system(session, AGREEMENT_REVIEW, data)
+            session.commit()
+        self.runtime.remember(loaded)
+        return 1
+
+    def _agreement_config(self) -> tuple[str, relativedelta]:
+        period = self.fristen.value(AGREEMENT_PERIOD)
+        try:
+            return self.fristen.value(AGREEMENT_ORIGINAL), parse_iso_duration(period)
+        except ValueError:
+            raise ScriptError(
+                f"Die Frist „{AGREEMENT_PERIOD}“ = „{period}“ ist keine Dauer (z. B. P2Y)."
+            ) from None
+
+    def _start_as_system(self, session: Session, process_key: str, data: dict[str, Any]) -> Any:
+        """Start a process in the caller's transaction on behalf of a job (no person)."""
+        definition = latest_definition(session, process_key)
+        version = self.runtime.version(session, definition.id)
+        start_data = {**data, "initiator_user": "system", "initiator_org": "", "kontaktdaten_erfasst": False}
+        loaded = self.runtime.create(session, version, definition.id, definition.name, None, None, start_data)
+        loaded.audit(
+            self.clock.now(), None, "instance_started", detail={"version": definition.version, "durch": "Job"}
+        )
+        self.runtime.save(session, loaded, None)
+        return loaded
 
 
 def _require_coordination(actor: Actor) -> None:

@@ -23,6 +23,7 @@ from webapp import (
     processes,
     security,
     tasks,
+    verzeichnis,
     worklist,
 )
 
@@ -54,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         ballots,
         meetings,
         partners,
+        verzeichnis,
     ):
         subsystem.init_app(app)
     return app

@@ -42,6 +42,15 @@ ACTIONS = {
     "steuerungsgruppe_vakanz": "Vakanz in der Steuerungsgruppe gemeldet",
     "organisation_aufgenommen": "Partner aufgenommen",
     "organisation_ausgetreten": "Partner ausgetreten",
+    # P9 Netzwerkverzeichnis, P11 Kooperationsvereinbarung
+    "verzeichnis_bestaetigt": "Verzeichniseintrag bestätigt",
+    "verzeichnis_aktualisiert": "Verzeichniseintrag aktualisiert",
+    "verzeichnis_veraltet": "Verzeichniseintrag als veraltet gekennzeichnet",
+    "verzeichnis_entfernt": "Verzeichniseintrag entfernt",
+    "vereinbarung_vorschlag": "Änderungsvorschlag zur Kooperationsvereinbarung eingereicht",
+    "vereinbarung_unterschriften": "Unterschriften zur Kooperationsvereinbarung erfasst",
+    "vereinbarung_ueberarbeitet": "Neue Fassung der Kooperationsvereinbarung in Kraft",
+    "vereinbarung_bestaetigt": "Fortgeltung der Kooperationsvereinbarung festgehalten",
 }
 PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang", "an")
 NOTIFICATION_KINDS = {

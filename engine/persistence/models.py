@@ -434,6 +434,86 @@ class NetworkMeetingWarning(Base):
     meetings: Mapped[int] = mapped_column(Integer)
 
 
+# --- P9 Netzwerkverzeichnis, P11 Kooperationsvereinbarung ------------------------------------
+class DirectoryEntry(Base):
+    """One partner organisation's entry in the network directory (Netzwerkverzeichnis).
+
+    Holds only the organisation's own office data: offers, contact persons by function with the
+    office's phone and e-mail, reachability and access routes — never client data.
+    ``status``: aktuell | veraltet (not confirmed in time) | entfernt (removed by the Koordination).
+    """
+
+    __tablename__ = "directory_entry"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), unique=True)
+    angebote: Mapped[str] = mapped_column(Text, default="")
+    themen: Mapped[list[str]] = mapped_column(JSON, default=list)
+    gemeinden: Mapped[list[str]] = mapped_column(JSON, default=list)
+    kontakte: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
+    erreichbarkeit: Mapped[str] = mapped_column(Text, default="")
+    zugangswege: Mapped[list[str]] = mapped_column(JSON, default=list)
+    sprachen: Mapped[str] = mapped_column(String(300), default="")
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    confirmed_at: Mapped[datetime | None]
+    confirmed_by: Mapped[str | None] = mapped_column(String(200))
+    """Display name of who last confirmed or updated the entry ("System" for a seed)."""
+    updated_at: Mapped[datetime]
+
+
+class DirectoryReview(Base):
+    """The running P9 review of an organisation's entry: at most one per organisation."""
+
+    __tablename__ = "directory_review"
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"), primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    started_at: Mapped[datetime]
+
+
+class AgreementVersion(Base):
+    """A version of the Kooperationsvereinbarung in force, or a review that confirmed it unchanged.
+
+    The newest ``valid_from`` is the "last version" the two-year review period runs from;
+    ``review_started_at`` marks that the job has started the due review for it (at most once).
+    """
+
+    __tablename__ = "agreement_version"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    valid_from: Mapped[datetime] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # ausgangsfassung|ueberarbeitet|bestaetigt
+    summary: Mapped[str] = mapped_column(Text, default="")
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    recorded_at: Mapped[datetime]
+    review_started_at: Mapped[datetime | None]
+    __table_args__ = (UniqueConstraint("valid_from", "kind", name="uq_agreement_version_day_kind"),)
+
+
+class AgreementSignature(Base):
+    """A partner's signature under a revised agreement (or the exception the Koordination recorded)."""
+
+    __tablename__ = "agreement_signature"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    kind: Mapped[str] = mapped_column(String(12))  # unterschrieben|ausnahme
+    reason: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime]
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    __table_args__ = (UniqueConstraint("instance_id", "organisation_id", name="uq_agreement_signature_org"),)
+
+
+class AgreementProposal(Base):
+    """A partner's proposal to change the agreement, stored when submitted (the proposal deadline
+    may end the other partners' tasks, and with them the multi-instance data)."""
+
+    __tablename__ = "agreement_proposal"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    text: Mapped[str] = mapped_column(Text)
+    submitted_at: Mapped[datetime]
+    submitted_by: Mapped[str] = mapped_column(String(200))
+
+
 class ScheduledJob(Base):
     """Distributed mode: one row per periodic job (reminders, digests, …), claimed by ``hilfenetz beat``.
 

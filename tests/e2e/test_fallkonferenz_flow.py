@@ -87,6 +87,8 @@ def test_fallkonferenz_from_request_to_minutes(page: Any, live_server: str) -> N
     page.get_by_label("Uhrzeit").first.fill("10:00")
     page.keyboard.press("Tab")
     page.get_by_label("Ort bzw. Format").fill("Videokonferenz")
+    page.keyboard.press("Tab")  # leave the field, so form-js's debounced update lands first
+    page.wait_for_timeout(400)
     tag(page, "Einzuladende Organisationen", "Kreispolizeibehörde Soest")
     tag(page, "Einzuladende Organisationen", "Weisser Ring")
     submit(page)

@@ -14,7 +14,7 @@ from engine import network_membership as nm
 from engine import partners as pt
 from engine.clock import ManualClock
 from engine.errors import InvalidSubmissionError, NotPermittedError
-from engine.persistence.models import AuditEvent, Notification, Organisation, User, UserTask
+from engine.persistence.models import AuditEvent, DirectoryEntry, Notification, Organisation, User, UserTask
 from engine.read_models import Actor
 from engine.service import Hilfenetz
 from engine.settings import REPO_ROOT
@@ -373,7 +373,9 @@ def test_a_leaving_partner_keeps_its_records_and_its_people_can_no_longer_log_in
         event = session.scalars(
             select(AuditEvent).where(AuditEvent.action == "organisation_ausgetreten")
         ).one()
-        assert event.detail["verzeichnis"] == "nicht angebunden"
+        assert event.detail["verzeichnis"] == "aktualisiert"  # P9: the entry is removed, not deleted
+        entry = session.scalars(select(DirectoryEntry).where(DirectoryEntry.organisation_id == org.id)).one()
+        assert entry.status == "entfernt"
     hn.refresh_caches()
     assert "frauenberatung-soest" not in {o.slug for o in hn.ballot_organisations()}
     with pytest.raises(InvalidSubmissionError, match="kein aktiver Partner"):

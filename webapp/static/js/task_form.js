@@ -141,6 +141,7 @@
       return;
     }
     this.clearMessages();
+    await this.commitTypedDates();
     const result = this.form.submit();
     if (Object.keys(result.errors).length) {
       await this.showFieldErrors('Bitte prüfen Sie Ihre Eingaben.');
@@ -162,6 +163,28 @@
       return;
     }
     this.showError(answer.message + KEPT);
+  };
+
+  TaskForm.prototype.commitTypedDates = async function () {
+    // What the user sees is what is sent: under load, a date typed and confirmed with Enter can
+    // stand in the field while the viewer's state missed it (flatpickr and form-js race on blur).
+    // Hand every visible, parseable date to the picker again; it reports it to form-js.
+    let handed = false;
+    this.container.querySelectorAll('.fjs-form-field-datetime .flatpickr-input').forEach(function (input) {
+      const picker = input._flatpickr;
+      const typed = input.value.trim();
+      if (!picker || !typed) {
+        return;
+      }
+      const parsed = picker.parseDate(typed, picker.config.dateFormat);
+      if (parsed) {
+        picker.setDate(parsed, true);
+        handed = true;
+      }
+    });
+    if (handed) {
+      await afterRender();
+    }
   };
 
   TaskForm.prototype.saveDraft = async function () {
