@@ -53,6 +53,7 @@ test: setup chromium lint typecheck importlint
 bench: setup
 	$(BIN)/python bench/step_overhead.py
 	$(BIN)/python bench/worklist.py
+	$(BIN)/python bench/timer_latency.py
 
 clean:
 	rm -rf $(VENV) node_modules webapp/static/vendor instance .pytest_cache .mypy_cache .ruff_cache

@@ -293,20 +293,29 @@ class Instances:
                 .order_by(ProcessInstance.next_timer_at)
                 .limit(limit)
             ).all()
-        fired = 0
-        for instance_id in due:
-            try:
-                fired += self._fire_timer(instance_id, now)
-            except ConflictError:
-                continue  # changed meanwhile: the next round looks again
-            except ScriptError as exc:
-                self._mark_failed(instance_id, now, exc)
-        return fired
+        return sum(self.fire_timer(instance_id, now) for instance_id in due)
+
+    def fire_timer(self, instance_id: int, now: datetime | None = None) -> int:
+        """Advance one instance if its next timer is due (1) or do nothing (0) — the one code path
+        of the embedded runner and the Celery task ``fire_timer``: the instance is locked and
+        ``next_timer_at`` re-checked, so a duplicate or late delivery changes nothing."""
+        now = now or self.clock.now()
+        try:
+            return self._fire_timer(instance_id, now)
+        except (ConflictError, NotFoundError):
+            return 0  # changed meanwhile (the next round looks again) or gone
+        except ScriptError as exc:
+            self._mark_failed(instance_id, now, exc)
+            return 0
 
     def _fire_timer(self, instance_id: int, now: datetime) -> int:
         with conflicts_as_409(), self.db.write() as session:
             loaded = self.runtime.lock(session, instance_id)
-            if loaded.row.next_timer_at is None or loaded.row.next_timer_at >= now:
+            if (
+                loaded.row.status != "running"
+                or loaded.row.next_timer_at is None
+                or loaded.row.next_timer_at >= now
+            ):
                 return 0  # another runner got there first
             loaded.audit(now, None, "timer_fired")
             self.runtime.save(session, loaded, None)

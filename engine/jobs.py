@@ -3,7 +3,9 @@ escalations, reminds electors before a ballot's deadline, delivers the outbox (n
 e-mail), sends the daily digest, closes ballots whose deadline passed and deletes expired contact
 data (the database is the truth).
 
-The distributed mode (Celery workers and beat) drives the same ``fire_due_timers`` use case.
+The distributed mode (``engine/distributed.py``: ``hilfenetz beat`` and Celery workers) calls the
+same engine functions per id: ``Instances.fire_timer`` (which ``fire_due_timers`` loops over),
+``Notifications.deliver_outbox`` and the periodic jobs of ``engine.dispatch.PERIODIC_JOBS``.
 """
 
 from __future__ import annotations
@@ -52,7 +54,6 @@ class EmbeddedJobRunner:
     def _jobs(self) -> list[tuple[str, Callable[[], object]]]:
         hn = self.hilfenetz
         return [
-            ("refresh_caches", hn.refresh_caches),  # partners and Fristen changed by other processes
             ("fire_due_timers", hn.fire_due_timers),
             ("send_due_reminders", hn.send_due_reminders),  # before delivery: they go out this round
             ("send_ballot_reminders", hn.send_ballot_reminders),  # electors who have not voted yet

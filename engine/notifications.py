@@ -24,6 +24,7 @@ in-app notification is always there.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -169,23 +170,27 @@ class Notifications:
         self.organizer = organizer  # the ORGANIZER of calendar invitations (the sender address)
 
     # --- outbox ----------------------------------------------------------------------------
-    def deliver_outbox(self, limit: int = 50) -> int:
-        """Deliver up to ``limit`` due outbox rows; returns how many were claimed."""
-        claims = self._claim(limit)
+    def deliver_outbox(self, limit: int = 50, ids: Sequence[int] | None = None) -> int:
+        """Deliver up to ``limit`` due outbox rows (only those in ``ids`` if given: a Celery task
+        carries one id); returns how many were claimed. A row that is not due (delivered already,
+        or claimed by another worker) is left alone, so a repeated id does nothing."""
+        claims = self._claim(limit, ids)
         for claim in claims:
             errors = [e for e in (self._send(s) for s in claim.mails) if e]
             self._finish(claim.outbox_id, errors)
         return len(claims)
 
-    def _claim(self, limit: int) -> list[Claim]:
+    def _claim(self, limit: int, ids: Sequence[int] | None = None) -> list[Claim]:
         with self.db.write() as session:
             now = self.clock.now()
+            only = [] if ids is None else [Outbox.id.in_(ids)]
             rows = session.scalars(
                 select(Outbox)
                 .where(
                     Outbox.kind.in_(HANDLED_KINDS),
                     Outbox.status.in_(("pending", "failed", "processing")),
                     or_(Outbox.next_attempt_at.is_(None), Outbox.next_attempt_at <= now),
+                    *only,
                 )
                 .order_by(Outbox.id)
                 .limit(limit)
@@ -203,6 +208,7 @@ class Notifications:
                 .values(status="unsicher", last_error="Abbruch während des Versands; nicht wiederholt.")
             )
         row.status, row.attempts, row.next_attempt_at = "processing", row.attempts + 1, now + LEASE
+        row.dispatched_at = None  # distributed mode: a later retry is published afresh
         if row.kind in BALLOT_KINDS:
             return self._prepare_ballot(session, row, now)
         if row.kind in MEETING_EVENT_KINDS:

@@ -6,8 +6,8 @@ The webapp talks only to :class:`Hilfenetz` and receives read models (frozen dat
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -34,6 +34,15 @@ from engine.directory import (
     load_seed,
     set_user_roles,
     user_view,
+)
+from engine.dispatch import (
+    PERIODIC_JOBS,
+    Dispatch,
+    claim_due_jobs,
+    claim_due_outbox,
+    claim_due_timers,
+    job_finished,
+    undo_dispatch,
 )
 from engine.errors import (
     InvalidDefinitionError,
@@ -342,6 +351,7 @@ class Hilfenetz:
         self.instances.reassign(actor, task_id, username)
 
     def send_message(self, actor: Actor, instance_id: int, name: str) -> None:
+        self._fresh_caches()
         self.instances.send_message(actor, instance_id, name)
 
     def _contact_retention(self, now: datetime) -> datetime:
@@ -355,6 +365,7 @@ class Hilfenetz:
             return count
 
     def fire_due_timers(self) -> int:
+        self._fresh_caches()
         return self.instances.fire_due_timers()
 
     # --- notifications -------------------------------------------------------------------
@@ -667,6 +678,7 @@ class Hilfenetz:
 
     def cast_vote(self, actor: Actor, ballot_id: int, choice: str, *, member: str | None = None) -> None:
         """ja / nein / enthaltung / befangen — for oneself or (``member``) as Vertretung."""
+        self._fresh_caches()  # the vote that closes a ballot continues its process
         with self.db.write() as session:
             ballot = voting.cast_vote(session, self.clock.now(), actor, ballot_id, choice, member)
             resumed = self._continue_after_ballot(session, ballot, None)  # not in the voter's name
@@ -683,6 +695,7 @@ class Hilfenetz:
 
     def close_due_ballots(self) -> int:
         """Close every open ballot whose deadline has passed (the job runner calls this)."""
+        self._fresh_caches()
         now = self.clock.now()
         with self.db.read() as session:
             due = voting.due_ballot_ids(session, now)
@@ -767,6 +780,50 @@ class Hilfenetz:
             key = session.scalar(select(ProcessInstance.process_key).where(ProcessInstance.id == instance_id))
         if key in partners.PARTNER_PROCESSES:
             self.refresh_caches()
+
+    # --- distributed mode: scheduler and Celery tasks (engine/dispatch.py, engine/distributed.py) --
+    def fire_timer(self, instance_id: int) -> int:
+        """Fire one instance's due timer (the Celery task ``fire_timer``); 0 when not due (any more)."""
+        self._fresh_caches()
+        return self.instances.fire_timer(instance_id)
+
+    def deliver_outbox_row(self, outbox_id: int) -> int:
+        """Deliver one outbox row (the Celery task ``deliver_outbox``); 0 when not due (any more)."""
+        return self.notifications.deliver_outbox(1, [outbox_id])
+
+    def run_job(self, name: str) -> int:
+        """Run one periodic job by name (the Celery task ``run_job``) and record that it finished,
+        also when it failed, so the scheduler publishes it again after its interval."""
+        if name not in PERIODIC_JOBS:
+            raise NotFoundError(f"Unbekannter Job „{name}“.")
+        job: Callable[[], int] = getattr(self, name)
+        try:
+            return job()
+        finally:
+            with self.db.write() as session:
+                job_finished(session, name, self.clock.now())
+                session.commit()
+
+    def dispatch_due(self, limit: int = 500) -> Dispatch:
+        """One scheduler tick: claim (and commit) the due timers, outbox rows and periodic jobs;
+        the caller publishes them only after this returned."""
+        now = self.clock.now()
+        redispatch = timedelta(seconds=self.settings.redispatch_seconds)
+        every = timedelta(seconds=self.settings.job_interval_seconds)
+        with self.db.write() as session:
+            dispatch = Dispatch(
+                timers=claim_due_timers(session, now, limit, redispatch),
+                outbox=claim_due_outbox(session, now, limit, redispatch),
+                jobs=claim_due_jobs(session, now, dict.fromkeys(PERIODIC_JOBS, every), redispatch),
+            )
+            session.commit()
+        return dispatch
+
+    def undo_dispatch(self, dispatch: Dispatch) -> None:
+        """Publishing failed: the claimed rows are published again on the next tick."""
+        with self.db.write() as session:
+            undo_dispatch(session, dispatch)
+            session.commit()
 
     def _form_context(self, session: Session) -> dict[str, Any]:
         return {

@@ -7,6 +7,7 @@ configuration table is generated from the same list (``hilfenetz settings``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,7 +65,30 @@ VARIABLES: tuple[Variable, ...] = (
         "Sender (From) of notification e-mails.",
     ),
     Variable("HILFENETZ_DIGEST_HOUR", "7", "Hour (0–23, Europe/Berlin) from which the daily digest is sent."),
+    # --- distributed mode (Celery) ---
+    Variable(
+        "HILFENETZ_BROKER_URL",
+        "",
+        "Celery broker (redis://… or amqp://…); empty = embedded mode (in-process job runner).",
+    ),
+    Variable(
+        "HILFENETZ_SCHEDULER_INTERVAL_SECONDS",
+        "0.5",
+        "hilfenetz beat: how often due timers, outbox rows and jobs are looked for and published.",
+    ),
+    Variable(
+        "HILFENETZ_REDISPATCH_SECONDS",
+        "60",
+        "hilfenetz beat: a published timer or outbox row not taken up after this long is published again.",
+    ),
+    Variable("HILFENETZ_WORKER_CONCURRENCY", "2", "hilfenetz worker: processes per worker (Celery prefork)."),
+    Variable(
+        "HILFENETZ_BROKER_QUEUE",
+        "hilfenetz",
+        "Queue name on the broker; different names let several installations share one broker.",
+    ),
 )
+BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://")
 SMTP_TLS_MODES = ("none", "starttls", "ssl")
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
 
@@ -108,6 +132,11 @@ class Settings:
     smtp_password: str = ""
     mail_sender: str = "Hilfenetz <noreply@hilfenetz.invalid>"
     digest_hour: int = 7
+    broker_url: str = ""
+    scheduler_interval_seconds: float = 0.5
+    redispatch_seconds: float = 60.0
+    worker_concurrency: int = 2
+    broker_queue: str = "hilfenetz"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -139,6 +168,7 @@ class Settings:
             workflow_cache_size=int(_number(env, "HILFENETZ_WORKFLOW_CACHE_SIZE", int)),
             trusted_proxies=_count(env, "HILFENETZ_TRUSTED_PROXIES"),
             **_mail_settings(env),
+            **_distributed_settings(env),
         )
 
 
@@ -158,4 +188,30 @@ def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "smtp_password": env.get("HILFENETZ_SMTP_PASSWORD", ""),
         "mail_sender": env.get("HILFENETZ_MAIL_SENDER", _DEFAULTS["HILFENETZ_MAIL_SENDER"]),
         "digest_hour": hour,
+    }
+
+
+def _distributed_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Broker and scheduler settings (issue 6): only Redis and RabbitMQ URLs are accepted."""
+    broker = env.get("HILFENETZ_BROKER_URL", "").strip()
+    if broker and not broker.startswith(BROKER_SCHEMES):
+        raise ConfigurationError(
+            "HILFENETZ_BROKER_URL muss mit redis://, rediss://, amqp:// oder amqps:// beginnen "
+            "(leer = eingebetteter Betrieb)."
+        )
+    interval = _number(env, "HILFENETZ_SCHEDULER_INTERVAL_SECONDS", float)
+    if interval > 60:
+        raise ConfigurationError("HILFENETZ_SCHEDULER_INTERVAL_SECONDS darf höchstens 60 Sekunden sein.")
+    queue = env.get("HILFENETZ_BROKER_QUEUE", _DEFAULTS["HILFENETZ_BROKER_QUEUE"]).strip()
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,100}", queue):
+        raise ConfigurationError(
+            "HILFENETZ_BROKER_QUEUE darf nur Buchstaben, Ziffern, Punkt, Binde- und Unterstrich enthalten "
+            "(höchstens 100 Zeichen)."
+        )
+    return {
+        "broker_url": broker,
+        "broker_queue": queue,
+        "scheduler_interval_seconds": interval,
+        "redispatch_seconds": _number(env, "HILFENETZ_REDISPATCH_SECONDS", float),
+        "worker_concurrency": int(_number(env, "HILFENETZ_WORKER_CONCURRENCY", int)),
     }

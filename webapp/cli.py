@@ -1,10 +1,14 @@
-"""The ``hilfenetz`` console command: run, deploy, check, demo, settings."""
+"""The ``hilfenetz`` console command: run, worker, beat, deploy, check, demo, settings."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
+import socket
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -65,6 +69,12 @@ def cmd_run(settings: Settings, host: str, port: int, jobs: bool) -> int:
     hn = _engine(settings)
     hn.seed_organisations()
     app = create_app(hilfenetz=hn)
+    if jobs and settings.broker_url:
+        print(
+            "HILFENETZ_BROKER_URL ist gesetzt: Fristen und Benachrichtigungen übernehmen "
+            "„hilfenetz beat“ und „hilfenetz worker“ (kein eingebetteter Job-Runner)."
+        )
+        jobs = False
     runner = EmbeddedJobRunner(hn, settings.job_interval_seconds) if jobs else None
     if runner:
         runner.start()
@@ -74,6 +84,43 @@ def cmd_run(settings: Settings, host: str, port: int, jobs: bool) -> int:
     finally:
         if runner:
             runner.stop()
+    return 0
+
+
+def cmd_worker(settings: Settings, concurrency: int | None) -> int:
+    """A Celery worker (prefork): executes timers, outbox deliveries and periodic jobs."""
+    from engine.distributed import make_celery
+
+    if concurrency is not None and concurrency < 1:
+        raise ConfigurationError("--concurrency muss mindestens 1 sein.")
+    app = make_celery(settings)
+    app.worker_main(
+        [
+            "worker",
+            "--loglevel=INFO",
+            f"--concurrency={concurrency or settings.worker_concurrency}",
+            f"--queues={settings.broker_queue}",
+            f"--hostname=hilfenetz-{os.getpid()}@{socket.gethostname()}",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ]
+    )
+    return 0
+
+
+def cmd_beat(settings: Settings) -> int:
+    """The scheduler: publishes due timers, outbox rows and periodic jobs (engine/distributed.py)."""
+    from engine.distributed import Dispatcher, check_distributed, make_celery
+
+    check_distributed(settings)
+    hn = _engine(settings)
+    dispatcher = Dispatcher(hn, make_celery(settings, lambda: hn), settings.scheduler_interval_seconds)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    print(f"Hilfenetz-Planer läuft (alle {settings.scheduler_interval_seconds:g} s, Beenden mit Strg+C)")
+    dispatcher.run(stop)
     return 0
 
 
@@ -97,6 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
     deploy.add_argument("path", type=Path)
     check = sub.add_parser("check", help="BPMN-, DMN- und Formulardateien prüfen")
     check.add_argument("paths", type=Path, nargs="+")
+    worker = sub.add_parser("worker", help="Celery-Worker starten (verteilter Betrieb)")
+    worker.add_argument("--concurrency", type=int, default=None, help="Prozesse (Standard: Einstellung)")
+    sub.add_parser("beat", help="Planer starten: fällige Fristen und Aufträge veröffentlichen (verteilt)")
     sub.add_parser("demo", help="Datenbank, Organisationen, Demo-Konten und Prozesse anlegen")
     sub.add_parser("settings", help="Alle HILFENETZ_*-Einstellungen auflisten")
     return parser
@@ -115,6 +165,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_deploy(settings, args.path)
         if args.command == "check":
             return cmd_check(settings, args.paths)
+        if args.command == "worker":
+            return cmd_worker(settings, args.concurrency)
+        if args.command == "beat":
+            return cmd_beat(settings)
         return cmd_run(settings, args.host, args.port, not args.no_jobs)
     except InvalidDefinitionError as exc:
         print(exc.message, file=sys.stderr)

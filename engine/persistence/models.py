@@ -147,6 +147,10 @@ class ProcessInstance(Base):
     """The instance whose message started this one (e.g. P1 → P1a per youth office)."""
     message_generation: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     """Message starts between this instance and a person's start (bounded, see runtime)."""
+    timer_dispatched_for: Mapped[datetime | None]
+    """Distributed mode: the ``next_timer_at`` for which ``fire_timer`` was last published …"""
+    timer_dispatched_at: Mapped[datetime | None]
+    """… and when (published again after ``HILFENETZ_REDISPATCH_SECONDS`` if still due)."""
     __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012 (SQLAlchemy reads it as is)
 
 
@@ -234,6 +238,8 @@ class Outbox(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime | None]
     """Not before this instant: the retry after a failure, or the end of a claim (``processing``)."""
+    dispatched_at: Mapped[datetime | None]
+    """Distributed mode: when the scheduler published this row's id (cleared by the claim)."""
 
 
 class Notification(Base):
@@ -506,3 +512,16 @@ class AgreementProposal(Base):
     text: Mapped[str] = mapped_column(Text)
     submitted_at: Mapped[datetime]
     submitted_by: Mapped[str] = mapped_column(String(200))
+
+
+class ScheduledJob(Base):
+    """Distributed mode: one row per periodic job (reminders, digests, …), claimed by ``hilfenetz beat``.
+
+    A job is published again ``interval`` after it was last published once its run has finished,
+    or after the redispatch timeout when its run never reported back (a lost task).
+    """
+
+    __tablename__ = "scheduled_job"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    dispatched_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
