@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import case, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -130,11 +130,16 @@ def claim_due_jobs(
 
 
 def job_finished(session: Session, name: str, now: datetime) -> None:
-    """A worker ran the job (successfully or not): it may be published again after its interval."""
+    """A worker ran the job (successfully or not): it may be published again after its interval.
+
+    Never earlier than the dispatch it answers: the worker's clock may run behind the scheduler's,
+    and a finish that looks older than its dispatch would hold the job back until the redispatch.
+    """
+    job = ScheduledJob.__table__.c
     session.execute(
         update(ScheduledJob)
         .where(ScheduledJob.name == name)
-        .values(finished_at=now)
+        .values(finished_at=case((job.dispatched_at > now, job.dispatched_at), else_=now))
         .execution_options(synchronize_session=False)
     )
 

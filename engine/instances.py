@@ -312,10 +312,20 @@ class Instances:
         with conflicts_as_409(), self.db.write() as session:
             loaded = self.runtime.lock(session, instance_id)
             if (
-                loaded.row.status != "running"
-                or loaded.row.next_timer_at is None
-                or loaded.row.next_timer_at >= now
+                loaded.row.status == "running"
+                and loaded.row.next_timer_at is not None
+                and loaded.row.next_timer_at >= now
             ):
+                # Published a moment early (the scheduler's clock runs ahead of ours): release the
+                # mark, so the next scheduler tick publishes it again instead of after the redispatch.
+                session.execute(
+                    update(ProcessInstance)
+                    .where(ProcessInstance.id == instance_id)
+                    .values(timer_dispatched_for=None, timer_dispatched_at=None)
+                )
+                session.commit()
+                return 0
+            if loaded.row.status != "running" or loaded.row.next_timer_at is None:
                 return 0  # another runner got there first
             loaded.audit(now, None, "timer_fired")
             self.runtime.save(session, loaded, None)

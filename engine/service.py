@@ -59,7 +59,7 @@ from engine.mail import Mailer, SmtpMailer
 from engine.meeting_calendar import calendar_bytes
 from engine.notifications import Notifications
 from engine.parameters import CONTACT_GRACE, CONTACT_RETENTION, OFF, Fristen, Organisations
-from engine.persistence.database import Database
+from engine.persistence.database import Database, exclusive
 from engine.persistence.models import (
     Absence,
     AuditEvent,
@@ -961,6 +961,7 @@ class Hilfenetz:
         if now < due:
             return 0
         with self.db.write() as session:
+            exclusive(session.connection(), YEARLY_ROUND)  # a second copy of the job waits, then sees it done
             done = (
                 select(AuditEvent.id).where(AuditEvent.action == YEARLY_ROUND, AuditEvent.at >= due).limit(1)
             )

@@ -66,6 +66,10 @@ def cmd_run(settings: Settings, host: str, port: int, jobs: bool) -> int:
     from engine.jobs import EmbeddedJobRunner
     from webapp import create_app
 
+    if settings.broker_url:  # without a database server, beat and workers refuse: nothing would run
+        from engine.distributed import check_distributed
+
+        check_distributed(settings)
     hn = _engine(settings)
     hn.seed_organisations()
     app = create_app(hilfenetz=hn)

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -82,3 +82,14 @@ class Database:
         self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             self.read_engine.dispose()
+
+
+def exclusive(connection: Any, name: str) -> None:
+    """Hold a database-wide lock called ``name`` until the transaction ends, so that two processes
+    (schedulers, workers, web processes) never run the same once-only work side by side.
+
+    PostgreSQL: a transaction-level advisory lock. SQLite: writes already run one at a time
+    (``BEGIN IMMEDIATE``), so nothing more is needed.
+    """
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(hashtext(:name))"), {"name": name})

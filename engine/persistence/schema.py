@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from engine.persistence.database import Database
+from engine.persistence.database import Database, exclusive
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -23,6 +23,7 @@ def upgrade(database: Database) -> None:
     """Bring the database to the newest revision (idempotent)."""
     config = alembic_config(database.url)
     with database.write_engine.connect() as connection:
+        exclusive(connection, "hilfenetz.schema")  # web processes and workers start together
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
         connection.commit()

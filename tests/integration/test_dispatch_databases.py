@@ -189,3 +189,24 @@ def test_settings_drive_the_timeouts(tmp_path, sqlite_url, clock):
         assert hn.dispatch_due().timers == [instance]
     finally:
         hn.db.dispose()
+
+
+def test_a_worker_clock_behind_the_scheduler_does_not_hold_jobs_or_timers_back(timer_engine, clock):
+    """The scheduler and the workers run on different machines; their clocks differ slightly."""
+    hn = timer_engine
+    assert sorted(hn.dispatch_due().jobs) == sorted(PERIODIC_JOBS)
+    clock.advance(timedelta(milliseconds=-5))  # the worker's clock is 5 ms behind
+    for name in PERIODIC_JOBS:
+        with contextlib.suppress(HilfenetzError):
+            hn.run_job(name)
+    clock.advance(timedelta(milliseconds=5, seconds=hn.settings.job_interval_seconds))
+    assert sorted(hn.dispatch_due().jobs) == sorted(PERIODIC_JOBS)  # not only after the redispatch
+
+    instance = hn.start(actor_lookup(hn)("fachkraft.frauenberatung"), "erinnerung", {})
+    clock.advance(timedelta(hours=1, seconds=1))
+    assert hn.dispatch_due().timers == [instance]
+    clock.advance(timedelta(seconds=-2))  # the worker still sees the timer as not due
+    assert hn.fire_timer(instance) == 0
+    clock.advance(timedelta(seconds=2))
+    assert hn.dispatch_due().timers == [instance]  # released: published again at the next tick
+    assert hn.fire_timer(instance) == 1

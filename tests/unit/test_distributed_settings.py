@@ -89,3 +89,11 @@ def test_worker_refuses_a_concurrency_below_one(monkeypatch, capsys):
     monkeypatch.setenv("HILFENETZ_BROKER_URL", "redis://127.0.0.1:6379/0")
     assert main(["worker", "--concurrency=0"]) == 2
     assert "mindestens 1" in capsys.readouterr().err
+
+
+def test_run_refuses_a_broker_with_sqlite_instead_of_running_no_jobs(monkeypatch, capsys, tmp_path):
+    monkeypatch.setenv("HILFENETZ_DEV", "1")
+    monkeypatch.setenv("HILFENETZ_BROKER_URL", "redis://127.0.0.1:6379/0")
+    monkeypatch.setenv("HILFENETZ_DATABASE_URL", f"sqlite:///{tmp_path / 'eingebettet.db'}")
+    assert main(["run", "--port", "0"]) == 2
+    assert "braucht PostgreSQL" in capsys.readouterr().err
