@@ -62,6 +62,9 @@ _EMAIL_RE = re.compile(
     r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 )
+#: One e-mail address (also for the account's own address, engine/notifications.py).
+EMAIL_RE = _EMAIL_RE
+EMAIL_MAX = 254
 _PHONE_RE = re.compile(r"(?:\+|00)[1-9]\d{6,14}")
 _PHONE_SEPARATORS_RE = re.compile(r"[\s()/-]")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
@@ -1034,7 +1037,7 @@ def _pattern_rule(spec: FieldSpec, value: Any, context: Mapping[str, Any]) -> st
 def _type_rule(spec: FieldSpec, value: Any, context: Mapping[str, Any]) -> str | None:
     if not isinstance(value, str):
         return None
-    if spec.validation_type == "email" and (len(value) > 254 or not _EMAIL_RE.fullmatch(value)):
+    if spec.validation_type == "email" and (len(value) > EMAIL_MAX or not _EMAIL_RE.fullmatch(value)):
         return "Bitte geben Sie eine gültige E-Mail-Adresse ein."
     if spec.validation_type == "phone" and not _PHONE_RE.fullmatch(_PHONE_SEPARATORS_RE.sub("", value)):
         return "Bitte geben Sie eine gültige internationale Telefonnummer ein (z. B. +49 2921 30-0)."

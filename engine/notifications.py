@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.directory import substitutes_of, users_with_keys
 from engine.errors import InvalidSubmissionError, NotFoundError
+from engine.forms import EMAIL_MAX, EMAIL_RE
 from engine.mail import (
     MEETING_KINDS,
     Mail,
@@ -63,7 +64,8 @@ from engine.persistence.models import (
     UserTask,
 )
 from engine.projection import BERLIN
-from engine.read_models import NotificationSettings, NotificationView
+from engine.read_models import Actor, NotificationSettings, NotificationView
+from engine.runtime import audit
 from engine.voting import BALLOT_OPENED
 from engine.voting_reminders import BALLOT_KINDS, ballot_recipients, notification_title
 
@@ -98,6 +100,10 @@ LEASE = timedelta(minutes=10)
 FIRST_RETRY = timedelta(minutes=1)
 LONGEST_RETRY = timedelta(hours=1)
 PREFERENCE_ERROR = "Bitte wählen Sie eine der angebotenen Arten der Benachrichtigung."
+EMAIL_ERROR = (
+    "Bitte geben Sie genau eine gültige E-Mail-Adresse mit höchstens 254 Zeichen ein "
+    "(z. B. name@beispiel.de) oder lassen Sie das Feld leer."
+)
 
 
 @dataclass(frozen=True)
@@ -504,6 +510,27 @@ class Notifications:
                 raise NotFoundError("Benutzer nicht gefunden.")
             user.notification_preference = preference
             session.commit()
+
+    def set_email(self, actor: Actor, email: str) -> None:
+        """Set or (empty) clear the actor's own address: one address, at most 254 characters.
+        Audited without the address itself (only whether one is set now)."""
+        address = email.strip()
+        if address and (len(address) > EMAIL_MAX or not EMAIL_RE.fullmatch(address)):
+            raise InvalidSubmissionError(EMAIL_ERROR, {"email": EMAIL_ERROR})
+        with self.db.write() as session:
+            user = session.get(User, actor.id)
+            if user is None:
+                raise NotFoundError("Benutzer nicht gefunden.")
+            if (user.email or "") == address:
+                return
+            detail = {"vorher": _set_or_empty(user.email), "jetzt": _set_or_empty(address)}
+            user.email = address or None
+            audit(session, self.clock.now(), actor, "email_changed", None, detail=detail)
+            session.commit()
+
+
+def _set_or_empty(address: str | None) -> str:
+    return "gesetzt" if address else "leer"
 
 
 def _new_since_last_digest(session: Session, user_id: int, day: str) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import network_membership as membership
-from engine import netzwerktreffen, partners, vereinbarung, verzeichnis, voting
+from engine import netzwerktreffen, operations, partners, vereinbarung, verzeichnis, voting
 from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
@@ -1025,10 +1025,34 @@ class Hilfenetz:
         self.runtime.save(session, loaded, None)
         return loaded
 
+    # --- Betrieb: operations page for administrators (engine/operations.py, issue 6) -----------
+    def operations_overview(self, actor: Actor) -> operations.OperationsOverview:
+        """Jobs, timers and stuck instances at a glance (Administration only)."""
+        _require_administration(actor)
+        with self.db.read() as session:
+            return operations.overview(session, self.clock.now(), distributed=bool(self.settings.broker_url))
+
+    def retry_outbox(self, actor: Actor, outbox_id: int) -> bool:
+        """Put a dead outbox row back to pending; False when it was not dead (any more)."""
+        _require_administration(actor)
+        with self.db.write() as session:
+            retried = operations.retry_outbox(session, self.clock.now(), actor, outbox_id)
+            session.commit()
+            return retried
+
+    def set_email(self, actor: Actor, email: str) -> None:
+        """Set (or, when empty, clear) the actor's own e-mail address."""
+        self.notifications.set_email(actor, email)
+
 
 def _require_coordination(actor: Actor) -> None:
     if not (actor.has_role("Koordination") or actor.has_role("Administration")):
         raise NotPermittedError("Nur die Koordination oder die Administration darf Partner verwalten.")
+
+
+def _require_administration(actor: Actor) -> None:
+    if not actor.has_role("Administration"):
+        raise NotPermittedError("Nur die Administration darf die Betriebsübersicht sehen.")
 
 
 def _outcome_label(outcome: str | None) -> str | None:

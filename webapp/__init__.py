@@ -18,6 +18,7 @@ from webapp import (
     labels,
     meetings,
     notifications,
+    operations,
     pages,
     partners,
     processes,
@@ -56,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         meetings,
         partners,
         verzeichnis,
+        operations,
     ):
         subsystem.init_app(app)
     return app

@@ -19,14 +19,18 @@ PREFERENCES = (
 )
 
 
-def _page(errors: dict[str, str] | None = None, status: int = 200) -> tuple[str, int]:
+def _page(
+    errors: dict[str, str] | None = None, status: int = 200, email: str | None = None
+) -> tuple[str, int]:
     actor = current_actor()
+    settings = hilfenetz().notification_settings(actor)
     html = render_template(
         "notifications/index.html",
         notifications=hilfenetz().notifications_of(actor),
-        settings=hilfenetz().notification_settings(actor),
+        settings=settings,
         preferences=PREFERENCES,
         errors=errors or {},
+        email=settings.email or "" if email is None else email,
     )
     return html, status
 
@@ -60,6 +64,21 @@ def preference() -> Response | tuple[str, int]:
     except InvalidSubmissionError as exc:
         return _page({k: _(v) for k, v in exc.field_errors.items()}, 422)
     flash(_("Ihre Einstellung wurde gespeichert."), "success")
+    return redirect(url_for("notifications.index"))
+
+
+@bp.post("/email")
+def email() -> Response | tuple[str, int]:
+    """Set or (empty field) clear my own e-mail address."""
+    address = request.form.get("email", "")
+    try:
+        hilfenetz().set_email(current_actor(), address)
+    except InvalidSubmissionError as exc:
+        return _page({k: _(v) for k, v in exc.field_errors.items()}, 422, email=address)
+    if address.strip():
+        flash(_("Ihre E-Mail-Adresse wurde gespeichert."), "success")
+    else:
+        flash(_("Ihre E-Mail-Adresse wurde entfernt; Sie erhalten keine E-Mails mehr."), "success")
     return redirect(url_for("notifications.index"))
 
 
