@@ -50,7 +50,8 @@ def test_overview_and_retry(ops_engine, clock):
     first, second, third, fourth = outbox_ids(hn)
     # what a delivery that failed five times and one that is under way leave behind
     set_outbox(hn, first, status="dead", attempts=5, last_error="SMTP: 550 Postfach voll")
-    set_outbox(hn, second, status="processing", attempts=1, next_attempt_at=clock.now() + timedelta(minutes=5))
+    lease = clock.now() + timedelta(minutes=5)
+    set_outbox(hn, second, status="processing", attempts=1, next_attempt_at=lease)
     with hn.db.write() as session:
         session.execute(
             update(ProcessInstance)
