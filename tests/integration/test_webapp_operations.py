@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
+from engine import operations
 from engine.persistence.models import AuditEvent, Outbox, ProcessInstance, User
 from engine.service import Hilfenetz
 from tests.integration.test_webapp_auth import login, make_app
@@ -163,3 +165,29 @@ def test_email_without_csrf_is_refused(client, hn):
     response = client.post("/benachrichtigungen/email", data={"email": "neu@beispiel.de"})
     assert response.status_code == 400
     assert email_of(hn, "fachkraft.frauenberatung") == "fachkraft.frauenberatung@hilfenetz.invalid"
+
+
+def test_distributed_mode_is_named_and_the_scheduler_jobs_listed(tmp_path, hn, clock):
+    distributed = Hilfenetz(
+        replace(hn.settings, broker_url="redis://127.0.0.1:6379/0"), clock=clock, database=hn.db
+    )
+    with make_app(distributed).test_client() as client:
+        login(client, "admin")
+        page = client.get("/betrieb").get_data(as_text=True)
+        assert "Betriebsart: verteilt" in page and "Der Scheduler hat noch keinen Job gestartet." in page
+        distributed.dispatch_due()
+        distributed.run_job("send_digests")
+        page = client.get("/betrieb").get_data(as_text=True)
+    assert '<caption id="periodische-jobs-titel">Periodische Jobs des Schedulers</caption>' in page
+    assert page.count(">läuft</td>") == 7 and page.count(">wartet auf den nächsten Lauf</td>") == 1
+    assert ">Tägliche E-Mail-Übersicht</td>" in page
+
+
+def test_long_lists_say_how_many_are_shown(client, hn, actor, monkeypatch):
+    for _ in range(3):
+        hn.start(actor("fachkraft.frauenberatung"), "kette", {})
+    monkeypatch.setattr(operations, "ROW_LIMIT", 2)
+    login(client, "admin")
+    page = client.get("/betrieb").get_data(as_text=True)
+    assert "Wartend: 3" in page and "Angezeigt werden die ersten 2 von 3." in page
+    assert page.count('<td data-label="Nr.">') == 2
