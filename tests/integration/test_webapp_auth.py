@@ -225,7 +225,7 @@ def test_every_ui_string_has_an_english_translation():
     from pathlib import Path
 
     from engine import notifications as engine_notifications
-    from webapp import absences, ballots, errors, labels, notifications, worklist
+    from webapp import absences, ballots, errors, labels, notifications, operations, worklist
     from webapp.i18n import _CATALOGUE
 
     root = Path(__file__).resolve().parents[2] / "webapp"
@@ -246,7 +246,9 @@ def test_every_ui_string_has_an_english_translation():
     }
     texts |= {("forms", worklist.DATE_ERROR), ("forms", absences.DATETIME_ERROR)}
     texts |= {("notifications", label) for _value, label in notifications.PREFERENCES}
-    texts |= {("engine", engine_notifications.PREFERENCE_ERROR)}
+    texts |= {("engine", engine_notifications.PREFERENCE_ERROR), ("engine", engine_notifications.EMAIL_ERROR)}
+    operation_labels = (*operations.JOB_LABELS.values(), *operations.OUTBOX_STATUS.values())
+    texts |= {("operations", t) for t in operation_labels}
     texts |= {("ballots", label) for _value, label in ballots.CHOICES}
     texts |= {
         ("ballots", t)

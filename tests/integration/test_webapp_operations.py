@@ -191,3 +191,10 @@ def test_long_lists_say_how_many_are_shown(client, hn, actor, monkeypatch):
     page = client.get("/betrieb").get_data(as_text=True)
     assert "Wartend: 3" in page and "Angezeigt werden die ersten 2 von 3." in page
     assert page.count('<td data-label="Nr.">') == 2
+
+
+def test_every_periodic_job_has_a_german_name():
+    from engine.dispatch import PERIODIC_JOBS
+    from webapp.operations import JOB_LABELS
+
+    assert set(JOB_LABELS) == set(PERIODIC_JOBS)
