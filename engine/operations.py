@@ -37,6 +37,9 @@ class OutboxRow:
     attempts: int
     next_attempt_at: datetime | None
     last_error: str | None
+    lease_expired: bool = False
+    """In delivery, but the claim ran out: the delivering process ended without finishing (it
+    is claimed again on the next round)."""
 
 
 @dataclass(frozen=True)
@@ -88,13 +91,22 @@ def _count(session: Session, statement: object) -> int:
     return int(session.scalar(statement) or 0)  # type: ignore[call-overload]
 
 
-def _outbox(session: Session, statuses: tuple[str, ...]) -> tuple[int, list[OutboxRow]]:
+def _outbox(session: Session, statuses: tuple[str, ...], now: datetime) -> tuple[int, list[OutboxRow]]:
     total = _count(session, select(func.count()).select_from(Outbox).where(Outbox.status.in_(statuses)))
     rows = session.scalars(
         select(Outbox).where(Outbox.status.in_(statuses)).order_by(Outbox.id).limit(ROW_LIMIT)
     ).all()
     return total, [
-        OutboxRow(r.id, r.kind, r.status, r.created_at, r.attempts, r.next_attempt_at, r.last_error)
+        OutboxRow(
+            r.id,
+            r.kind,
+            r.status,
+            r.created_at,
+            r.attempts,
+            r.next_attempt_at,
+            r.last_error,
+            r.status == "processing" and r.next_attempt_at is not None and r.next_attempt_at <= now,
+        )
         for r in rows
     ]
 
@@ -107,9 +119,9 @@ def _running(job: ScheduledJob) -> bool:
 
 def overview(session: Session, now: datetime, *, distributed: bool) -> OperationsOverview:
     """Everything the operations page shows, read in one transaction at ``now``."""
-    waiting_count, waiting = _outbox(session, WAITING)
-    in_delivery_count, in_delivery = _outbox(session, IN_DELIVERY)
-    dead_count, dead = _outbox(session, DEAD)
+    waiting_count, waiting = _outbox(session, WAITING, now)
+    in_delivery_count, in_delivery = _outbox(session, IN_DELIVERY, now)
+    dead_count, dead = _outbox(session, DEAD, now)
     jobs = [
         PeriodicJobRow(job.name, job.dispatched_at, job.finished_at, _running(job))
         for job in session.scalars(select(ScheduledJob).order_by(ScheduledJob.name))

@@ -69,6 +69,8 @@ def test_overview_and_retry(ops_engine, clock):
     assert [r.id for r in o.dead] == [first] and o.dead[0].last_error == "SMTP: 550 Postfach voll"
     assert o.dead[0].attempts == 5 and o.dead_count == 1
     assert [r.id for r in o.in_delivery] == [second] and o.in_delivery_count == 1
+    assert o.in_delivery[0].lease_expired  # its five-minute claim ran out an hour ago
+    assert not soon.in_delivery[0].lease_expired
     assert {r.id for r in o.waiting} == {third, fourth} and o.waiting_count == 2
     assert [(t.instance_id, t.late_seconds) for t in o.late_timers] == [(timer_instance, 90)]
     assert o.late_timer_count == 1 and o.timers_due_soon == 0

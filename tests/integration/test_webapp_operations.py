@@ -198,3 +198,13 @@ def test_every_periodic_job_has_a_german_name():
     from webapp.operations import JOB_LABELS
 
     assert set(JOB_LABELS) == set(PERIODIC_JOBS)
+
+
+def test_a_delivery_whose_claim_ran_out_is_named(client, hn, actor, clock):
+    hn.start(actor("fachkraft.frauenberatung"), "kette", {})
+    with hn.db.write() as session:
+        session.execute(update(Outbox).values(status="processing", attempts=1, next_attempt_at=clock.now()))
+        session.commit()
+    login(client, "admin")
+    page = client.get("/betrieb").get_data(as_text=True)
+    assert "In Zustellung: 1" in page and ">in Zustellung – abgebrochen, wird erneut versucht</td>" in page
