@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -331,7 +331,7 @@ class Notifications:
         """Hand one e-mail to the server and record the outcome; returns the error when it failed."""
         assert self.mailer is not None
         try:
-            self.mailer.send(sending.mail)
+            self.mailer.send(replace(sending.mail, reference=str(sending.delivery_id)))
         except MailNotSent as exc:
             self._record(sending.delivery_id, "failed", exc.message)
             return exc.message

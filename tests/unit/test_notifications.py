@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from engine.errors import InvalidSubmissionError
 from engine.jobs import EmbeddedJobRunner
+from engine.mail import DELIVERY_HEADER
 from engine.notifications import MAX_ATTEMPTS
-from engine.persistence.models import EmailDelivery, Notification, Outbox
+from engine.persistence.models import EmailDelivery, Notification, Outbox, User
 from engine.settings import Settings
 from engine.worklist import WorklistQuery
 from tests.conftest import actor_lookup, build_engine
@@ -80,6 +81,19 @@ def test_mail_carries_no_case_data_only_a_neutral_subject_and_link(mail_hn, smtp
     for text in (body, str(message["Subject"])):
         assert "Geheim" not in text and "Hauptstraße" not in text
         assert "Aufgabe 2" not in text and "Kette" not in text  # neither task name nor instance title
+
+
+def test_each_mail_names_its_delivery_row_in_a_header(mail_hn, smtp):
+    """``X-Hilfenetz-Zustellung`` is the ``email_delivery`` id: a received message can be tied to
+    its log row (the crash test counts receptions per row with it)."""
+    mail_hn.start(actor_lookup(mail_hn)("fachkraft.frauenberatung"), "kette", {})
+    mail_hn.deliver_outbox()
+    with mail_hn.db.read() as session:
+        rows = {str(d.id): d.user_id for d in session.scalars(select(EmailDelivery))}
+        emails = {u.id: u.email for u in session.scalars(select(User).where(User.id.in_(rows.values())))}
+    received = {str(m[DELIVERY_HEADER]): str(m["X-Envelope-To"]) for m in smtp.sink.messages}
+    assert len(smtp.sink.messages) == len(rows) == 4
+    assert received == {delivery: emails[user] for delivery, user in rows.items()}
 
 
 def test_preference_aus_and_taeglich_send_no_immediate_mail(mail_hn, smtp):
