@@ -115,6 +115,7 @@ class PrivatePostgres:
         self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
 
     def _run(self, tool: str, *args: str) -> None:
+        assert PG_BIN is not None
         subprocess.run(
             [*self.prefix, str(PG_BIN / tool), *args],
             check=True,
@@ -554,7 +555,7 @@ def check_steps(session: Session, instances: list[int]) -> list[str]:
     fired = Counter(
         session.scalars(select(AuditEvent.instance_id).where(AuditEvent.action == "timer_fired")).all()
     )
-    tasks = Counter(session.execute(select(UserTask.instance_id, UserTask.element_id)).all())
+    tasks = Counter((i, e) for i, e in session.execute(select(UserTask.instance_id, UserTask.element_id)))
     for instance_id in instances:
         if steps[instance_id] != len(USER_TASKS):
             violations.append(f"Instanz {instance_id}: {steps[instance_id]} Schritte statt 3")
