@@ -144,17 +144,46 @@ def test_refused_mail_is_retried_and_gives_up_as_dead(mail_hn, smtp, clock):
 
 
 def test_crash_after_sending_is_not_sent_twice(mail_hn, smtp, clock):
-    """A claim whose runner died (rows left as ``sending``) is taken over: nothing is repeated."""
+    """A claim whose runner died during the first hand-over is taken over after the lease: that
+    e-mail (``sending``) is ``unsicher`` and never repeated, the three never handed over
+    (``queued``) are sent now — each recipient gets exactly one."""
     mail_hn.start(actor_lookup(mail_hn)("fachkraft.frauenberatung"), "kette", {})
-    claims = mail_hn.notifications._claim(10)  # the runner claims, sends one mail … and dies
-    mail_hn.notifications.mailer.send(claims[0].mails[0].mail)
+    claims = mail_hn.notifications._claim(10)  # the runner claims, hands over one mail … and dies
+    first = claims[0].mails[0]
+    assert mail_hn.notifications._mark_sending(first.delivery_id)
+    mail_hn.notifications.mailer.send(first.mail)
     clock.advance(timedelta(minutes=11))  # the lease ends
     assert mail_hn.deliver_outbox() == 1
-    assert len(smtp.sink.messages) == 1  # the other three are "unsicher": at most once
+    assert smtp.sink.recipients() == TEAM
     with mail_hn.db.read() as session:
-        statuses = sorted(d.status for d in session.scalars(select(EmailDelivery)))
-        assert statuses == ["unsicher"] * 4
+        statuses = {d.id: d.status for d in session.scalars(select(EmailDelivery))}
+        assert statuses.pop(first.delivery_id) == "unsicher"
+        assert sorted(statuses.values()) == ["sent"] * 3
         assert len(session.scalars(select(Notification)).all()) == 4
+    assert mail_hn.deliver_outbox() == 0 and len(smtp.sink.messages) == 4
+
+
+def test_crash_before_any_hand_over_loses_no_mail(mail_hn, smtp, clock):
+    """The runner died right after its claim: nothing was handed over, so the next claim sends
+    all four e-mails (none ``unsicher``)."""
+    mail_hn.start(actor_lookup(mail_hn)("fachkraft.frauenberatung"), "kette", {})
+    assert len(mail_hn.notifications._claim(10)[0].mails) == 4
+    assert mail_hn.deliver_outbox() == 0  # the lease still runs
+    clock.advance(timedelta(minutes=11))
+    assert mail_hn.deliver_outbox() == 1
+    assert smtp.sink.recipients() == TEAM
+    with mail_hn.db.read() as session:
+        assert sorted(d.status for d in session.scalars(select(EmailDelivery))) == ["sent"] * 4
+
+
+def test_a_claim_that_outlived_its_lease_sends_nothing_the_next_claim_sent(mail_hn, smtp, clock):
+    mail_hn.start(actor_lookup(mail_hn)("fachkraft.frauenberatung"), "kette", {})
+    stale = mail_hn.notifications._claim(10)[0]  # a slow runner …
+    clock.advance(timedelta(minutes=11))
+    assert mail_hn.deliver_outbox() == 1  # … is overtaken after the lease
+    for sending in stale.mails:  # and then wakes up
+        assert mail_hn.notifications._send(sending) is None
+    assert smtp.sink.recipients() == TEAM
 
 
 def test_substitute_is_notified_too(mail_hn, smtp, clock):
