@@ -341,6 +341,7 @@ class Figures:
     uncertain: int = 0
     outbox: int = 0
     leases: int = 0
+    dropped: int = 0
 
 
 def build(root: Path, url: str, **overrides: object) -> Hilfenetz:
@@ -404,7 +405,7 @@ def one_run(number: int, args: argparse.Namespace, root: Path) -> list[str]:
             f"1× neu gestartet; fertig {figures.settle_s:.1f} s nach dem Chaos; Treiber: "
             f"{driver.started} gestartet, {driver.completed} erledigt, {driver.refused} abgewiesen, "
             f"{driver.errors} Fehlversuche (Ausfall); Outbox {figures.outbox}, Zustellungen "
-            f"{figures.deliveries} (davon unsicher {figures.uncertain}), E-Mails empfangen "
+            f"{figures.deliveries} (davon unsicher {figures.uncertain}, entfallen {figures.dropped}), E-Mails empfangen "
             f"{figures.mails}; Leases getöteter Worker beendet: {figures.leases}"
         )
         print("OK" if not violations else "\n".join(f"  VERLETZT: {v}" for v in violations))
@@ -570,7 +571,8 @@ def check_steps(session: Session, instances: list[int]) -> list[str]:
 
 
 def check_mails(session: Session, smtp: SmtpSink, figures: Figures) -> list[str]:
-    """Every outbox row sent; each e-mail received once (``unsicher``: at most once), none
+    """Every outbox row sent; each e-mail received once (``unsicher``: at most once;
+    ``entfallen`` — never handed over, its task done before the take-over — not at all), none
     received without its ``email_delivery`` row (matched by :data:`DELIVERY_HEADER`)."""
     outbox = session.execute(select(Outbox.id, Outbox.status)).all()
     figures.outbox = len(outbox)
@@ -583,7 +585,9 @@ def check_mails(session: Session, smtp: SmtpSink, figures: Figures) -> list[str]
         got = received.pop(str(delivery_id), 0)
         if status == "unsicher":
             figures.uncertain += 1
-        if (status, got) not in (("sent", 1), ("unsicher", 0), ("unsicher", 1)):
+        if status == "entfallen":
+            figures.dropped += 1
+        if (status, got) not in (("sent", 1), ("unsicher", 0), ("unsicher", 1), ("entfallen", 0)):
             violations.append(f"Zustellung {delivery_id} ({status}): {got}× empfangen")
     violations += [
         f"E-Mail mit {DELIVERY_HEADER} „{reference}“ ohne Zustellungszeile ({count}×)"

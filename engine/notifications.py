@@ -15,7 +15,8 @@ Exactly once, by construction:
 
 A second runner never sees a ``processing`` row before its lease ends. A row whose lease ended
 (the process died between 1 and 3) is claimed again: its notifications exist already, its
-``queued`` e-mails (never handed over) are sent now, its ``sending`` e-mail (the one being handed
+``queued`` e-mails (never handed over) are sent now (or become ``entfallen`` when their task was
+done meanwhile), its ``sending`` e-mail (the one being handed
 over when the process died) becomes ``unsicher`` and is not repeated. The remaining window: a
 crash during one hand-over (between ``sending`` and ``sent``) — that one e-mail is sent at most
 once (possibly not at all); the in-app notification is always there.
@@ -197,6 +198,8 @@ class Notifications:
                 .with_for_update(skip_locked=True)
             ).all()
             claims = [self._prepare(session, row, now) for row in rows]
+            for claim in claims:
+                _drop_leftovers(session, claim)
             session.commit()
             return claims
 
@@ -553,6 +556,20 @@ def _ballot_of(notification: Notification, payload: dict[str, Any] | None) -> in
     if notification.kind not in BALLOT_KINDS or not payload or payload.get("ballot_id") is None:
         return None
     return int(payload["ballot_id"])
+
+
+def _drop_leftovers(session: Session, claim: Claim) -> None:
+    """A taken-over row whose e-mails a dead claim never handed over, but which this claim does
+    not send (the task was done meanwhile, or the recipient is no longer one): ``entfallen``."""
+    session.execute(
+        update(EmailDelivery)
+        .where(
+            EmailDelivery.outbox_id == claim.outbox_id,
+            EmailDelivery.status == "queued",
+            EmailDelivery.id.not_in([sending.delivery_id for sending in claim.mails]),
+        )
+        .values(status="entfallen", last_error="Nicht mehr versandt: Anlass inzwischen erledigt.")
+    )
 
 
 def _changed(session: Session, statement: Update) -> int:

@@ -280,7 +280,7 @@ class EmailDelivery(Base):
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     digest_day: Mapped[str | None] = mapped_column(String(10))
     kind: Mapped[str] = mapped_column(String(20))  # aufgabe|tagesuebersicht
-    status: Mapped[str] = mapped_column(String(20))  # queued|sending|sent|failed|unsicher|leer
+    status: Mapped[str] = mapped_column(String(20))  # queued|sending|sent|failed|unsicher|entfallen|leer
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -176,6 +176,29 @@ def test_crash_before_any_hand_over_loses_no_mail(mail_hn, smtp, clock):
         assert sorted(d.status for d in session.scalars(select(EmailDelivery))) == ["sent"] * 4
 
 
+def test_mails_a_dead_claim_never_sent_are_dropped_when_the_task_is_done_meanwhile(mail_hn, smtp, clock):
+    """Found by bench/crash_test.py: the runner died after its claim, the task was completed
+    before the lease ended — the take-over sends nothing and no e-mail stays ``queued``."""
+    user = actor_lookup(mail_hn)("fachkraft.frauenberatung")
+    mail_hn.start(user, "kette", {})
+    assert len(mail_hn.notifications._claim(10)[0].mails) == 4  # … and the runner dies
+    task = mail_hn.worklist(user, WorklistQuery(view="alle")).tasks[0]
+    mail_hn.complete_task(user, task.id, {"notiz": "erledigt"})
+    clock.advance(timedelta(minutes=11))
+    mail_hn.deliver_outbox()  # takes over the first row, delivers the second task's row
+    assert [r.status for r in outbox_rows(mail_hn)] == ["sent", "sent"]
+    with mail_hn.db.read() as session:
+        first, second = session.scalars(select(Outbox.id).order_by(Outbox.id)).all()
+        deliveries = session.execute(select(EmailDelivery.id, EmailDelivery.outbox_id, EmailDelivery.status))
+        by_row: dict[int, list[tuple[str, str]]] = {first: [], second: []}
+        for delivery_id, outbox_id, status in deliveries:
+            by_row[outbox_id].append((str(delivery_id), status))
+    assert sorted(status for _, status in by_row[first]) == ["entfallen"] * 4
+    assert sorted(status for _, status in by_row[second]) == ["sent"] * 4
+    received = sorted(str(m[DELIVERY_HEADER]) for m in smtp.sink.messages)
+    assert received == sorted(delivery_id for delivery_id, _ in by_row[second])
+
+
 def test_a_claim_that_outlived_its_lease_sends_nothing_the_next_claim_sent(mail_hn, smtp, clock):
     mail_hn.start(actor_lookup(mail_hn)("fachkraft.frauenberatung"), "kette", {})
     stale = mail_hn.notifications._claim(10)[0]  # a slow runner …
