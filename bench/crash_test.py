@@ -405,8 +405,8 @@ def one_run(number: int, args: argparse.Namespace, root: Path) -> list[str]:
             f"1× neu gestartet; fertig {figures.settle_s:.1f} s nach dem Chaos; Treiber: "
             f"{driver.started} gestartet, {driver.completed} erledigt, {driver.refused} abgewiesen, "
             f"{driver.errors} Fehlversuche (Ausfall); Outbox {figures.outbox}, Zustellungen "
-            f"{figures.deliveries} (davon unsicher {figures.uncertain}, entfallen {figures.dropped}), E-Mails empfangen "
-            f"{figures.mails}; Leases getöteter Worker beendet: {figures.leases}"
+            f"{figures.deliveries} (davon unsicher {figures.uncertain}, entfallen {figures.dropped}), "
+            f"E-Mails empfangen {figures.mails}; Leases getöteter Worker beendet: {figures.leases}"
         )
         print("OK" if not violations else "\n".join(f"  VERLETZT: {v}" for v in violations))
         return violations
