@@ -19,6 +19,8 @@ from engine.errors import HilfenetzError
 from engine.settings import Settings
 
 TIMEOUT_SECONDS = 30.0
+#: Header carrying the e-mail's ``email_delivery`` id (a number, no case data).
+DELIVERY_HEADER = "X-Hilfenetz-Zustellung"
 TASK_SUBJECT = "Neue Aufgabe in Hilfenetz"
 REMINDER_SUBJECT = "Erinnerung: Aufgabe in Hilfenetz fällig"
 ESCALATION_SUBJECT = "Überfällige Aufgabe in Hilfenetz"
@@ -72,6 +74,9 @@ class Mail:
     subject: str
     body: str
     attachments: tuple[Attachment, ...] = ()
+    #: The ``email_delivery`` id, sent as :data:`DELIVERY_HEADER`: a bounce or a support question
+    #: (and the crash test's SMTP sink) ties a received message to its log row.
+    reference: str = ""
 
 
 class Mailer(Protocol):
@@ -161,6 +166,8 @@ class SmtpMailer:
         message["To"] = mail.to
         message["Subject"] = mail.subject
         message["Message-ID"] = make_msgid(domain="hilfenetz.invalid")
+        if mail.reference:
+            message[DELIVERY_HEADER] = mail.reference
         message.set_content(mail.body)
         for attachment in mail.attachments:
             maintype, _, subtype = attachment.content_type.partition("/")

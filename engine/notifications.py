@@ -5,27 +5,28 @@ Exactly once, by construction:
 1. *Claim* (one transaction): pending or due rows are locked (``FOR UPDATE SKIP LOCKED`` on
    PostgreSQL; SQLite's write transaction is exclusive) and set to ``processing`` with a lease.
    In the same transaction the in-app notifications are written (unique per outbox row and user)
-   and every e-mail is recorded in ``email_delivery`` as ``sending`` (unique per outbox row and
+   and every e-mail is recorded in ``email_delivery`` as ``queued`` (unique per outbox row and
    user). Only after this commit does anything go to the SMTP server.
-2. *Send*: each e-mail, then its row becomes ``sent`` (accepted), ``failed`` (certainly not
-   accepted: sent again on the next attempt) or ``unsicher`` (the connection broke during the
-   hand-over: never sent again).
+2. *Send*: each e-mail is marked ``sending`` (committed) right before its hand-over, then becomes
+   ``sent`` (accepted), ``failed`` (certainly not accepted: sent again on the next attempt) or
+   ``unsicher`` (the connection broke during the hand-over: never sent again).
 3. *Finish*: the outbox row becomes ``sent``, or ``failed`` with a back-off, ``dead`` after
    :data:`MAX_ATTEMPTS`.
 
 A second runner never sees a ``processing`` row before its lease ends. A row whose lease ended
 (the process died between 1 and 3) is claimed again: its notifications exist already, its
-``sending`` e-mails become ``unsicher`` and are not repeated. The remaining window: a crash after
-the SMTP server accepted a message and before ``sent`` was committed, or before the message was
-handed over at all — in both cases the e-mail is sent at most once (possibly not at all); the
-in-app notification is always there.
+``queued`` e-mails (never handed over) are sent now (or become ``entfallen`` when their task was
+done meanwhile), its ``sending`` e-mail (the one being handed
+over when the process died) becomes ``unsicher`` and is not repeated. The remaining window: a
+crash during one hand-over (between ``sending`` and ``sent``) — that one e-mail is sent at most
+once (possibly not at all); the in-app notification is always there.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -203,6 +204,8 @@ class Notifications:
                 .with_for_update(skip_locked=True)
             ).all()
             claims = [self._prepare(session, row, now) for row in rows]
+            for claim in claims:
+                _drop_leftovers(session, claim)
             session.commit()
             return claims
 
@@ -313,7 +316,8 @@ class Notifications:
 
     @staticmethod
     def _record_sending(session: Session, row: Outbox, user: User, now: datetime) -> int | None:
-        """The e-mail's log row as ``sending``: new, or a failed one to retry; None when done already."""
+        """The e-mail's log row as ``queued``: new, a failed one to retry, or one a dead claim never
+        handed over; None when done already (or ``unsicher``)."""
         delivery = session.scalars(
             select(EmailDelivery).where(EmailDelivery.outbox_id == row.id, EmailDelivery.user_id == user.id)
         ).first()
@@ -322,22 +326,24 @@ class Notifications:
                 user_id=user.id,
                 outbox_id=row.id,
                 kind=MAIL_KINDS[row.kind],
-                status="sending",
+                status="queued",
                 created_at=now,
                 attempts=0,
             )
             session.add(delivery)
-        elif delivery.status != "failed":
+        elif delivery.status not in ("failed", "queued"):
             return None
-        delivery.status, delivery.attempts = "sending", delivery.attempts + 1
+        delivery.status, delivery.attempts = "queued", delivery.attempts + 1
         session.flush()
         return delivery.id
 
     def _send(self, sending: Sending) -> str | None:
         """Hand one e-mail to the server and record the outcome; returns the error when it failed."""
         assert self.mailer is not None
+        if not self._mark_sending(sending.delivery_id):
+            return None  # taken over by a later claim (this one outlived its lease)
         try:
-            self.mailer.send(sending.mail)
+            self.mailer.send(replace(sending.mail, reference=str(sending.delivery_id)))
         except MailNotSent as exc:
             self._record(sending.delivery_id, "failed", exc.message)
             return exc.message
@@ -347,6 +353,21 @@ class Notifications:
             return None
         self._record(sending.delivery_id, "sent", None)
         return None
+
+    def _mark_sending(self, delivery_id: int) -> bool:
+        """Commit ``sending`` right before the hand-over: only this one e-mail becomes ``unsicher``
+        if the process dies now; the others of the claim stay ``queued`` and are sent by the next
+        claim. False when the row is neither ``queued`` nor ``sending`` (a digest is recorded as
+        ``sending`` at once) any more."""
+        with self.db.write() as session:
+            changed = _changed(
+                session,
+                update(EmailDelivery)
+                .where(EmailDelivery.id == delivery_id, EmailDelivery.status.in_(("queued", "sending")))
+                .values(status="sending"),
+            )
+            session.commit()
+            return changed > 0
 
     def _record(self, delivery_id: int, status: str, error: str | None) -> None:
         with self.db.write() as session:
@@ -562,6 +583,20 @@ def _ballot_of(notification: Notification, payload: dict[str, Any] | None) -> in
     if notification.kind not in BALLOT_KINDS or not payload or payload.get("ballot_id") is None:
         return None
     return int(payload["ballot_id"])
+
+
+def _drop_leftovers(session: Session, claim: Claim) -> None:
+    """A taken-over row whose e-mails a dead claim never handed over, but which this claim does
+    not send (the task was done meanwhile, or the recipient is no longer one): ``entfallen``."""
+    session.execute(
+        update(EmailDelivery)
+        .where(
+            EmailDelivery.outbox_id == claim.outbox_id,
+            EmailDelivery.status == "queued",
+            EmailDelivery.id.not_in([sending.delivery_id for sending in claim.mails]),
+        )
+        .values(status="entfallen", last_error="Nicht mehr versandt: Anlass inzwischen erledigt.")
+    )
 
 
 def _changed(session: Session, statement: Update) -> int:

@@ -266,7 +266,8 @@ class Notification(Base):
 
 
 class EmailDelivery(Base):
-    """E-mail log: recorded and committed as ``sending`` before the SMTP server gets the message.
+    """E-mail log: recorded and committed as ``queued`` with the claim, ``sending`` right before
+    the SMTP server gets the message.
 
     ``sent`` after the server accepted it; ``failed`` when it certainly did not (retried);
     ``unsicher`` when a crash or a broken connection leaves it open whether it arrived — such a
@@ -279,7 +280,7 @@ class EmailDelivery(Base):
     outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     digest_day: Mapped[str | None] = mapped_column(String(10))
     kind: Mapped[str] = mapped_column(String(20))  # aufgabe|tagesuebersicht
-    status: Mapped[str] = mapped_column(String(20))  # sending|sent|failed|unsicher
+    status: Mapped[str] = mapped_column(String(20))  # queued|sending|sent|failed|unsicher|entfallen|leer
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from engine.errors import InvalidSubmissionError
 from engine.jobs import EmbeddedJobRunner
+from engine.mail import DELIVERY_HEADER
 from engine.notifications import MAX_ATTEMPTS
-from engine.persistence.models import EmailDelivery, Notification, Outbox
+from engine.persistence.models import EmailDelivery, Notification, Outbox, User
 from engine.settings import Settings
 from engine.worklist import WorklistQuery
 from tests.conftest import actor_lookup, build_engine
@@ -82,6 +83,19 @@ def test_mail_carries_no_case_data_only_a_neutral_subject_and_link(mail_hn, smtp
         assert "Aufgabe 2" not in text and "Kette" not in text  # neither task name nor instance title
 
 
+def test_each_mail_names_its_delivery_row_in_a_header(mail_hn, smtp):
+    """``X-Hilfenetz-Zustellung`` is the ``email_delivery`` id: a received message can be tied to
+    its log row (the crash test counts receptions per row with it)."""
+    mail_hn.start(actor_lookup(mail_hn)("fachkraft.frauenberatung"), "kette", {})
+    mail_hn.deliver_outbox()
+    with mail_hn.db.read() as session:
+        rows = {str(d.id): d.user_id for d in session.scalars(select(EmailDelivery))}
+        emails = {u.id: u.email for u in session.scalars(select(User).where(User.id.in_(rows.values())))}
+    received = {str(m[DELIVERY_HEADER]): str(m["X-Envelope-To"]) for m in smtp.sink.messages}
+    assert len(smtp.sink.messages) == len(rows) == 4
+    assert received == {delivery: emails[user] for delivery, user in rows.items()}
+
+
 def test_preference_aus_and_taeglich_send_no_immediate_mail(mail_hn, smtp):
     lookup = actor_lookup(mail_hn)
     mail_hn.set_notification_preference(lookup("fachkraft.frauenberatung"), "aus")
@@ -130,17 +144,69 @@ def test_refused_mail_is_retried_and_gives_up_as_dead(mail_hn, smtp, clock):
 
 
 def test_crash_after_sending_is_not_sent_twice(mail_hn, smtp, clock):
-    """A claim whose runner died (rows left as ``sending``) is taken over: nothing is repeated."""
+    """A claim whose runner died during the first hand-over is taken over after the lease: that
+    e-mail (``sending``) is ``unsicher`` and never repeated, the three never handed over
+    (``queued``) are sent now — each recipient gets exactly one."""
     mail_hn.start(actor_lookup(mail_hn)("fachkraft.frauenberatung"), "kette", {})
-    claims = mail_hn.notifications._claim(10)  # the runner claims, sends one mail … and dies
-    mail_hn.notifications.mailer.send(claims[0].mails[0].mail)
+    claims = mail_hn.notifications._claim(10)  # the runner claims, hands over one mail … and dies
+    first = claims[0].mails[0]
+    assert mail_hn.notifications._mark_sending(first.delivery_id)
+    mail_hn.notifications.mailer.send(first.mail)
     clock.advance(timedelta(minutes=11))  # the lease ends
     assert mail_hn.deliver_outbox() == 1
-    assert len(smtp.sink.messages) == 1  # the other three are "unsicher": at most once
+    assert smtp.sink.recipients() == TEAM
     with mail_hn.db.read() as session:
-        statuses = sorted(d.status for d in session.scalars(select(EmailDelivery)))
-        assert statuses == ["unsicher"] * 4
+        statuses = {d.id: d.status for d in session.scalars(select(EmailDelivery))}
+        assert statuses.pop(first.delivery_id) == "unsicher"
+        assert sorted(statuses.values()) == ["sent"] * 3
         assert len(session.scalars(select(Notification)).all()) == 4
+    assert mail_hn.deliver_outbox() == 0 and len(smtp.sink.messages) == 4
+
+
+def test_crash_before_any_hand_over_loses_no_mail(mail_hn, smtp, clock):
+    """The runner died right after its claim: nothing was handed over, so the next claim sends
+    all four e-mails (none ``unsicher``)."""
+    mail_hn.start(actor_lookup(mail_hn)("fachkraft.frauenberatung"), "kette", {})
+    assert len(mail_hn.notifications._claim(10)[0].mails) == 4
+    assert mail_hn.deliver_outbox() == 0  # the lease still runs
+    clock.advance(timedelta(minutes=11))
+    assert mail_hn.deliver_outbox() == 1
+    assert smtp.sink.recipients() == TEAM
+    with mail_hn.db.read() as session:
+        assert sorted(d.status for d in session.scalars(select(EmailDelivery))) == ["sent"] * 4
+
+
+def test_mails_a_dead_claim_never_sent_are_dropped_when_the_task_is_done_meanwhile(mail_hn, smtp, clock):
+    """Found by bench/crash_test.py: the runner died after its claim, the task was completed
+    before the lease ended — the take-over sends nothing and no e-mail stays ``queued``."""
+    user = actor_lookup(mail_hn)("fachkraft.frauenberatung")
+    mail_hn.start(user, "kette", {})
+    assert len(mail_hn.notifications._claim(10)[0].mails) == 4  # … and the runner dies
+    task = mail_hn.worklist(user, WorklistQuery(view="alle")).tasks[0]
+    mail_hn.complete_task(user, task.id, {"notiz": "erledigt"})
+    clock.advance(timedelta(minutes=11))
+    mail_hn.deliver_outbox()  # takes over the first row, delivers the second task's row
+    assert [r.status for r in outbox_rows(mail_hn)] == ["sent", "sent"]
+    with mail_hn.db.read() as session:
+        first, second = session.scalars(select(Outbox.id).order_by(Outbox.id)).all()
+        deliveries = session.execute(select(EmailDelivery.id, EmailDelivery.outbox_id, EmailDelivery.status))
+        by_row: dict[int, list[tuple[str, str]]] = {first: [], second: []}
+        for delivery_id, outbox_id, status in deliveries:
+            by_row[outbox_id].append((str(delivery_id), status))
+    assert sorted(status for _, status in by_row[first]) == ["entfallen"] * 4
+    assert sorted(status for _, status in by_row[second]) == ["sent"] * 4
+    received = sorted(str(m[DELIVERY_HEADER]) for m in smtp.sink.messages)
+    assert received == sorted(delivery_id for delivery_id, _ in by_row[second])
+
+
+def test_a_claim_that_outlived_its_lease_sends_nothing_the_next_claim_sent(mail_hn, smtp, clock):
+    mail_hn.start(actor_lookup(mail_hn)("fachkraft.frauenberatung"), "kette", {})
+    stale = mail_hn.notifications._claim(10)[0]  # a slow runner …
+    clock.advance(timedelta(minutes=11))
+    assert mail_hn.deliver_outbox() == 1  # … is overtaken after the lease
+    for sending in stale.mails:  # and then wakes up
+        assert mail_hn.notifications._send(sending) is None
+    assert smtp.sink.recipients() == TEAM
 
 
 def test_substitute_is_notified_too(mail_hn, smtp, clock):
