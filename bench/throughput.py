@@ -2,15 +2,17 @@
 on PostgreSQL + Redis, and the ratio 2-worker/1-worker.
 
 A step is one committed transaction of a worker: a timer fires, the script after it runs
-(``zaehler = zaehler + 1``) and the next timer is created — ten such pairs in a row, then a user
-task. Each timer is ``PT0S``, so it is due as soon as it is reached and the scheduler
-(``hilfenetz beat``, every 0.5 s) publishes it on its next round; each step is a separate Celery
-message and a separate transaction (lock, restore, advance, save, commit), exactly the path of a
-real timer. N instances (default 300) are started through the engine before the workers and beat
+(``zaehler = zaehler + 1``) and the next timer is created — five such pairs in a row, then a user
+task. Each timer is ``PT1S`` (a zero duration would fire inside the step that reaches it, not as a
+step of its own), so an instance offers its next step a second after the last one; with 1,000
+instances that keeps more work due than the workers can do, so the figure is the workers' rate,
+not the timers'. The scheduler (``hilfenetz beat``, every 0.5 s) publishes what is due; each step
+is a separate transaction (lock, restore, advance, save, commit), exactly the path of a real
+timer. N instances (default 1,000) are started through the engine before the workers and beat
 run; the time is from starting beat until every instance has reached its final task. Each worker
 count gets a fresh private database and queue. A benchmark prints figures, it asserts none.
 
-Run: .venv/bin/python bench/throughput.py [--instances 300] [--steps 10] [--concurrency 1]
+Run: .venv/bin/python bench/throughput.py [--instances 1000] [--steps 5] [--concurrency 1]
 """
 
 from __future__ import annotations
@@ -50,7 +52,7 @@ def steps_bpmn(steps: int) -> str:
     for i in range(1, steps + 1):
         body += (
             f'<bpmn:intermediateCatchEvent id="warte_{i}"><bpmn:timerEventDefinition>'
-            '<bpmn:timeDuration>"PT0S"</bpmn:timeDuration></bpmn:timerEventDefinition>'
+            '<bpmn:timeDuration>"PT1S"</bpmn:timeDuration></bpmn:timerEventDefinition>'
             "</bpmn:intermediateCatchEvent>\n"
             f'<bpmn:scriptTask id="schritt_{i}" name="Schritt {i}">'
             "<bpmn:script>zaehler = zaehler + 1</bpmn:script></bpmn:scriptTask>\n"
@@ -148,8 +150,8 @@ def measure(root: Path, workers: int, concurrency: int, instances: int, steps: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--instances", type=int, default=300)
-    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--instances", type=int, default=1000)
+    parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=1)
     args = parser.parse_args()
     reason = broker_unreachable(REDIS_URL)
