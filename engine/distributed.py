@@ -179,10 +179,28 @@ class Dispatcher:
         self.interval = interval
         self.batch = batch
 
+    def queued(self) -> int:
+        """Messages waiting in the queue (0 when the broker cannot say).
+
+        While the workers still have a backlog queued, a row published more than
+        ``HILFENETZ_REDISPATCH_SECONDS`` ago is most likely still waiting in that queue, not lost:
+        publishing it again would only lengthen the queue (100,000 timers due at once were
+        republished every minute until drained). So the redispatch waits until the queue is
+        short; a message really lost is then published again.
+        """
+        try:
+            with self.app.connection_for_write() as conn:
+                declared = conn.default_channel.queue_declare(
+                    queue=self.app.conf.task_default_queue, passive=True
+                )
+                return int(declared.message_count)
+        except Exception:  # no such queue yet, or a broker without the count: redispatch as usual
+            return 0
+
     def tick(self) -> Dispatch:
         """One round; returns what was published. Nothing claimed is lost: when publishing fails
         the marks are cleared and the next round claims the same rows again."""
-        dispatch = self.hilfenetz.dispatch_due(self.batch)
+        dispatch = self.hilfenetz.dispatch_due(self.batch, redispatch_lost=self.queued() < self.batch)
         if not len(dispatch):
             return dispatch
         try:

@@ -316,6 +316,31 @@ def test_a_backlog_goes_out_in_groups_and_each_timer_fires_once(
     assert [timers_fired(hn, i) for i in instances[:5]] == [1] * 5
 
 
+def test_no_redispatch_while_the_queue_still_holds_a_backlog(
+    tmp_path, postgres_url, redis_url, clock, engines
+):
+    """A timer published long ago but still queued behind a backlog is not published again;
+    once the queue is short, a still-due (lost) one is."""
+    defs = write_definitions(tmp_path / "defs", {"erinnerung": timer_bpmn(duration='"PT1H"')})
+    hn = build_engine(tmp_path, postgres_url, clock, defs, broker_url=redis_url, broker_queue=unique_queue())
+    engines.append(hn)
+    user = actor_lookup(hn)("fachkraft.frauenberatung")
+    instances = [hn.start(user, "erinnerung", {}) for _ in range(3)]
+    clock.advance(timedelta(hours=2))
+    dispatcher = Dispatcher(hn, make_celery(hn.settings, lambda: hn), 0.5, batch=2)
+    assert dispatcher.queued() == 0
+    assert sorted(dispatcher.tick().timers + dispatcher.tick().timers) == instances
+    assert dispatcher.queued() >= 2  # nobody consumes: the messages wait
+    clock.advance(timedelta(seconds=hn.settings.redispatch_seconds + 1))
+    assert dispatcher.tick().timers == []  # still queued, not lost: not published again
+    drop_queue(hn)  # the messages are lost
+    assert dispatcher.queued() == 0
+    again = dispatcher.tick().timers
+    assert len(again) == 2  # the queue is short: published again …
+    drop_queue(hn)
+    assert sorted(again + dispatcher.tick().timers) == instances  # … all of them
+
+
 def _due(hn, instance_id: int) -> bool:
     with hn.db.read() as session:
         due = session.get(ProcessInstance, instance_id).next_timer_at
