@@ -54,6 +54,8 @@ bench: setup
 	$(BIN)/python bench/step_overhead.py
 	$(BIN)/python bench/worklist.py
 	$(BIN)/python bench/timer_latency.py
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/timer_backlog.py
 
 clean:
 	rm -rf $(VENV) node_modules webapp/static/vendor instance .pytest_cache .mypy_cache .ruff_cache

@@ -42,11 +42,29 @@ from engine.settings import Settings
 log = logging.getLogger(__name__)
 
 FIRE_TIMER = "hilfenetz.fire_timer"
+FIRE_TIMERS = "hilfenetz.fire_timers"
 DELIVER_OUTBOX = "hilfenetz.deliver_outbox"
 RUN_JOB = "hilfenetz.run_job"
 #: Redis only: an unacknowledged message is handed out again after this long (a worker host lost
 #: while holding it). Longer than any task; the scheduler's redispatch is usually faster.
 VISIBILITY_TIMEOUT_SECONDS = 3600
+#: At most this many timer ids per ``fire_timers`` message (bench/timer_backlog.py).
+TIMER_CHUNK = 25
+#: A dispatch is split into at least this many messages before ids are grouped, so a few due
+#: timers still go to all workers in parallel; only a backlog is grouped.
+TIMER_SPREAD = 8
+
+
+def timer_chunks(ids: list[int]) -> list[list[int]]:
+    """The timer ids of one dispatch, grouped into ``fire_timers`` messages.
+
+    One message per timer costs the broker round trip, the hand-over to the pool process and the
+    acknowledgement for every timer; in a backlog that is a large share of a step. Up to
+    ``TIMER_SPREAD`` timers stay one per message (no added latency while little is due); more are
+    grouped, at most ``TIMER_CHUNK`` per message. Each timer still fires in its own transaction.
+    """
+    size = max(1, min(TIMER_CHUNK, len(ids) // TIMER_SPREAD))
+    return [ids[i : i + size] for i in range(0, len(ids), size)]
 
 
 def check_distributed(settings: Settings) -> None:
@@ -121,24 +139,31 @@ def make_celery(settings: Settings, engine: Callable[[], Hilfenetz] | None = Non
     def fire_timer(instance_id: int) -> int:
         return holder.get().fire_timer(int(instance_id))
 
+    def fire_timers(instance_ids: list[int]) -> int:
+        # One transaction per timer: a failing or conflicting one does not hold back the others,
+        # and a redelivered message (worker lost mid-list) fires only what is still due.
+        return sum(holder.get().fire_timer(int(i)) for i in instance_ids)
+
     def deliver_outbox(outbox_id: int) -> int:
         return holder.get().deliver_outbox_row(int(outbox_id))
 
     def run_job(name: str) -> int:
         return holder.get().run_job(str(name))
 
-    app.task(name=FIRE_TIMER, **retry)(fire_timer)
+    app.task(name=FIRE_TIMER, **retry)(fire_timer)  # single ids: earlier schedulers, tests
+    app.task(name=FIRE_TIMERS, **retry)(fire_timers)
     app.task(name=DELIVER_OUTBOX, **retry)(deliver_outbox)
     app.task(name=RUN_JOB, **retry)(run_job)
     return app
 
 
 def publish(app: Celery, dispatch: Dispatch) -> None:
-    """Send the ids of one committed dispatch to the broker (one message per id or job)."""
+    """Send the ids of one committed dispatch to the broker: timers grouped (:func:`timer_chunks`),
+    one message per outbox row or job."""
     queue = app.conf.task_default_queue
     with app.producer_or_acquire() as producer:
-        for instance_id in dispatch.timers:
-            app.send_task(FIRE_TIMER, args=[instance_id], queue=queue, producer=producer)
+        for chunk in timer_chunks(dispatch.timers):
+            app.send_task(FIRE_TIMERS, args=[chunk], queue=queue, producer=producer)
         for outbox_id in dispatch.outbox:
             app.send_task(DELIVER_OUTBOX, args=[outbox_id], queue=queue, producer=producer)
         for name in dispatch.jobs:
@@ -154,10 +179,28 @@ class Dispatcher:
         self.interval = interval
         self.batch = batch
 
+    def queued(self) -> int:
+        """Messages waiting in the queue (0 when the broker cannot say).
+
+        While the workers still have a backlog queued, a row published more than
+        ``HILFENETZ_REDISPATCH_SECONDS`` ago is most likely still waiting in that queue, not lost:
+        publishing it again would only lengthen the queue (100,000 timers due at once were
+        republished every minute until drained). So the redispatch waits until the queue is
+        short; a message really lost is then published again.
+        """
+        try:
+            with self.app.connection_for_write() as conn:
+                declared = conn.default_channel.queue_declare(
+                    queue=self.app.conf.task_default_queue, passive=True
+                )
+                return int(declared.message_count)
+        except Exception:  # no such queue yet, or a broker without the count: redispatch as usual
+            return 0
+
     def tick(self) -> Dispatch:
         """One round; returns what was published. Nothing claimed is lost: when publishing fails
         the marks are cleared and the next round claims the same rows again."""
-        dispatch = self.hilfenetz.dispatch_due(self.batch)
+        dispatch = self.hilfenetz.dispatch_due(self.batch, redispatch_lost=self.queued() < self.batch)
         if not len(dispatch):
             return dispatch
         try:

@@ -310,6 +310,15 @@ class Instances:
 
     def _fire_timer(self, instance_id: int, now: datetime) -> int:
         with conflicts_as_409(), self.db.write() as session:
+            # Lock the row and look before restoring the workflow: a second delivery (the
+            # scheduler's redispatch during a backlog) then costs one short query, not a restore.
+            due = session.execute(
+                select(ProcessInstance.status, ProcessInstance.next_timer_at)
+                .where(ProcessInstance.id == instance_id)
+                .with_for_update()
+            ).one_or_none()
+            if due is None or due.status != "running" or due.next_timer_at is None:
+                return 0  # gone, or another runner got there first
             loaded = self.runtime.lock(session, instance_id)
             if (
                 loaded.row.status == "running"

@@ -804,11 +804,12 @@ class Hilfenetz:
                 job_finished(session, name, self.clock.now())
                 session.commit()
 
-    def dispatch_due(self, limit: int = 500) -> Dispatch:
+    def dispatch_due(self, limit: int = 500, redispatch_lost: bool = True) -> Dispatch:
         """One scheduler tick: claim (and commit) the due timers, outbox rows and periodic jobs;
-        the caller publishes them only after this returned."""
+        the caller publishes them only after this returned. ``redispatch_lost=False``: nothing
+        published before is published again this tick (the queue still holds a backlog)."""
         now = self.clock.now()
-        redispatch = timedelta(seconds=self.settings.redispatch_seconds)
+        redispatch = timedelta(seconds=self.settings.redispatch_seconds if redispatch_lost else 10**9)
         every = timedelta(seconds=self.settings.job_interval_seconds)
         with self.db.write() as session:
             dispatch = Dispatch(

@@ -79,7 +79,8 @@ VARIABLES: tuple[Variable, ...] = (
     Variable(
         "HILFENETZ_REDISPATCH_SECONDS",
         "60",
-        "hilfenetz beat: a published timer or outbox row not taken up after this long is published again.",
+        "hilfenetz beat: a published timer or outbox row not taken up after this long is published again "
+        "(once the queue is short).",
     ),
     Variable("HILFENETZ_WORKER_CONCURRENCY", "2", "hilfenetz worker: processes per worker (Celery prefork)."),
     Variable(

@@ -16,7 +16,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from sqlalchemy import create_engine, func, select, text
 
 from engine.clock import SystemClock
-from engine.distributed import FIRE_TIMER, Dispatcher, make_celery
+from engine.distributed import FIRE_TIMER, FIRE_TIMERS, Dispatcher, make_celery, timer_chunks
 from engine.persistence.models import AuditEvent, Outbox, ProcessInstance, UserTask
 from tests.conftest import actor_lookup, build_engine, need_service
 from tests.support.bpmn_factory import chain_bpmn, timer_bpmn, write_definitions
@@ -280,9 +280,65 @@ def test_the_scheduler_publishes_ids_only(tmp_path, postgres_url, redis_url, eng
     published = sorted((m["headers"]["task"], json.loads(base64.b64decode(m["body"]))[0]) for m in messages)
     jobs = sorted(("hilfenetz.run_job", [name]) for name in dispatch.jobs)
     assert published == sorted(
-        [("hilfenetz.deliver_outbox", dispatch.outbox), ("hilfenetz.fire_timer", [instance]), *jobs]
+        [("hilfenetz.deliver_outbox", dispatch.outbox), ("hilfenetz.fire_timers", [[instance]]), *jobs]
     )
     assert dispatcher.tick().timers == []  # published once, not every tick
+
+
+def test_a_backlog_goes_out_in_groups_and_each_timer_fires_once(
+    tmp_path, postgres_url, redis_url, engines, workers
+):
+    """Many due timers: fewer messages than timers, every id in exactly one, each fired once."""
+    import redis
+
+    hn = engine(tmp_path, postgres_url, redis_url, {"erinnerung": timer_bpmn(duration='"PT1S"')}, engines)
+    user = actor_lookup(hn)("fachkraft.frauenberatung")
+    instances = [hn.start(user, "erinnerung", {}) for _ in range(40)]
+    wait_for(lambda: all(_due(hn, i) for i in instances), 10, "Fristen fällig", [])
+    app = make_celery(hn.settings, lambda: hn)
+    assert sorted(Dispatcher(hn, app, 0.5).tick().timers) == instances
+    client = redis.Redis.from_url(redis_url)
+    try:
+        raw = client.lrange(hn.settings.broker_queue, 0, -1)
+    finally:
+        client.close()
+    messages = [json.loads(m) for m in raw]
+    groups = [
+        json.loads(base64.b64decode(m["body"]))[0][0] for m in messages if m["headers"]["task"] == FIRE_TIMERS
+    ]
+    assert len(groups) == len(timer_chunks(instances)) < len(instances)
+    assert sorted(i for group in groups for i in group) == instances
+    workers.append(Worker(worker_env(hn, redis_url), tmp_path / "worker.log"))
+    wait_for(lambda: all(open_tasks(hn, i) == ["eskalation"] for i in instances), 60, "Eskalationen", workers)
+    assert [timers_fired(hn, i) for i in instances] == [1] * len(instances)
+    # A second delivery of a whole group (redispatch, worker lost mid-group) changes nothing.
+    assert app.tasks[FIRE_TIMERS](instances[:5]) == 0
+    assert [timers_fired(hn, i) for i in instances[:5]] == [1] * 5
+
+
+def test_no_redispatch_while_the_queue_still_holds_a_backlog(
+    tmp_path, postgres_url, redis_url, clock, engines
+):
+    """A timer published long ago but still queued behind a backlog is not published again;
+    once the queue is short, a still-due (lost) one is."""
+    defs = write_definitions(tmp_path / "defs", {"erinnerung": timer_bpmn(duration='"PT1H"')})
+    hn = build_engine(tmp_path, postgres_url, clock, defs, broker_url=redis_url, broker_queue=unique_queue())
+    engines.append(hn)
+    user = actor_lookup(hn)("fachkraft.frauenberatung")
+    instances = [hn.start(user, "erinnerung", {}) for _ in range(3)]
+    clock.advance(timedelta(hours=2))
+    dispatcher = Dispatcher(hn, make_celery(hn.settings, lambda: hn), 0.5, batch=2)
+    assert dispatcher.queued() == 0
+    assert sorted(dispatcher.tick().timers + dispatcher.tick().timers) == instances
+    assert dispatcher.queued() >= 2  # nobody consumes: the messages wait
+    clock.advance(timedelta(seconds=hn.settings.redispatch_seconds + 1))
+    assert dispatcher.tick().timers == []  # still queued, not lost: not published again
+    drop_queue(hn)  # the messages are lost
+    assert dispatcher.queued() == 0
+    again = dispatcher.tick().timers
+    assert len(again) == 2  # the queue is short: published again …
+    drop_queue(hn)
+    assert sorted(again + dispatcher.tick().timers) == instances  # … all of them
 
 
 def _due(hn, instance_id: int) -> bool:

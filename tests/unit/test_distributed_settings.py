@@ -65,7 +65,8 @@ def test_celery_app_acknowledges_late_and_requeues_on_worker_loss():
     assert app.conf.worker_prefetch_multiplier == 1
     assert app.conf.accept_content == ["json"]
     assert app.conf.task_default_queue == "hilfenetz"
-    for name in ("hilfenetz.fire_timer", "hilfenetz.deliver_outbox", "hilfenetz.run_job"):
+    names = ("hilfenetz.fire_timer", "hilfenetz.fire_timers", "hilfenetz.deliver_outbox", "hilfenetz.run_job")
+    for name in names:
         task = app.tasks[name]
         assert task.acks_late and task.reject_on_worker_lost
 
