@@ -319,14 +319,10 @@ class Instances:
             ).one_or_none()
             if due is None or due.status != "running" or due.next_timer_at is None:
                 return 0  # gone, or another runner got there first
-            loaded = self.runtime.lock(session, instance_id)
-            if (
-                loaded.row.status == "running"
-                and loaded.row.next_timer_at is not None
-                and loaded.row.next_timer_at >= now
-            ):
-                # Published a moment early (the scheduler's clock runs ahead of ours): release the
-                # mark, so the next scheduler tick publishes it again instead of after the redispatch.
+            if due.next_timer_at >= now:
+                # Not due (any more): a duplicate after the timer fired, or published a moment early
+                # because the scheduler's clock runs ahead of ours. Release the mark, so the next
+                # scheduler tick publishes it again when due instead of after the redispatch.
                 session.execute(
                     update(ProcessInstance)
                     .where(ProcessInstance.id == instance_id)
@@ -334,8 +330,7 @@ class Instances:
                 )
                 session.commit()
                 return 0
-            if loaded.row.status != "running" or loaded.row.next_timer_at is None:
-                return 0  # another runner got there first
+            loaded = self.runtime.lock(session, instance_id)
             loaded.audit(now, None, "timer_fired")
             self.runtime.save(session, loaded, None)
             session.commit()
