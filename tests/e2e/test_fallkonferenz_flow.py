@@ -54,6 +54,21 @@ def enter_date(field: Any, day: date) -> None:
     field.press("Escape")
 
 
+def type_and_leave_at_once(field: Any, text: str) -> None:
+    """Type into a form-js field and leave it in the same moment, as happens on a busy, slow PC:
+    the time picker's blur handler then still sees the text from before (empty) and drops the
+    time. The task form must still send what the field shows."""
+    field.evaluate(
+        """(input, text) => {
+            input.focus();
+            input.value = text;
+            input.dispatchEvent(new Event('input', { bubbles: true }));
+            input.blur();
+        }""",
+        text,
+    )
+
+
 def tag(page: Any, label: str, option: str) -> None:
     field = page.locator(".fjs-form-field-taglist").filter(has_text=label)
     field.locator("input").fill(option.split()[0])
@@ -84,8 +99,7 @@ def test_fallkonferenz_from_request_to_minutes(page: Any, live_server: str) -> N
     open_task(page, base, "Fallkonferenz organisieren")
     page.get_by_label("Termin festlegen und einladen").check()
     enter_date(page.get_by_label("Datum").first, date.today() + timedelta(days=21))  # never in the past
-    page.get_by_label("Uhrzeit").first.fill("10:00")
-    page.keyboard.press("Tab")
+    type_and_leave_at_once(page.get_by_label("Uhrzeit").first, "10:00")
     page.get_by_label("Ort bzw. Format").fill("Videokonferenz")
     page.keyboard.press("Tab")  # leave the field, so form-js's debounced update lands first
     page.wait_for_timeout(400)

@@ -166,8 +166,8 @@
   };
 
   TaskForm.prototype.commitTypedDates = async function () {
-    // What the user sees is what is sent: under load, a date typed and confirmed with Enter can
-    // stand in the field while the viewer's state missed it (flatpickr and form-js race on blur).
+    // What the user sees is what is sent: under load, a date or time typed into form-js's pickers
+    // can stand in the field while the viewer's state missed it (the pickers race on blur).
     // Hand every visible, parseable date to the picker again; it reports it to form-js.
     let handed = false;
     this.container.querySelectorAll('.fjs-form-field-datetime .flatpickr-input').forEach(function (input) {
@@ -179,6 +179,14 @@
       const parsed = picker.parseDate(typed, picker.config.dateFormat);
       if (parsed) {
         picker.setDate(parsed, true);
+        handed = true;
+      }
+    });
+    // The time picker has the same kind of race: its blur handler can read the typed text from
+    // before the last render and drop it. Enter makes it read the text again.
+    this.container.querySelectorAll('.fjs-timepicker input.fjs-input').forEach(function (input) {
+      if (input.value.trim()) {
+        input.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', code: 'Enter', bubbles: true }));
         handed = true;
       }
     });
