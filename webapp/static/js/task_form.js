@@ -84,6 +84,9 @@
       const german = (dataset.lang || 'de') === 'de' && window.HilfenetzFormDe;
       this.form = new window.FormViewer.Form({
         container: this.container,
+        // Every keystroke goes into the form's state at once. form-js otherwise waits 300 ms, and a
+        // click on "Abschließen" within that time validated the field as empty while it showed text.
+        debounce: false,
         additionalModules: german ? [german.module] : [],
         properties: { ariaLabel: dataset.label || (this.mode === 'start' ? 'Startformular' : 'Aufgabenformular') }
       });
