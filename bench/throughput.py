@@ -38,7 +38,14 @@ from engine.service import Hilfenetz
 from engine.settings import Settings
 from tests.conftest import actor_lookup
 from tests.support.bpmn_factory import FOOTER, HEADER, _flow, user_task, write_definitions
-from tests.support.celery_workers import REDIS_URL, broker_unreachable, drop_queue, unique_queue, worker_env
+from tests.support.celery_workers import (
+    REDIS_URL,
+    broker_unreachable,
+    drop_queue,
+    launch,
+    unique_queue,
+    worker_env,
+)
 
 
 def steps_bpmn(steps: int) -> str:
@@ -95,15 +102,7 @@ def measure(root: Path, workers: int, concurrency: int, instances: int, steps: i
         logs = root / "logs"
         logs.mkdir()
         for i in range(workers):
-            out = (logs / f"worker{i}.log").open("wb")
-            procs.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "webapp.cli", "worker", f"--concurrency={concurrency}"],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+            procs.append(launch(["worker", f"--concurrency={concurrency}"], env, logs / f"worker{i}.log"))
         time.sleep(8.0)  # the workers connect and wait idle
         began = time.monotonic()
         out = (logs / "beat.log").open("wb")

@@ -44,7 +44,14 @@ from sqlalchemy import Connection, create_engine, text
 from bench.timer_latency import PG_ADMIN, build
 from engine.service import Hilfenetz
 from tests.conftest import actor_lookup
-from tests.support.celery_workers import REDIS_URL, broker_unreachable, drop_queue, unique_queue, worker_env
+from tests.support.celery_workers import (
+    REDIS_URL,
+    broker_unreachable,
+    drop_queue,
+    launch,
+    unique_queue,
+    worker_env,
+)
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 BASELINE = 200
@@ -215,15 +222,7 @@ def run(root: Path, count: int, workers: int, concurrency: int, timeout: float) 
         logs = root / "logs"
         logs.mkdir()
         for i in range(workers):
-            out = (logs / f"worker{i}.log").open("wb")
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "webapp.cli", "worker", f"--concurrency={concurrency}"],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+            processes.append(launch(["worker", f"--concurrency={concurrency}"], env, logs / f"worker{i}.log"))
         time.sleep(8.0)  # the workers connect and wait idle
         out = (logs / "beat.log").open("wb")
         began = time.monotonic()

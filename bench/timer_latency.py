@@ -37,7 +37,14 @@ from engine.service import Hilfenetz
 from engine.settings import Settings
 from tests.conftest import actor_lookup
 from tests.support.bpmn_factory import timer_bpmn, write_definitions
-from tests.support.celery_workers import REDIS_URL, broker_unreachable, drop_queue, unique_queue, worker_env
+from tests.support.celery_workers import (
+    REDIS_URL,
+    broker_unreachable,
+    drop_queue,
+    launch,
+    unique_queue,
+    worker_env,
+)
 
 PG_ADMIN = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 START_FORM = {
@@ -149,15 +156,7 @@ def celery(root: Path, count: int, window: float) -> None:
         logs.mkdir()
         commands = [["worker", "--concurrency=1"], ["worker", "--concurrency=1"], ["beat"]]
         for i, command in enumerate(commands):
-            out = (logs / f"{command[0]}{i}.log").open("wb")
-            processes.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "webapp.cli", *command],
-                    env=env,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                )
-            )
+            processes.append(launch(command, env, logs / f"{command[0]}{i}.log"))
         due = start_timers(hn, count, window)
         late = wait_until_fired(hn, due, window)
     finally:

@@ -112,6 +112,14 @@ class DispatcherThread:
         self._thread.join(10)
 
 
+def launch(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``hilfenetz <command>`` (worker or beat) as a subprocess writing to ``log``."""
+    out = log.open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "webapp.cli", *command], env=env, stdout=out, stderr=subprocess.STDOUT
+    )
+
+
 def unique_queue() -> str:
     """A queue of its own per test or benchmark run, so that runs sharing the broker never take
     each other's messages."""
