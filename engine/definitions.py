@@ -34,6 +34,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from engine.dmn_feel import translate_dmn
 from engine.errors import InvalidDefinitionError, Problem
 from engine.forms import FormDefinition, load_form
+from engine.retention_rules import parse_retention
 from engine.xml_safety import parse_xml
 
 #: Camunda 7 attributes the properties panel writes and the stock parser ignores.
@@ -132,6 +133,8 @@ class Bundle:
     confidential: bool = False
     actions: tuple[tuple[str, str], ...] = ()
     """``(element id, aktion)`` of every system step the version has."""
+    retention: tuple[tuple[str, str], ...] = ()
+    """``(data category, ISO duration)`` declared on the process element (engine/retention_rules.py)."""
 
     @property
     def content_hash(self) -> str:
@@ -227,6 +230,7 @@ class _BundleBuilder:
         self.problems: list[Problem] = []
         self.starter_groups: str | None = None
         self.confidential = False
+        self.retention: dict[str, str] = {}
 
     def add_bpmn(self, filename: str, text: str) -> None:
         root = parse_xml(text, filename=filename)
@@ -262,7 +266,10 @@ class _BundleBuilder:
             for process in root.iter(f"{{{BPMN_NS}}}process"):
                 if process.get("id") == self.process_key:
                     self.starter_groups = process.get(f"{{{CAMUNDA_MODEL_NS}}}candidateStarterGroups")
-                    self.confidential = _process_properties(process).get("vertraulich") == "ja"
+                    properties = _process_properties(process)
+                    self.confidential = properties.get("vertraulich") == "ja"
+                    self.retention, problems = parse_retention(properties, filename, self.process_key)
+                    self.problems.extend(problems)
         self._add_decisions(root, filename)
 
     def _add_decisions(self, root: etree._Element, filename: str) -> None:
@@ -414,6 +421,7 @@ class _BundleBuilder:
             start_message=start_message(spec),
             confidential=self.confidential,
             actions=tuple(sorted(actions.items())),
+            retention=tuple(self.retention.items()),
         )
 
 
@@ -474,3 +482,13 @@ def _restore_version(definition_id: int, process_key: str, spec_json: str, forms
     subprocess_specs = {name: restore(s) for name, s in data["subprocess_specs"].items()}
     forms = {fid: load_form(text, filename=f"{fid}.form") for fid, text in json.loads(forms_json).items()}
     return LoadedVersion(definition_id, process_key, spec, subprocess_specs, forms)
+
+
+def declared_retention(bpmn_xml: str, process_key: str) -> dict[str, str]:
+    """The retention periods a stored version declares (category → ISO duration)."""
+    root = parse_xml(bpmn_xml, filename=f"{process_key}.bpmn")
+    for process in root.iter(f"{{{BPMN_NS}}}process"):
+        if process.get("id") == process_key:
+            periods, _ = parse_retention(_process_properties(process), f"{process_key}.bpmn", process_key)
+            return periods
+    return {}

@@ -1,7 +1,7 @@
 """Embedded job runner: an in-process thread that fires due timers, writes due-date reminders and
 escalations, reminds electors before a ballot's deadline, delivers the outbox (notifications,
-e-mail), sends the daily digest, closes ballots whose deadline passed and deletes expired contact
-data (the database is the truth).
+e-mail), sends the daily digest, closes ballots whose deadline passed, deletes expired contact
+data and, once a day, what the processes' retention periods allow no longer (the database is the truth).
 
 The distributed mode (``engine/distributed.py``: ``hilfenetz beat`` and Celery workers) calls the
 same engine functions per id: ``Instances.fire_timer`` (which ``fire_due_timers`` loops over),
@@ -64,6 +64,7 @@ class EmbeddedJobRunner:
             ("close_due_ballots", hn.close_due_ballots),
             ("start_yearly_directory_reviews", hn.start_yearly_directory_reviews),  # P9, once a year
             ("start_due_agreement_review", hn.start_due_agreement_review),  # P11, once per version
+            ("apply_retention", hn.apply_retention),  # once a day: periods declared in the BPMN
         ]
 
     def _run(self) -> None:

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import network_membership as membership
-from engine import netzwerktreffen, operations, partners, vereinbarung, verzeichnis, voting
+from engine import netzwerktreffen, operations, partners, retention, vereinbarung, verzeichnis, voting
 from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
@@ -68,6 +68,7 @@ from engine.persistence.models import (
     Organisation,
     ProcessDefinition,
     ProcessInstance,
+    RetentionRun,
     User,
     UserTask,
 )
@@ -116,6 +117,10 @@ YEARLY_REVIEW_DAY = "verzeichnispflege.jahresstichtag"
 YEARLY_ROUND = "verzeichnispflege_jahresrunde"
 AGREEMENT_ORIGINAL = "vereinbarung.ausgangsfassung"
 AGREEMENT_PERIOD = "vereinbarung.ueberpruefung_nach"
+
+#: Instance categories the retention job erases per transaction, and who sees its preview.
+RETENTION_BATCH = 500
+RETENTION_VIEWERS = ("Koordination", "Administration", "Datenschutzbeauftragte")
 
 #: Access log entries (and whether contact data exist) are not shown to everyone involved.
 HIDDEN_FROM_HISTORY = (
@@ -1044,6 +1049,32 @@ class Hilfenetz:
     def set_email(self, actor: Actor, email: str) -> None:
         """Set (or, when empty, clear) the actor's own e-mail address."""
         self.notifications.set_email(actor, email)
+
+    # --- Aufbewahrung (engine/retention.py) -----------------------------------------------------
+    def apply_retention(self) -> int:
+        """The daily retention job: erase what the processes' periods allow no longer. Runs once
+        per Berlin day to completion (a batch that hit the limit continues next round)."""
+        now = self.clock.now()
+        day = now.astimezone(BERLIN).date().isoformat()
+        with self.db.read() as session:
+            if session.get(RetentionRun, day) is not None:
+                return 0
+        with self.db.write() as session:
+            count, finished = retention.erase_due(session, now, RETENTION_BATCH)
+            if finished and session.get(RetentionRun, day) is None:  # a second runner may have been first
+                session.add(RetentionRun(day=day, finished_at=now, erased=count))
+            session.commit()
+            return count
+
+    def retention_preview(self, actor: Actor, days: int = 30) -> list[retention.DueErasure]:
+        """What the retention job will erase within ``days`` (nothing is changed)."""
+        if not any(actor.has_role(r) for r in RETENTION_VIEWERS):
+            raise NotPermittedError(
+                "Nur die Koordination, die Administration und die oder der Datenschutzbeauftragte "
+                "dürfen die Löschvorschau sehen."
+            )
+        with self.db.read() as session:
+            return retention.due_erasures(session, self.clock.now() + timedelta(days=days), 1000)
 
 
 def _require_coordination(actor: Actor) -> None:

@@ -526,3 +526,26 @@ class ScheduledJob(Base):
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     dispatched_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class RetentionErasure(Base):
+    """The retention job erased one data category of one ended instance (at most once: the key).
+
+    Holds only what, when and under which period — never the data (engine/retention.py).
+    """
+
+    __tablename__ = "retention_erasure"
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)
+    category: Mapped[str] = mapped_column(String(30), primary_key=True)
+    erased_at: Mapped[datetime]
+    period: Mapped[str] = mapped_column(String(20))
+    items: Mapped[int] = mapped_column(Integer)
+
+
+class RetentionRun(Base):
+    """One row per calendar day (Berlin) on which the retention job finished all that was due."""
+
+    __tablename__ = "retention_run"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    finished_at: Mapped[datetime]
+    erased: Mapped[int] = mapped_column(Integer)

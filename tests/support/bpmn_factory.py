@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
@@ -129,15 +130,50 @@ NOTIZ_FORM = {
 }
 
 
+#: Retention periods test processes get when they declare none (deployment insists on them).
+TEST_RETENTION = {"falldaten": "P1Y", "entwuerfe": "P1M", "kontaktdaten": "P3M", "benachrichtigungen": "P6M"}
+_PROCESS_TAG = re.compile(r"<bpmn:process\b[^>]*?(?<!/)>")
+
+
+def retention_properties(periods: dict[str, str] | None = None) -> str:
+    return "".join(
+        f'<camunda:property name="aufbewahrung.{k}" value="{v}" />'
+        for k, v in (TEST_RETENTION if periods is None else periods).items()
+    )
+
+
+def with_retention(text: str) -> str:
+    """Add the test retention periods to every process of ``text`` that declares none."""
+    if "aufbewahrung." in text:
+        return text
+
+    text = re.sub(
+        r"(<bpmn:process\b[^>]*?>\s*<bpmn:extensionElements>\s*<camunda:properties>)",
+        lambda m: m.group(1) + retention_properties(),
+        text,
+    )
+
+    def add(match: re.Match[str]) -> str:
+        if re.match(r"\s*<bpmn:extensionElements>", text[match.end() :]):
+            return match.group(0)  # the properties list got the periods above
+        block = f"<bpmn:extensionElements><camunda:properties>{retention_properties()}"
+        return f"{match.group(0)}{block}</camunda:properties></bpmn:extensionElements>"
+
+    return _PROCESS_TAG.sub(add, text)
+
+
 def write_definitions(
     root: Path, bpmn: dict[str, str], forms: dict[str, dict[str, object]] | None = None
 ) -> tuple[Path, Path]:
-    """Write BPMN texts (file stem -> xml) and forms into ``root/processes`` and ``root/forms``."""
+    """Write BPMN texts (file stem -> xml) and forms into ``root/processes`` and ``root/forms``.
+
+    A process without retention periods gets :data:`TEST_RETENTION` (see :func:`with_retention`).
+    """
     processes, form_dir = root / "processes", root / "forms"
     processes.mkdir(parents=True, exist_ok=True)
     form_dir.mkdir(parents=True, exist_ok=True)
     for stem, text in bpmn.items():
-        (processes / f"{stem}.bpmn").write_text(text, encoding="utf-8")
+        (processes / f"{stem}.bpmn").write_text(with_retention(text), encoding="utf-8")
     for form in [NOTIZ_FORM, *(forms or {}).values()]:
         (form_dir / f"{form['id']}.form").write_text(json.dumps(form), encoding="utf-8")
     return processes, form_dir
