@@ -110,8 +110,8 @@ def _due_of(
         .limit(limit)
     )
     for instance_id, ended_at in rows:
-        due_at = ended_at + length
-        if due_at <= until:
+        due_at = ended_at + length if ended_at is not None else None
+        if due_at is not None and due_at <= until:
             yield DueErasure(
                 instance_id,
                 definition.process_key,

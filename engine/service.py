@@ -18,8 +18,8 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from engine import dsgvo, netzwerktreffen, operations, partners, retention, vereinbarung, verzeichnis, voting
 from engine import network_membership as membership
-from engine import netzwerktreffen, operations, partners, retention, vereinbarung, verzeichnis, voting
 from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
@@ -44,6 +44,7 @@ from engine.dispatch import (
     job_finished,
     undo_dispatch,
 )
+from engine.dsgvo_pdf import export_pdf
 from engine.errors import (
     InvalidDefinitionError,
     InvalidSubmissionError,
@@ -1076,10 +1077,103 @@ class Hilfenetz:
         with self.db.read() as session:
             return retention.due_erasures(session, self.clock.now() + timedelta(days=days), 1000)
 
+    # --- Betroffenenrechte, DSGVO Art. 15 und 17 (engine/dsgvo.py) --------------------------------
+    def find_people(self, actor: Actor, query: str) -> list[dsgvo.PersonHit]:
+        _require_data_protection(actor)
+        with self.db.read() as session:
+            return dsgvo.find_people(session, query)
+
+    def export_account(self, actor: Actor, username: str, fmt: str = "json") -> dsgvo.PersonalDataExport:
+        """Everything stored about a staff account: for the Datenschutzbeauftragte, or one's own."""
+        if actor.username != username:
+            _require_data_protection(actor, "Auskünfte über andere Personen geben")
+        now = self.clock.now()
+        with self.db.write() as session:
+            user = dsgvo.user_by_name(session, username)
+            export = dsgvo.account_export(session, user, now, actor.display_name)
+            audit(
+                session,
+                now,
+                actor,
+                "dsgvo_auskunft",
+                None,
+                detail={"art": "konto", "konto": user.id, "format": fmt},
+            )
+            session.commit()
+            return export
+
+    def export_subject(self, actor: Actor, text: str, fmt: str = "json") -> dsgvo.PersonalDataExport:
+        """Everything stored about a data subject found by name or pseudonym (contact data, consents)."""
+        _require_data_protection(actor, "Auskünfte über Betroffene geben")
+        now = self.clock.now()
+        with self.db.write() as session:
+            export = dsgvo.subject_export(session, text, now, actor.display_name)
+            records = [row[0] for row in export.sections[0].rows]
+            detail = {"art": "betroffene", "datensaetze": records, "format": fmt}
+            audit(session, now, actor, "dsgvo_auskunft", None, detail=detail)
+            session.commit()
+            return export
+
+    @staticmethod
+    def personal_data_pdf(export: dsgvo.PersonalDataExport) -> bytes:
+        return export_pdf(export)
+
+    def account_erasure(self, actor: Actor, username: str, *, confirm: bool = False) -> dsgvo.ErasurePlan:
+        """The erasure plan of a staff account (``confirm=False``) or its execution (audited)."""
+        _require_data_protection(actor, "Konten löschen")
+        now = self.clock.now()
+        with self.db.write() as session:
+            user = dsgvo.user_by_name(session, username)
+            if not confirm:
+                return dsgvo.account_erasure_plan(session, user, now)
+            plan = dsgvo.erase_account(session, user, now)
+            audit(
+                session,
+                now,
+                actor,
+                "dsgvo_loeschung",
+                None,
+                detail={"art": "konto", "konto": user.id, **_outcome(plan)},
+            )
+            session.commit()
+            return plan
+
+    def subject_erasure(self, actor: Actor, text: str, *, confirm: bool = False) -> dsgvo.ErasurePlan:
+        """The erasure plan of a data subject's contact data, or its execution (audited)."""
+        _require_data_protection(actor, "Daten Betroffener löschen")
+        now = self.clock.now()
+        with self.db.write() as session:
+            if not confirm:
+                return dsgvo.subject_erasure_plan(session, text)
+            plan, erased = dsgvo.erase_subject(session, text, now)
+            audit(
+                session,
+                now,
+                actor,
+                "dsgvo_loeschung",
+                None,
+                detail={"art": "betroffene", "datensaetze": erased, **_outcome(plan)},
+            )
+            session.commit()
+            return plan
+
 
 def _require_coordination(actor: Actor) -> None:
     if not (actor.has_role("Koordination") or actor.has_role("Administration")):
         raise NotPermittedError("Nur die Koordination oder die Administration darf Partner verwalten.")
+
+
+def _require_data_protection(actor: Actor, what: str = "Personen suchen") -> None:
+    if not actor.has_role(dsgvo.DSB_ROLE):
+        raise NotPermittedError(f"Nur die oder der Datenschutzbeauftragte darf {what}.")
+
+
+def _outcome(plan: dsgvo.ErasurePlan) -> dict[str, Any]:
+    """What an erasure did, for the audit trail: categories and counts, never the data."""
+    return {
+        "ausgefuehrt": {i.what: i.count for i in plan.items if i.action != dsgvo.KEEP},
+        "behalten": {i.what: i.reason for i in plan.items if i.action == dsgvo.KEEP},
+    }
 
 
 def _require_administration(actor: Actor) -> None:

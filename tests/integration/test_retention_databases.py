@@ -33,7 +33,9 @@ SECRET = "Erika Mustermann, Hauptstraße 3"
 def periodic_bpmn(periods: dict[str, str] = PERIODS) -> str:
     block = f"<bpmn:extensionElements><camunda:properties>{retention_properties(periods)}"
     return chain_bpmn(tasks=1).replace(
-        'isExecutable="true">', f'isExecutable="true">{block}</camunda:properties></bpmn:extensionElements>', 1
+        'isExecutable="true">',
+        f'isExecutable="true">{block}</camunda:properties></bpmn:extensionElements>',
+        1,
     )
 
 
@@ -106,7 +108,9 @@ def _row(hn: Hilfenetz, instance_id: int) -> dict[str, Any]:
         }
 
 
-def test_the_job_erases_exactly_what_is_due_and_logs_it_without_data(hn: Hilfenetz, clock: ManualClock) -> None:
+def test_the_job_erases_exactly_what_is_due_and_logs_it_without_data(
+    hn: Hilfenetz, clock: ManualClock
+) -> None:
     user = actor_lookup(hn)("fachkraft.frauenberatung")
     first = _finished_case(hn, user)
     clock.advance(timedelta(days=1))
@@ -165,7 +169,10 @@ def test_the_preview_lists_what_falls_due_within_30_days(hn: Hilfenetz, clock: M
     first = _finished_case(hn, user)
     dsb = actor_lookup(hn)("datenschutz.kreis")
     soon = hn.retention_preview(dsb, days=25)
-    assert [(d.instance_id, d.category) for d in soon] == [(first, "entwuerfe"), (first, "benachrichtigungen")]
+    assert [(d.instance_id, d.category) for d in soon] == [
+        (first, "entwuerfe"),
+        (first, "benachrichtigungen"),
+    ]
     assert soon[0].due_at == clock.now() + timedelta(days=10)
     assert _erased(hn) == set()  # a preview changes nothing
     with pytest.raises(Exception, match="Löschvorschau"):

@@ -9,7 +9,7 @@ from engine.checks import check_files
 from engine.errors import InvalidDefinitionError, ScriptError
 from engine.persistence.models import ProcessInstance
 from tests.conftest import actor_lookup
-from tests.support.bpmn_factory import chain_bpmn, script_bpmn
+from tests.support.bpmn_factory import chain_bpmn, script_bpmn, with_retention
 
 XXE = '<?xml version="1.0"?>\n<!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>\n' + chain_bpmn().split(
     "\n", 1
@@ -39,11 +39,11 @@ def test_deploy_refuses_oversized_file(hn):
 
 def test_deploy_reports_missing_form_and_wrong_process_id(hn):
     path = hn.settings.processes_dir / "falsch.bpmn"
-    path.write_text(chain_bpmn(pid="anders"), encoding="utf-8")
+    path.write_text(with_retention(chain_bpmn(pid="anders")), encoding="utf-8")
     with pytest.raises(InvalidDefinitionError) as err:
         hn.deploy_file(path)
     assert "id = Dateiname" in err.value.problems[0].reason
-    path.write_text(chain_bpmn(pid="falsch", form="gibtsnicht"), encoding="utf-8")
+    path.write_text(with_retention(chain_bpmn(pid="falsch", form="gibtsnicht")), encoding="utf-8")
     with pytest.raises(InvalidDefinitionError) as err:
         hn.deploy_file(path)
     assert "gibtsnicht" in err.value.problems[0].reason
@@ -77,7 +77,7 @@ def test_harmless_script_task_runs(engine_for):
 
 def test_check_command_lists_problems(hn, tmp_path):
     bad = tmp_path / "ohne.bpmn"
-    bad.write_text(chain_bpmn(pid="ohne", groups="Fachkraft@@x"), encoding="utf-8")
+    bad.write_text(with_retention(chain_bpmn(pid="ohne", groups="Fachkraft@@x")), encoding="utf-8")
     problems = check_files([bad, hn.settings.processes_dir / "kette.bpmn"], hn.settings.forms_dir)
     assert problems and all(p.file == "ohne.bpmn" for p in problems)
     assert any("Kandidatengruppe" in p.reason for p in problems)

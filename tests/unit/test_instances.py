@@ -10,7 +10,7 @@ from engine.errors import ConflictError, InvalidSubmissionError, NotPermittedErr
 from engine.service import Hilfenetz
 from engine.worklist import WorklistQuery
 from tests.conftest import actor_lookup
-from tests.support.bpmn_factory import chain_bpmn, loop_bpmn, timer_bpmn
+from tests.support.bpmn_factory import chain_bpmn, loop_bpmn, timer_bpmn, with_retention
 
 
 def first_task(hn: Hilfenetz, actor, view: str = "alle"):
@@ -165,7 +165,7 @@ def test_deploy_is_idempotent_and_versions_change_with_content(hn, tmp_path):
     again = hn.deploy_all()
     assert [p.version for p in again] == [1]
     processes = hn.settings.processes_dir
-    (processes / "kette.bpmn").write_text(chain_bpmn(tasks=2), encoding="utf-8")
+    (processes / "kette.bpmn").write_text(with_retention(chain_bpmn(tasks=2)), encoding="utf-8")
     assert hn.deploy_file(processes / "kette.bpmn").version == 2
 
 

@@ -23,7 +23,7 @@ from engine.service import Hilfenetz
 from engine.workflow_state import WorkflowCache
 from engine.worklist import WorklistQuery
 from tests.conftest import actor_lookup, build_engine
-from tests.support.bpmn_factory import write_definitions
+from tests.support.bpmn_factory import with_retention, write_definitions
 
 DEFS = (
     '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -632,9 +632,11 @@ def test_contact_data_go_soon_after_their_case_has_ended(
 def test_a_second_process_listening_to_the_same_message_is_refused(chain: Hilfenetz, tmp_path: Any) -> None:
     listener = tmp_path / "mithoerer.bpmn"
     listener.write_text(
-        _with_route(RECEIVER)
-        .replace('id="empfaenger"', 'id="mithoerer"')
-        .replace('id="d_empfaenger"', 'id="d_m"'),
+        with_retention(
+            _with_route(RECEIVER)
+            .replace('id="empfaenger"', 'id="mithoerer"')
+            .replace('id="d_empfaenger"', 'id="d_m"')
+        ),
         encoding="utf-8",
     )
     with pytest.raises(InvalidDefinitionError) as refused:

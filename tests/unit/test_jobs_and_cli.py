@@ -10,7 +10,7 @@ import pytest
 from engine.jobs import EmbeddedJobRunner
 from engine.worklist import WorklistQuery
 from tests.conftest import actor_lookup
-from tests.support.bpmn_factory import chain_bpmn, timer_bpmn
+from tests.support.bpmn_factory import chain_bpmn, timer_bpmn, with_retention
 from webapp.cli import main
 
 
@@ -37,7 +37,7 @@ def test_runner_fires_due_timers_in_its_thread(engine_for, clock):
 
 def test_check_command_exit_status_and_one_line_per_problem(tmp_path, capsys, monkeypatch):
     good = tmp_path / "kette.bpmn"
-    good.write_text(chain_bpmn(), encoding="utf-8")
+    good.write_text(with_retention(chain_bpmn()), encoding="utf-8")
     forms = tmp_path / "forms"
     forms.mkdir()
     (forms / "notiz.form").write_text(

@@ -15,7 +15,7 @@ from engine.errors import InvalidDefinitionError, ScriptError
 from engine.persistence.models import AuditEvent, Ballot, ProcessInstance, UserTask
 from engine.service import Hilfenetz
 from tests.conftest import actor_lookup, build_engine
-from tests.support.bpmn_factory import ballot_bpmn, write_definitions
+from tests.support.bpmn_factory import ballot_bpmn, with_retention, write_definitions
 
 FRISTEN = {"test.abstimmung": "P7D"}
 
@@ -169,13 +169,13 @@ def test_unknown_or_missing_aktion_is_refused_at_deployment(tmp_path: Path, cloc
     hn = make_engine(tmp_path, clock, ballot_bpmn())
     processes = hn.settings.processes_dir
     unknown = ballot_bpmn(pid="fremd", step_properties='<camunda:property name="aktion" value="rakete"/>')
-    (processes / "fremd.bpmn").write_text(unknown, encoding="utf-8")
+    (processes / "fremd.bpmn").write_text(with_retention(unknown), encoding="utf-8")
     with pytest.raises(InvalidDefinitionError) as refused:
         hn.deploy_file(processes / "fremd.bpmn")
     assert refused.value.problems[0].element == "abstimmen"
     assert "Unbekannter Systemschritt (aktion) „rakete“" in refused.value.problems[0].reason
     missing = ballot_bpmn(pid="leer", step_properties='<camunda:property name="zweck" value="x"/>')
-    (processes / "leer.bpmn").write_text(missing, encoding="utf-8")
+    (processes / "leer.bpmn").write_text(with_retention(missing), encoding="utf-8")
     with pytest.raises(InvalidDefinitionError) as refused:
         hn.deploy_file(processes / "leer.bpmn")
     assert refused.value.problems[0].element == "abstimmen"

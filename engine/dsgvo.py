@@ -1,0 +1,614 @@
+"""Rights of data subjects: access (DSGVO Art. 15) and erasure (Art. 17).
+
+Two kinds of person:
+
+* a **staff account** — account, organisation, roles, absences, tasks claimed or completed,
+  instances started, audit entries with them as actor, notifications, e-mail log, ballots they
+  were electors of and their own votes (a secret ballot stores no choice: the export says so);
+  contact records they recorded are listed by number only (they are data of third persons);
+* a **data subject of a case** — the referral contact records (Kontaktdaten) whose values contain
+  the search text (name or pseudonym), plus the consent records through :func:`consents_of_subject`,
+  a hook into ``engine.consent`` (built separately; without it the section says so).
+
+Erasure first shows a plan: per item erase, anonymise or keep, with the German reason when a duty
+to keep applies. An account is anonymised (name, user name, e-mail, password; roles removed) but
+keeps its id, so the audit trail — which records the actor's id and the name at that time and is
+never rewritten (hash chain) — stays intact and verifiable.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from engine.errors import NotFoundError
+from engine.persistence.models import (
+    Absence,
+    AuditEvent,
+    Ballot,
+    BallotElector,
+    BallotVote,
+    EmailDelivery,
+    Kontaktdaten,
+    Notification,
+    ProcessDefinition,
+    ProcessInstance,
+    User,
+    UserRole,
+    UserTask,
+)
+
+DSB_ROLE = "Datenschutzbeauftragte"
+CONSENT_MODULE = "engine.consent"
+#: At most this many rows per section (the note says when more exist).
+MAX_ROWS = 5000
+MIN_QUERY = 3
+#: No password hash ever equals this: an anonymised account cannot sign in.
+UNUSABLE_PASSWORD = "!"  # noqa: S105
+ERASE, ANONYMISE, KEEP = "löschen", "anonymisieren", "behalten"
+
+
+@dataclass(frozen=True)
+class ExportSection:
+    key: str
+    title: str
+    columns: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    note: str = ""
+
+    def as_json(self) -> list[dict[str, str]]:
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
+
+
+@dataclass(frozen=True)
+class PersonalDataExport:
+    """Everything stored about one person, as the PDF and the JSON show it."""
+
+    kind: str  # konto | betroffene
+    subject: str
+    created_at: datetime
+    created_by: str
+    sections: tuple[ExportSection, ...]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "auskunft": "DSGVO Art. 15",
+            "art": self.kind,
+            "person": self.subject,
+            "erstellt_am": self.created_at.isoformat(),
+            "erstellt_von": self.created_by,
+            "abschnitte": {
+                s.key: {"titel": s.title, "eintraege": s.as_json(), "hinweis": s.note} for s in self.sections
+            },
+        }
+
+
+@dataclass(frozen=True)
+class ErasureItem:
+    """One item of an erasure request: what happens to it and, when it is kept, why."""
+
+    what: str
+    count: int
+    action: str  # löschen | anonymisieren | behalten
+    reason: str = ""
+    record: int | None = None
+    """The contact record the item is about (data subjects)."""
+
+
+@dataclass(frozen=True)
+class ErasurePlan:
+    kind: str
+    subject: str
+    items: tuple[ErasureItem, ...]
+    applied: bool = False
+
+    @property
+    def blocked(self) -> tuple[ErasureItem, ...]:
+        return tuple(i for i in self.items if i.action == KEEP)
+
+
+@dataclass(frozen=True)
+class PersonHit:
+    kind: str  # konto | betroffene
+    key: str  # username, or the search text for contact records
+    label: str
+    detail: str = ""
+
+
+@dataclass
+class _Table:
+    columns: tuple[str, ...]
+    rows: list[tuple[str, ...]] = field(default_factory=list)
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="minutes")
+    if isinstance(value, bool):
+        return "ja" if value else "nein"
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(v) for v in value)
+    return str(value)
+
+
+def _section(
+    key: str, title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], note: str = ""
+) -> ExportSection:
+    texts = [tuple(_text(v) for v in row) for row in rows]
+    if len(texts) > MAX_ROWS:
+        note = f"{note} Gezeigt sind die ersten {MAX_ROWS} von {len(texts)} Einträgen.".strip()
+        texts = texts[:MAX_ROWS]
+    return ExportSection(key, title, tuple(columns), tuple(texts), note)
+
+
+# --- search ----------------------------------------------------------------------------------
+def find_people(session: Session, query: str) -> list[PersonHit]:
+    """Accounts whose user name or name contains ``query``, and whether contact records do."""
+    text = query.strip()
+    if len(text) < MIN_QUERY:
+        return []
+    pattern = f"%{text.lower()}%"
+    hits = [
+        PersonHit("konto", u.username, u.display_name, f"{u.organisation.name} · {u.username}")
+        for u in session.scalars(
+            select(User)
+            .where(or_(func.lower(User.username).like(pattern), func.lower(User.display_name).like(pattern)))
+            .order_by(User.display_name)
+            .limit(50)
+        )
+    ]
+    records = _contact_records(session, text)
+    if records:
+        hits.append(PersonHit("betroffene", text, text, f"{len(records)} Kontaktdatensatz/-sätze"))
+    return hits
+
+
+def _contact_records(session: Session, text: str) -> list[Kontaktdaten]:
+    """Stored contact records whose values contain ``text`` (case-insensitive)."""
+    needle = text.strip().lower()
+    if len(needle) < MIN_QUERY:
+        return []
+    rows = session.scalars(
+        select(Kontaktdaten).where(Kontaktdaten.deleted_at.is_(None)).order_by(Kontaktdaten.id)
+    )
+    return [
+        r for r in rows if any(needle in _text(v).lower() for v in (r.fields.get("values") or {}).values())
+    ]
+
+
+# --- Art. 15: staff account ------------------------------------------------------------------
+def user_by_name(session: Session, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFoundError(f"Kein Konto „{username}“ gefunden. Bitte den Benutzernamen prüfen.")
+    return user
+
+
+def account_export(session: Session, user: User, now: datetime, created_by: str) -> PersonalDataExport:
+    sections = (
+        _account_section(user),
+        _absence_section(session, user),
+        _task_section(session, user),
+        _instance_section(session, user),
+        _ballot_section(session, user),
+        _notification_section(session, user),
+        _email_section(session, user),
+        _recorded_contacts_section(session, user),
+        _audit_section(session, user),
+    )
+    return PersonalDataExport("konto", f"{user.display_name} ({user.username})", now, created_by, sections)
+
+
+def _account_section(user: User) -> ExportSection:
+    rows = [
+        ("Benutzername", user.username),
+        ("Name", user.display_name),
+        ("E-Mail", user.email or ""),
+        ("Organisation", user.organisation.name),
+        ("Rollen", sorted(r.role for r in user.roles)),
+        ("Aktiv", user.active),
+        ("Angelegt am", user.created_at),
+        ("Sprache", user.locale),
+        ("E-Mail-Benachrichtigung", user.notification_preference),
+        ("Fehlgeschlagene Anmeldungen", user.failed_logins),
+        ("Gesperrt bis", user.locked_until),
+    ]
+    return _section("konto", "Konto", ("Angabe", "Wert"), rows)
+
+
+def _names(session: Session, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return {i: n for i, n in session.execute(select(User.id, User.display_name).where(User.id.in_(wanted)))}
+
+
+def _absence_section(session: Session, user: User) -> ExportSection:
+    rows = session.scalars(
+        select(Absence)
+        .where(or_(Absence.user_id == user.id, Absence.substitute_id == user.id))
+        .order_by(Absence.starts_at)
+    ).all()
+    names = _names(session, [a.user_id for a in rows] + [a.substitute_id for a in rows])
+    return _section(
+        "abwesenheiten",
+        "Abwesenheiten und Vertretungen",
+        ("Abwesend", "Vertretung", "Von", "Bis", "Notiz"),
+        [(names.get(a.user_id), names.get(a.substitute_id), a.starts_at, a.ends_at, a.note) for a in rows],
+    )
+
+
+def _process_names(session: Session) -> dict[str, str]:
+    return {k: n for k, n in session.execute(select(ProcessDefinition.process_key, ProcessDefinition.name))}
+
+
+def _task_section(session: Session, user: User) -> ExportSection:
+    names = _process_names(session)
+    rows = session.scalars(
+        select(UserTask)
+        .where(or_(UserTask.assignee_id == user.id, UserTask.completed_by_id == user.id))
+        .order_by(UserTask.created_at)
+    ).all()
+    return _section(
+        "aufgaben",
+        "Übernommene und erledigte Aufgaben",
+        ("Vorgang", "Prozess", "Aufgabe", "Stand", "Erstellt", "Erledigt", "Selbst erledigt"),
+        [
+            (
+                t.instance_id,
+                names.get(t.process_key, t.process_key),
+                t.name,
+                t.status,
+                t.created_at,
+                t.completed_at,
+                t.completed_by_id == user.id,
+            )
+            for t in rows
+        ],
+        "Die Inhalte der Aufgaben gehören zur Fallakte und sind nicht Teil dieser Auskunft.",
+    )
+
+
+def _instance_section(session: Session, user: User) -> ExportSection:
+    names = _process_names(session)
+    rows = session.execute(
+        select(
+            ProcessInstance.id,
+            ProcessInstance.process_key,
+            ProcessInstance.status,
+            ProcessInstance.started_at,
+        )
+        .where(ProcessInstance.started_by_id == user.id)
+        .order_by(ProcessInstance.id)
+    ).all()
+    return _section(
+        "gestartete_vorgaenge",
+        "Gestartete Vorgänge",
+        ("Vorgang", "Prozess", "Stand", "Gestartet"),
+        [(r.id, names.get(r.process_key, r.process_key), r.status, r.started_at) for r in rows],
+    )
+
+
+def _ballot_section(session: Session, user: User) -> ExportSection:
+    electors = session.execute(
+        select(Ballot.id, Ballot.subject, Ballot.secret, BallotElector.exclusion_reason)
+        .join(BallotElector, BallotElector.ballot_id == Ballot.id)
+        .where(or_(BallotElector.member_id == user.id, BallotElector.voter_id == user.id))
+        .order_by(Ballot.id)
+    ).all()
+    votes = {
+        v.ballot_id: v
+        for v in session.scalars(
+            select(BallotVote).where(or_(BallotVote.member_id == user.id, BallotVote.cast_by_id == user.id))
+        )
+    }
+    rows = []
+    for ballot_id, subject, secret, excluded in electors:
+        vote = votes.get(ballot_id)
+        if vote is None:
+            own = "ausgeschlossen: " + excluded if excluded else "keine Stimme abgegeben"
+        elif vote.choice:
+            own = vote.choice
+        else:
+            own = "abgestimmt (geheime Abstimmung: die Wahl wird nicht gespeichert)"
+        rows.append(
+            (ballot_id, subject, "geheim" if secret else "offen", own, vote.cast_at if vote else None)
+        )
+    return _section(
+        "abstimmungen",
+        "Abstimmungen der Steuerungsgruppe",
+        ("Abstimmung", "Gegenstand", "Art", "Eigene Stimme", "Abgegeben am"),
+        rows,
+        "Nur die eigene Stimme; die Stimmen anderer Mitglieder sind nicht Teil dieser Auskunft.",
+    )
+
+
+def _notification_section(session: Session, user: User) -> ExportSection:
+    rows = session.scalars(
+        select(Notification).where(Notification.user_id == user.id).order_by(Notification.created_at)
+    ).all()
+    return _section(
+        "benachrichtigungen",
+        "Benachrichtigungen",
+        ("Erstellt", "Art", "Titel", "Vorgang", "Gelesen"),
+        [(n.created_at, n.kind, n.title, n.instance_id, n.read_at) for n in rows],
+    )
+
+
+def _email_section(session: Session, user: User) -> ExportSection:
+    rows = session.scalars(
+        select(EmailDelivery).where(EmailDelivery.user_id == user.id).order_by(EmailDelivery.created_at)
+    ).all()
+    return _section(
+        "emails",
+        "E-Mail-Protokoll",
+        ("Erstellt", "Art", "Stand", "Gesendet"),
+        [(e.created_at, e.kind, e.status, e.sent_at) for e in rows],
+    )
+
+
+def _recorded_contacts_section(session: Session, user: User) -> ExportSection:
+    rows = session.execute(
+        select(Kontaktdaten.id, Kontaktdaten.instance_id, Kontaktdaten.recorded_at)
+        .where(Kontaktdaten.recorded_by_id == user.id)
+        .order_by(Kontaktdaten.id)
+    ).all()
+    return _section(
+        "erfasste_kontaktdaten",
+        "Von Ihnen erfasste Kontaktdatensätze",
+        ("Datensatz", "Vorgang", "Erfasst"),
+        rows,
+        "Nur Nummer und Zeitpunkt: die Inhalte sind Daten der Betroffenen.",
+    )
+
+
+def _audit_section(session: Session, user: User) -> ExportSection:
+    rows = session.execute(
+        select(AuditEvent.at, AuditEvent.action, AuditEvent.instance_id, AuditEvent.actor_name)
+        .where(AuditEvent.actor_id == user.id)
+        .order_by(AuditEvent.id)
+        .limit(MAX_ROWS + 1)
+    ).all()
+    return _section(
+        "protokoll",
+        "Protokolleinträge (Audit)",
+        ("Zeitpunkt", "Aktion", "Vorgang", "Name im Protokoll"),
+        rows,
+    )
+
+
+# --- Art. 15: data subject of a case ----------------------------------------------------------
+def consents_of_subject(session: Session, pseudonym: str) -> list[dict[str, Any]] | None:
+    """Consent records of a data subject from ``engine.consent.consents_of_subject(session,
+    pseudonym)`` when that module exists (it is built separately); ``None`` when it does not."""
+    try:
+        module = importlib.import_module(CONSENT_MODULE)
+    except ModuleNotFoundError:
+        return None
+    hook = getattr(module, "consents_of_subject", None)
+    if hook is None:
+        return None
+    return [_plain(record) for record in hook(session, pseudonym)]
+
+
+def _plain(record: Any) -> dict[str, Any]:
+    if isinstance(record, Mapping):
+        return dict(record)
+    if is_dataclass(record) and not isinstance(record, type):
+        return asdict(record)
+    return {"eintrag": str(record)}
+
+
+def subject_export(session: Session, text: str, now: datetime, created_by: str) -> PersonalDataExport:
+    records = _contact_records(session, text)
+    names = _process_names(session)
+    keys = {
+        i: v
+        for i, v in session.execute(
+            select(ProcessInstance.id, ProcessInstance.process_key).where(
+                ProcessInstance.id.in_([r.instance_id for r in records])
+            )
+        )
+    }
+    rows = []
+    for r in records:
+        labels: Mapping[str, str] = r.fields.get("labels") or {}
+        values = "; ".join(
+            f"{labels.get(k, k)}: {_text(v)}" for k, v in (r.fields.get("values") or {}).items()
+        )
+        process = names.get(keys.get(r.instance_id, ""), "")
+        rows.append(
+            (
+                r.id,
+                r.instance_id,
+                process,
+                r.recorded_at,
+                r.recorded_by_org,
+                values,
+                r.consent_date,
+                r.consent_scope,
+                r.recipients,
+                r.retention_until,
+            )
+        )
+    contact = _section(
+        "kontaktdaten",
+        "Kontaktdaten aus der Vermittlung",
+        (
+            "Datensatz",
+            "Vorgang",
+            "Prozess",
+            "Erfasst",
+            "Erfasst von",
+            "Angaben",
+            "Einwilligung vom",
+            "Umfang",
+            "Empfänger",
+            "Löschung spätestens",
+        ),
+        rows,
+    )
+    consents = consents_of_subject(session, text)
+    if consents is None:
+        consent = _section(
+            "einwilligungen",
+            "Einwilligungen",
+            ("Hinweis",),
+            [],
+            "Das Einwilligungsmodul ist nicht installiert.",
+        )
+    else:
+        columns = sorted({k for c in consents for k in c}) or ["Eintrag"]
+        consent = _section(
+            "einwilligungen", "Einwilligungen", columns, [[c.get(k) for k in columns] for c in consents]
+        )
+    return PersonalDataExport("betroffene", text, now, created_by, (contact, consent))
+
+
+# --- Art. 17: erasure ------------------------------------------------------------------------
+def _count(session: Session, statement: Any) -> int:
+    return int(session.scalar(statement) or 0)
+
+
+def account_erasure_plan(session: Session, user: User, now: datetime) -> ErasurePlan:
+    def count(model: Any, *where: Any) -> int:
+        return _count(session, select(func.count()).select_from(model).where(*where))
+
+    open_tasks = count(UserTask, UserTask.assignee_id == user.id, UserTask.status == "open")
+    if user.active:
+        account = ErasureItem(
+            "Konto (Name, Benutzername, E-Mail, Rollen)",
+            1,
+            KEEP,
+            "Das Konto ist noch aktiv. Bitte es zuerst unter „Partner“ deaktivieren; dabei gehen offene "
+            "Aufgaben an eine Nachfolge.",
+        )
+    elif open_tasks:
+        account = ErasureItem(
+            "Konto (Name, Benutzername, E-Mail, Rollen)",
+            1,
+            KEEP,
+            f"Dem Konto sind noch {open_tasks} offene Aufgabe(n) zugewiesen. Bitte sie zuerst übergeben.",
+        )
+    else:
+        account = ErasureItem("Konto (Name, Benutzername, E-Mail, Rollen)", 1, ANONYMISE)
+    running = count(Absence, Absence.user_id == user.id, Absence.ends_at > now)
+    items = [
+        account,
+        ErasureItem("Benachrichtigungen", count(Notification, Notification.user_id == user.id), ERASE),
+        ErasureItem(
+            "Beendete Abwesenheiten",
+            count(Absence, Absence.user_id == user.id, Absence.ends_at <= now),
+            ERASE,
+        ),
+        ErasureItem(
+            "Laufende oder geplante Abwesenheiten",
+            running,
+            KEEP,
+            "Die Vertretung regelt gerade, wer die Aufgaben sieht; bitte die Abwesenheit zuerst beenden.",
+        ),
+        ErasureItem(
+            "Protokolleinträge (Audit)",
+            count(AuditEvent, AuditEvent.actor_id == user.id),
+            KEEP,
+            "Rechenschaftspflicht (Art. 5 Abs. 2, Art. 17 Abs. 3 lit. b und e DSGVO): das Protokoll wird nie "
+            "geändert (Hash-Kette); es verweist auf die Kontonummer, die nach der Anonymisierung keinen "
+            "Namen mehr trägt.",
+        ),
+        ErasureItem(
+            "Stimmabgaben",
+            count(BallotVote, BallotVote.member_id == user.id),
+            KEEP,
+            "Nachweis der Beschlussfassung der Steuerungsgruppe (Kooperationsvereinbarung); geheime "
+            "Stimmen sind ohnehin ohne Wahl gespeichert.",
+        ),
+        ErasureItem(
+            "Bearbeitete Aufgaben und gestartete Vorgänge",
+            count(UserTask, UserTask.completed_by_id == user.id),
+            KEEP,
+            "Teil der Fallakten; sie werden nach der Aufbewahrungsfrist des jeweiligen Prozesses gelöscht.",
+        ),
+        ErasureItem(
+            "E-Mail-Protokoll (nur Zustellstatus, keine Inhalte)",
+            count(EmailDelivery, EmailDelivery.user_id == user.id),
+            KEEP,
+            "Nachweis, dass eine Nachricht höchstens einmal versandt wurde; enthält keine Adresse und "
+            "keinen Text.",
+        ),
+    ]
+    return ErasurePlan("konto", user.username, tuple(i for i in items if i.count or i.action != KEEP))
+
+
+def erase_account(session: Session, user: User, now: datetime) -> ErasurePlan:
+    plan = account_erasure_plan(session, user, now)
+    session.execute(delete(Notification).where(Notification.user_id == user.id))
+    session.execute(delete(Absence).where(Absence.user_id == user.id, Absence.ends_at <= now))
+    if plan.items[0].action == ANONYMISE:
+        user.username = f"geloescht-{user.id}"
+        user.display_name = f"Gelöschtes Konto #{user.id}"
+        user.email = None
+        user.password_hash = UNUSABLE_PASSWORD
+        user.active = False
+        user.locked_until = None
+        session.execute(delete(UserRole).where(UserRole.user_id == user.id))
+        session.expire(user, ["roles"])
+    return ErasurePlan(plan.kind, plan.subject, plan.items, applied=True)
+
+
+def subject_erasure_plan(session: Session, text: str) -> ErasurePlan:
+    records = _contact_records(session, text)
+    status = {
+        i: v
+        for i, v in session.execute(
+            select(ProcessInstance.id, ProcessInstance.status).where(
+                ProcessInstance.id.in_([r.instance_id for r in records])
+            )
+        )
+    }
+    items = []
+    for r in records:
+        if status.get(r.instance_id) != "completed":
+            items.append(
+                ErasureItem(
+                    f"Kontaktdatensatz {r.id} (Vorgang #{r.instance_id})",
+                    1,
+                    KEEP,
+                    f"Der Vorgang #{r.instance_id} läuft noch: die Kontaktdaten werden für die vereinbarte "
+                    "Kontaktaufnahme gebraucht (Art. 17 Abs. 3 DSGVO i. V. m. der Einwilligung). "
+                    "Widerruft die Person die Einwilligung, bitte den Vorgang beenden und die Löschung "
+                    "erneut anstoßen.",
+                    r.id,
+                )
+            )
+        else:
+            items.append(
+                ErasureItem(f"Kontaktdatensatz {r.id} (Vorgang #{r.instance_id})", 1, ERASE, "", r.id)
+            )
+    items.append(
+        ErasureItem(
+            "Einwilligungen",
+            0,
+            KEEP,
+            "Einwilligungen und ihr Widerruf werden im Einwilligungsmodul verwaltet; der Nachweis der "
+            "Einwilligung ist aufzubewahren (Art. 7 Abs. 1 DSGVO).",
+        )
+    )
+    return ErasurePlan("betroffene", text, tuple(items))
+
+
+def erase_subject(session: Session, text: str, now: datetime) -> tuple[ErasurePlan, list[int]]:
+    plan = subject_erasure_plan(session, text)
+    allowed = {i.record for i in plan.items if i.action == ERASE and i.record is not None}
+    if allowed:
+        session.execute(
+            update(Kontaktdaten).where(Kontaktdaten.id.in_(allowed)).values(fields={}, deleted_at=now)
+        )
+    return ErasurePlan(plan.kind, plan.subject, plan.items, applied=True), sorted(allowed)
