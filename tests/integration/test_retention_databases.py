@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -177,3 +178,36 @@ def test_the_preview_lists_what_falls_due_within_30_days(hn: Hilfenetz, clock: M
     assert _erased(hn) == set()  # a preview changes nothing
     with pytest.raises(Exception, match="Löschvorschau"):
         hn.retention_preview(user)
+
+
+def test_two_runners_at_once_erase_each_category_once(
+    hn: Hilfenetz, engine_for: Callable[..., Hilfenetz], any_db_url: str, clock: ManualClock
+) -> None:
+    other = engine_for({"kette": periodic_bpmn()}, url=any_db_url)
+    user = actor_lookup(hn)("fachkraft.frauenberatung")
+    cases = [_finished_case(hn, user) for _ in range(4)]
+    clock.advance(timedelta(days=61))
+    barrier = threading.Barrier(2)
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def work(engine: Hilfenetz) -> None:
+        try:
+            barrier.wait()
+            counts.extend(engine.apply_retention() for _ in range(2))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(e,)) for e in (hn, other)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    assert sum(counts) == len(cases) * 4
+    assert _erased(hn) == {(c, k) for c in cases for k in PERIODS}
+    with hn.db.read() as session:
+        logged = session.scalar(
+            select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "aufbewahrung_geloescht")
+        )
+    assert logged == len(cases) * 4
