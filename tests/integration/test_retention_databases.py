@@ -159,6 +159,11 @@ def test_the_job_erases_exactly_what_is_due_and_logs_it_without_data(
     assert all(r != running for r, _ in _erased(hn))  # a running case is never due
     detail = hn.instance_detail(user, first)  # the page still renders from the erased state
     assert detail.status == "completed"
+    with hn.db.read() as session:
+        task_id = session.scalars(select(UserTask.id).where(UserTask.instance_id == first)).first()
+    assert task_id is not None
+    form_data = hn.task_detail(user, task_id).form_data
+    assert SECRET not in json.dumps(form_data, ensure_ascii=False)
 
     clock.advance(timedelta(days=30))
     assert hn.apply_retention() == 2  # kontaktdaten of both
