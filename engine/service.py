@@ -1105,6 +1105,7 @@ class Hilfenetz:
     def export_subject(self, actor: Actor, text: str, fmt: str = "json") -> dsgvo.PersonalDataExport:
         """Everything stored about a data subject found by name or pseudonym (contact data, consents)."""
         _require_data_protection(actor, "Auskünfte über Betroffene geben")
+        _require_search_text(text)
         now = self.clock.now()
         with self.db.write() as session:
             export = dsgvo.subject_export(session, text, now, actor.display_name)
@@ -1141,6 +1142,7 @@ class Hilfenetz:
     def subject_erasure(self, actor: Actor, text: str, *, confirm: bool = False) -> dsgvo.ErasurePlan:
         """The erasure plan of a data subject's contact data, or its execution (audited)."""
         _require_data_protection(actor, "Daten Betroffener löschen")
+        _require_search_text(text)
         now = self.clock.now()
         with self.db.write() as session:
             if not confirm:
@@ -1166,6 +1168,12 @@ def _require_coordination(actor: Actor) -> None:
 def _require_data_protection(actor: Actor, what: str = "Personen suchen") -> None:
     if not actor.has_role(dsgvo.DSB_ROLE):
         raise NotPermittedError(f"Nur die oder der Datenschutzbeauftragte darf {what}.")
+
+
+def _require_search_text(text: str) -> None:
+    if len(text.strip()) < dsgvo.MIN_QUERY:
+        message = f"Bitte mindestens {dsgvo.MIN_QUERY} Zeichen des Namens oder Pseudonyms angeben."
+        raise InvalidSubmissionError(message, {"q": message})
 
 
 def _outcome(plan: dsgvo.ErasurePlan) -> dict[str, Any]:

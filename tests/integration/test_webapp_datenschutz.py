@@ -109,6 +109,9 @@ def test_the_officer_searches_exports_and_erases_with_confirmation(
     with hn.db.read() as session:
         assert session.scalars(select(User.display_name).where(User.id == user.id)).one() == "Lena Probe"
     assert client.post("/datenschutz/betroffene/loeschen", data={"q": "x"}).status_code == 400  # CSRF
+    for path in ("/datenschutz/betroffene/loeschen", "/datenschutz/betroffene/auskunft.pdf"):
+        short = client.post(path, data={"csrf_token": token, "q": " a "})
+        assert short.status_code == 422 and "mindestens 3 Zeichen" in short.get_data(as_text=True)
 
 
 def test_the_coordination_sees_the_preview_but_cannot_search(client: FlaskClient) -> None:
