@@ -64,7 +64,9 @@ def _read_legal_bases(path: Path, mtime: float) -> tuple[LegalBasis, ...]:
 def legal_bases(processes_dir: Path) -> tuple[LegalBasis, ...]:
     """The named legal bases the coordinators may choose from (re-read when the file changes)."""
     path = processes_dir / LEGAL_BASES_FILE
-    return _read_legal_bases(path, path.stat().st_mtime if path.exists() else 0.0)
+    if not path.exists():
+        return ()  # without the list no legal basis can be chosen: identified only with consent
+    return _read_legal_bases(path, path.stat().st_mtime)
 
 
 def legal_basis_options(processes_dir: Path) -> list[dict[str, str]]:
