@@ -324,7 +324,7 @@ def _sniff(document: Upload | None, errors: dict[str, str]) -> tuple[str, str] |
 
 
 def _safe_filename(name: str, extension: str) -> str:
-    stem = re.sub(r"[^A-Za-z0-9ÄÖÜäöüß._-]+", "_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1])
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1])
     stem = stem.rsplit(".", 1)[0].strip("._")[:80] or "einwilligung"
     return f"{stem}.{extension}"
 

@@ -126,14 +126,8 @@ def run_step(hn: Hilfenetz, clock: ManualClock, instance_id: int, step: dict[str
         check_sees(hn, instance_id, step)
     elif "contact_data" in step:
         check_contact_data(hn, instance_id, step)
-    elif "consent" in step:  # an Einwilligung recorded on the case page (engine/consent.py)
-        hn.record_consent(look(step["as"]), instance_id, ConsentInput(**step["consent"]))
-    elif "withdraw_consent" in step:  # the newest consent of the case is withdrawn
-        actor = look(step["as"])
-        newest = hn.consents_of_case(actor, instance_id)[-1]
-        hn.withdraw_consent(actor, newest.id, step["withdraw_consent"])
-    elif "variables" in step:
-        check_variables(hn, instance_id, step)
+    elif {"consent", "withdraw_consent", "variables"} & set(step):
+        run_consent_step(hn, instance_id, step)
     else:
         raise AssertionError(f"unbekannter Schritt {step}")
 
@@ -190,13 +184,28 @@ def check_contact_data(hn: Hilfenetz, instance_id: int, step: dict[str, Any]) ->
                 assert name not in state, f"{name} steht in den Prozessdaten von Vorgang {member}"
 
 
+def run_consent_step(hn: Hilfenetz, instance_id: int, step: dict[str, Any]) -> None:
+    """``{"consent": {…ConsentInput}, "as": user}`` records an Einwilligung on the case page;
+    ``{"withdraw_consent": by, "as": user}`` withdraws the case's newest one; ``variables`` checks data."""
+    if "variables" in step:
+        check_variables(hn, instance_id, step)
+        return
+    actor = actor_lookup(hn)(step["as"])
+    if "consent" in step:
+        hn.record_consent(actor, instance_id, ConsentInput(**step["consent"]))
+    else:
+        newest = hn.consents_of_case(actor, instance_id)[-1]
+        hn.withdraw_consent(actor, newest.id, step["withdraw_consent"])
+
+
 def check_variables(hn: Hilfenetz, instance_id: int, step: dict[str, Any]) -> None:
     """``{"variables": {name: value}, "at": element}``: the data of the instance's open task at
     that element (without ``at``: the data the finished instance ended with)."""
     with hn.db.read() as session:
         workflow = hn.runtime.peek(session, session.get(ProcessInstance, instance_id))
         if "at" in step:
-            found = [t for t in workflow.get_tasks(state=TaskState.READY) if t.task_spec.bpmn_id == step["at"]]
+            ready = workflow.get_tasks(state=TaskState.READY)
+            found = [t for t in ready if t.task_spec.bpmn_id == step["at"]]
             assert found, f"keine offene Aufgabe {step['at']}"
             data = found[0].data
         else:
