@@ -207,3 +207,20 @@ def test_recording_without_the_csrf_token_is_refused(client, case):
         k: v for k, v in form_data(token, form="muendlich", witness="Kollegin").items() if k != "csrf_token"
     }
     assert client.post(f"/vorgaenge/{case}/einwilligungen/neu", data=data).status_code == 400
+
+
+def test_consent_labels_and_engine_messages_have_english_translations():
+    from engine import consent
+    from webapp import consents
+    from webapp.i18n import _CATALOGUE
+
+    texts = [
+        *consent.CATEGORIES.values(),
+        *consent.FORMS.values(),
+        *consents.FIELD_LABELS.values(),
+        consent.WITHDRAWN_TITLE,
+        "Diese Datei ist kein PDF, PNG oder JPEG. Bitte das unterschriebene Formular in einem dieser "
+        "Formate hochladen.",
+        "Bei einer mündlichen Einwilligung bitte den Namen der Zeugin oder des Zeugen angeben.",
+    ]
+    assert [t for t in texts if t not in _CATALOGUE["en"]] == []
