@@ -206,6 +206,19 @@ def read_contact_data(
     return tuple(_view(r, names) for r in allowed)
 
 
+def contact_consent_withdrawn(session: Session, actor: Actor, instance_id: int) -> bool:
+    """Whether a consent that named the actor's organisation for contact data of this case (or up
+    its chain) was withdrawn — the task page then says so instead of silently showing nothing."""
+    withdrawn = session.scalars(
+        select(ConsentRecord.recipients).where(
+            ConsentRecord.instance_id.in_(chain(session, instance_id)),
+            ConsentRecord.kontaktdaten_id.is_not(None),
+            ConsentRecord.withdrawn_at.is_not(None),
+        )
+    )
+    return any(actor.organisation in recipients for recipients in withdrawn)
+
+
 def _may_read(session: Session, actor: Actor, row: Kontaktdaten, now: datetime) -> bool:
     """The recording organisation reads its own record; anyone else only through a consent that
     is not withdrawn and names them (the refusal is audited by :func:`require_transfer`)."""

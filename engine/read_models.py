@@ -111,6 +111,8 @@ class TaskDetail:
     active_elements: tuple[str, ...]
     history: tuple[HistoryEntry, ...]
     contact_records: tuple[ContactRecordView, ...] = ()
+    contact_consent_withdrawn: bool = False
+    """A consent that named the actor's organisation for this case's contact data was withdrawn."""
 
 
 @dataclass(frozen=True)

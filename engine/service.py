@@ -55,7 +55,7 @@ from engine.errors import (
 )
 from engine.forms import referenced_names
 from engine.instances import Completion, Instances, latest_definition
-from engine.kontaktdaten import purge_expired, read_contact_data
+from engine.kontaktdaten import contact_consent_withdrawn, purge_expired, read_contact_data
 from engine.mail import Mailer, SmtpMailer
 from engine.meeting_calendar import calendar_bytes
 from engine.notifications import Notifications
@@ -482,6 +482,9 @@ class Hilfenetz:
             contact_records=read_contact_data(session, actor, instance.id, now, task_id=row.id)
             if with_contacts and shows_contact_data(version, row.element_id)
             else (),
+            contact_consent_withdrawn=with_contacts
+            and shows_contact_data(version, row.element_id)
+            and contact_consent_withdrawn(session, actor, instance.id),
         )
 
     def instance_detail(self, actor: Actor, instance_id: int) -> InstanceDetail:

@@ -186,7 +186,8 @@ def test_withdrawal_asks_first_then_stops_the_next_read_and_tells_the_recipients
     assert "widerrufen" in client.get(f"/vorgaenge/{case}/einwilligungen").get_data(as_text=True)
     hn.notifications.deliver_outbox()
     login(client, "fachkraft.frauenberatung")
-    assert "Erika Beispiel" not in client.get(f"/aufgaben/{contact_task}").get_data(as_text=True)
+    task_page = client.get(f"/aufgaben/{contact_task}").get_data(as_text=True)
+    assert "Erika Beispiel" not in task_page and "Kontaktdaten wurde widerrufen" in task_page
     notices = client.get("/benachrichtigungen").get_data(as_text=True)
     assert "Eine Einwilligung wurde widerrufen" in notices and "Erika" not in notices
     with hn.db.read() as session:
