@@ -8,13 +8,21 @@ from collections.abc import Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from engine.clock import ManualClock
-from engine.persistence.models import AuditEvent, ConsentDocument, ConsentRecord, Notification
+from engine.consent import ConsentInput
+from engine.persistence.models import (
+    AuditEvent,
+    ConsentDocument,
+    ConsentRecord,
+    Notification,
+    ProcessInstance,
+)
 from engine.service import Hilfenetz
 from engine.settings import REPO_ROOT
 from engine.worklist import WorklistQuery
@@ -225,3 +233,82 @@ def test_consent_labels_and_engine_messages_have_english_translations():
         "Bei einer mündlichen Einwilligung bitte den Namen der Zeugin oder des Zeugen angeben.",
     ]
     assert [t for t in texts if t not in _CATALOGUE["en"]] == []
+
+
+def conference_request(hn: Hilfenetz, wanted: list[str]) -> int:
+    data = json.loads((PROCESSES / "fallkonferenz.scenarios.json").read_text(encoding="utf-8"))
+    start = {
+        **data["scenarios"][0]["start"]["data"],
+        "gewuenschte_organisationen": wanted,
+        "modus": "identifiziert",
+    }
+    return hn.start(actor_lookup(hn)("fachkraft.frauenberatung"), "fallkonferenz", start)
+
+
+def check_request(hn: Hilfenetz, instance_id: int, **choice: Any) -> dict[str, Any]:
+    """The coordinators accept it as identified; returns the data the organising step starts with."""
+    task = task_of(hn, "koordination.jugendamt", instance_id, "Task_AnfragePruefen")
+    hn.complete(
+        actor_lookup(hn)("koordination.jugendamt"), task, {"pruefung_ergebnis": "identifiziert", **choice}
+    )
+    organise = task_of(hn, "fachkraft.frauenberatung", instance_id, "Task_Organisieren")
+    with hn.db.read() as session:
+        row = session.get(ProcessInstance, instance_id)
+        return dict(hn.runtime.peek(session, row).get_task_from_id(UUID(organise)).data)
+
+
+def test_a_consent_covering_only_some_participants_keeps_the_conference_anonymous(hn):
+    instance_id = conference_request(hn, ["kreisjugendamt", "kreispolizei"])
+    requester = actor_lookup(hn)("fachkraft.frauenberatung")
+    hn.record_consent(
+        requester,
+        instance_id,
+        ConsentInput(
+            "FK-1", ["falldaten"], ["kreisjugendamt"], "Fallkonferenz", "2026-01-05", "muendlich", "Kollegin"
+        ),
+    )
+    data = check_request(hn, instance_id, grundlage_art="einwilligung")
+    assert (data["konferenz_modus"], data["pruefung_ergebnis"]) == ("anonym", "anonym")
+    assert "nicht abgedeckt: Kreispolizeibehörde Soest" in data["modus_hinweis"]
+
+
+def test_a_legal_basis_from_the_list_allows_an_identified_conference(hn):
+    instance_id = conference_request(hn, ["kreisjugendamt", "kreispolizei"])
+    data = check_request(
+        hn,
+        instance_id,
+        grundlage_art="rechtsgrundlage",
+        rechtsgrundlage="stgb_34",
+        rechtsgrundlage_begruendung="Gegenwärtige Gefahr für Leib und Leben.",
+    )
+    assert data["konferenz_modus"] == "identifiziert" and data["modus_grundlage"].startswith("§ 34 StGB")
+    with hn.db.read() as session:
+        modes = session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "fallkonferenz_modus")
+        ).all()
+    assert modes == [{"modus": "identifiziert", "grundlage": data["modus_grundlage"], "einwilligung": None}]
+
+
+def test_the_migration_gives_contact_records_stored_before_it_their_consent_record(hn, case):
+    from alembic import command
+
+    from engine.persistence.schema import alembic_config, upgrade
+
+    with hn.db.write() as session:
+        before = session.execute(select(ConsentRecord.kontaktdaten_id, ConsentRecord.recipients)).all()
+    config = alembic_config(hn.db.url)
+    with hn.db.write_engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0012")  # as if the contact record had been stored before 0013
+        connection.commit()
+    upgrade(hn.db)
+    with hn.db.read() as session:
+        after = session.execute(select(ConsentRecord.kontaktdaten_id, ConsentRecord.recipients)).all()
+    assert before and [tuple(r) for r in after] == [tuple(r) for r in before]
+    assert counselling_sees_contact_data(hn, case)
+
+
+def counselling_sees_contact_data(hn: Hilfenetz, instance_id: int) -> bool:
+    counsellor = actor_lookup(hn)("fachkraft.frauenberatung")
+    task = task_of(hn, "fachkraft.frauenberatung", instance_id, "Task_Kontaktaufnahme")
+    return bool(hn.task_detail(counsellor, task).contact_records)
