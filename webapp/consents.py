@@ -3,7 +3,7 @@ witness), withdraw (with confirmation), download the signed form (audited)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.wrappers import Response
 
@@ -53,7 +53,8 @@ def _new_page(instance_id: int, errors: dict[str, str] | None = None, status: in
 @bp.get("/vorgaenge/<int:instance_id>/einwilligungen/neu")
 def new(instance_id: int) -> tuple[str, int]:
     """The form to record a consent (the case must be visible to me)."""
-    hilfenetz().consents_of_case(current_actor(), instance_id)  # 404 for the uninvolved
+    if not hilfenetz().may_view_instance(current_actor(), instance_id):
+        abort(404)
     return _new_page(instance_id)
 
 
