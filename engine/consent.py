@@ -204,17 +204,7 @@ def consent_from_referral(
         recorded_by_id=actor.id,
         recorded_by_org=actor.organisation,
     )
-    session.add(record)
-    session.flush()
-    audit(
-        session,
-        now,
-        actor,
-        "einwilligung_erfasst",
-        instance_id,
-        detail={"einwilligung": record.id, "empfaenger": record.recipients, "kategorien": categories},
-    )
-    return record.id
+    return _store(session, record, actor, now)
 
 
 def record_consent(
@@ -245,13 +235,12 @@ def record_consent(
         recorded_by_id=actor.id,
         recorded_by_org=actor.organisation,
     )
-    session.add(record)
-    session.flush()
+    consent_id = _store(session, record, actor, now)
     if sniffed is not None and given.document is not None:
         media_type, extension = sniffed
         session.add(
             ConsentDocument(
-                consent_id=record.id,
+                consent_id=consent_id,
                 filename=_safe_filename(given.document.filename, extension),
                 media_type=media_type,
                 size=len(given.document.content),
@@ -259,14 +248,15 @@ def record_consent(
                 content=given.document.content,
             )
         )
-    audit(
-        session,
-        now,
-        actor,
-        "einwilligung_erfasst",
-        instance_id,
-        detail={"einwilligung": record.id, "empfaenger": record.recipients, "kategorien": record.categories},
-    )
+    return consent_id
+
+
+def _store(session: Session, record: ConsentRecord, actor: Actor, now: datetime) -> int:
+    """Insert the record and audit it (recipients and categories, never the subject)."""
+    session.add(record)
+    session.flush()
+    detail = {"einwilligung": record.id, "empfaenger": record.recipients, "kategorien": record.categories}
+    audit(session, now, actor, "einwilligung_erfasst", record.instance_id, detail=detail)
     return record.id
 
 
