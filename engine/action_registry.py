@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from engine import arbeitsgruppe, membership_steps, netzwerk_steps, netzwerktreffen, voting_step
+from engine import (
+    arbeitsgruppe,
+    consent_steps,
+    membership_steps,
+    netzwerk_steps,
+    netzwerktreffen,
+    voting_step,
+)
 from engine.actions import ActionHandler
 
 ACTION_HANDLERS: dict[str, ActionHandler] = {
@@ -11,4 +18,5 @@ ACTION_HANDLERS: dict[str, ActionHandler] = {
     **arbeitsgruppe.HANDLERS,
     **membership_steps.HANDLERS,
     **netzwerk_steps.HANDLERS,
+    **consent_steps.HANDLERS,
 }

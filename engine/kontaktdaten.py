@@ -7,6 +7,10 @@ with the consent recorded in the same form (fields ``einwilligung``, ``einwillig
 submission is refused, so a careless click cannot store them. Only the recording organisation and
 the organisations the consent names can read them, every read is audited, and they are emptied
 after the configured retention period (the deletion is audited too).
+
+Each record gets a consent record (:mod:`engine.consent`) in the same transaction; a recipient's
+read goes through :func:`engine.consent.require_transfer`, so a withdrawn consent hides the data
+from every recipient at once (also down the chain P1 → P1a).
 """
 
 from __future__ import annotations
@@ -19,14 +23,13 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
-from engine.errors import InvalidSubmissionError
+from engine.consent import chain, consent_from_referral, require_transfer
+from engine.errors import InvalidSubmissionError, NotPermittedError
 from engine.forms import FieldSpec, FormDefinition
-from engine.persistence.models import AuditEvent, Kontaktdaten, Organisation, ProcessInstance
+from engine.persistence.models import AuditEvent, ConsentRecord, Kontaktdaten, Organisation
 from engine.read_models import Actor, ContactRecordView
 from engine.runtime import audit, audit_values
 
-#: How far up the chain of message-started instances a record is found (P1 → P1a).
-MAX_CHAIN = 10
 NO_CONSENT = (
     "Kontaktdaten dürfen nur mit Einwilligung der Betroffenen gespeichert werden. Bitte die "
     "Einwilligung erfassen oder die Kontaktdaten leeren."
@@ -167,20 +170,17 @@ def store_contact_data(
         task_id=task_id,
         detail={"datensatz": record_id, "empfaenger": list(submission.recipients)},
     )
+    consent_from_referral(
+        session,
+        instance_id=instance_id,
+        kontaktdaten_id=int(record_id),
+        recipients=submission.recipients,
+        scope=submission.scope,
+        consent_date=submission.consent_date,
+        actor=actor,
+        now=now,
+    )
     return int(record_id)
-
-
-def _chain(session: Session, instance_id: int) -> list[int]:
-    """The instance and the instances whose messages started it (P1a → P1)."""
-    ids = [instance_id]
-    for _ in range(MAX_CHAIN):
-        parent = session.scalar(
-            select(ProcessInstance.parent_instance_id).where(ProcessInstance.id == ids[-1])
-        )
-        if parent is None or parent in ids:
-            break
-        ids.append(parent)
-    return ids
 
 
 def read_contact_data(
@@ -189,12 +189,10 @@ def read_contact_data(
     """Records of the case the actor's organisation may read; each read is audited."""
     rows = session.scalars(
         select(Kontaktdaten)
-        .where(Kontaktdaten.instance_id.in_(_chain(session, instance_id)), Kontaktdaten.deleted_at.is_(None))
+        .where(Kontaktdaten.instance_id.in_(chain(session, instance_id)), Kontaktdaten.deleted_at.is_(None))
         .order_by(Kontaktdaten.id)
     ).all()
-    allowed = [
-        r for r in rows if actor.organisation == r.recorded_by_org or actor.organisation in r.recipients
-    ]
+    allowed = [r for r in rows if _may_read(session, actor, r, now)]
     if not allowed:
         return ()
     names = {slug: name for slug, name in session.execute(select(Organisation.slug, Organisation.name))}
@@ -206,6 +204,36 @@ def read_contact_data(
         ],
     )
     return tuple(_view(r, names) for r in allowed)
+
+
+def contact_consent_withdrawn(session: Session, actor: Actor, instance_id: int) -> bool:
+    """Whether a consent that named the actor's organisation for contact data of this case (or up
+    its chain) was withdrawn — the task page then says so instead of silently showing nothing."""
+    withdrawn = session.scalars(
+        select(ConsentRecord.recipients).where(
+            ConsentRecord.instance_id.in_(chain(session, instance_id)),
+            ConsentRecord.kontaktdaten_id.is_not(None),
+            ConsentRecord.withdrawn_at.is_not(None),
+        )
+    )
+    return any(actor.organisation in recipients for recipients in withdrawn)
+
+
+def _may_read(session: Session, actor: Actor, row: Kontaktdaten, now: datetime) -> bool:
+    """The recording organisation reads its own record; anyone else only through a consent that
+    is not withdrawn and names them (the refusal is audited by :func:`require_transfer`)."""
+    if actor.organisation == row.recorded_by_org:
+        return True
+    if actor.organisation not in row.recipients:
+        return False  # not a recipient at all: no transfer was ever meant, nothing to log
+    consent = session.scalars(select(ConsentRecord).where(ConsentRecord.kontaktdaten_id == row.id)).first()
+    if consent is None:
+        return False
+    try:
+        require_transfer(session, consent, actor.organisation, ["kontaktdaten"], now, actor=actor)
+    except NotPermittedError:
+        return False
+    return True
 
 
 def _view(row: Kontaktdaten, names: Mapping[str, str]) -> ContactRecordView:

@@ -128,6 +128,19 @@ def vacancy_mail(to: str, base_url: str) -> Mail:
     return Mail(to, "Steuerungsgruppe: Nachbesetzung nötig", body)
 
 
+def consent_withdrawn_mail(to: str, base_url: str) -> Mail:
+    """A consent naming the recipient's organisation was withdrawn: neutral text, only the link."""
+    base = base_url.rstrip("/")
+    body = (
+        "Guten Tag,\n\n"
+        "in Hilfenetz wurde eine Einwilligung widerrufen, die Ihre Organisation betrifft. "
+        "Daten, die sie abdeckte, werden ab sofort nicht mehr an Sie weitergegeben. "
+        f"Einzelheiten sehen Sie nach der Anmeldung unter:\n{base}/benachrichtigungen\n\n"
+        f"Sie können Ihre Benachrichtigungen unter {base}/benachrichtigungen einstellen.\n"
+    )
+    return Mail(to, "Hilfenetz: Einwilligung widerrufen", body)
+
+
 def digest_mail(to: str, base_url: str, count: int, ballots: int = 0) -> Mail:
     """The daily digest: only the number of new tasks (and of new ballots) and the links."""
     base = base_url.rstrip("/")

@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
+from engine.consent import WITHDRAWN_KIND, WITHDRAWN_TITLE
 from engine.directory import substitutes_of, users_with_keys
 from engine.errors import InvalidSubmissionError, NotFoundError
 from engine.forms import EMAIL_MAX, EMAIL_RE
@@ -45,6 +46,7 @@ from engine.mail import (
     MailNotSent,
     MailUncertain,
     ballot_mail,
+    consent_withdrawn_mail,
     digest_mail,
     meeting_mail,
     task_mail,
@@ -82,6 +84,7 @@ HANDLED_KINDS = (
     *BALLOT_KINDS,
     *MEETING_EVENT_KINDS,
     VACANCY_KIND,
+    WITHDRAWN_KIND,
 )
 #: The e-mail log's kind per outbox kind.
 MAIL_KINDS = {
@@ -93,6 +96,7 @@ MAIL_KINDS = {
     INVITATION_KIND: "einladung",
     WARNING_KIND: "warnung",
     VACANCY_KIND: "vakanz",
+    WITHDRAWN_KIND: "widerruf",
 }
 LEITUNG = "Leitung"
 COORDINATION = "Koordination@*"
@@ -224,6 +228,8 @@ class Notifications:
             return self._prepare_meeting_event(session, row, now)
         if row.kind == VACANCY_KIND:
             return self._prepare_vacancy(session, row, now)
+        if row.kind == WITHDRAWN_KIND:
+            return self._prepare_consent_withdrawn(session, row, now)
         task = session.get(UserTask, str(row.payload.get("task_id", "")))
         if task is None or task.status != "open":
             return Claim(row.id, ())
@@ -293,6 +299,20 @@ class Notifications:
             mail = self._mail_if_wanted(session, row, user, now)
             if mail is not None:
                 mails.append(Sending(mail[0], vacancy_mail(mail[1], self.base_url)))
+        return Claim(row.id, tuple(mails))
+
+    def _prepare_consent_withdrawn(self, session: Session, row: Outbox, now: datetime) -> Claim:
+        """A consent was withdrawn: every member of each recipient organisation is told, with a
+        neutral title and the case link only (no case data)."""
+        instance_id = row.payload.get("instance_id")
+        users = users_with_keys(session, {f"*@{org}" for org in row.payload.get("organisationen", [])})
+        mails = []
+        for user in sorted(users, key=lambda u: u.id):
+            notice = Notification(task_id=None, instance_id=instance_id, title=WITHDRAWN_TITLE)
+            self._notify(session, row, user, now, notice)
+            mail = self._mail_if_wanted(session, row, user, now)
+            if mail is not None:
+                mails.append(Sending(mail[0], consent_withdrawn_mail(mail[1], self.base_url)))
         return Claim(row.id, tuple(mails))
 
     def _mail_if_wanted(

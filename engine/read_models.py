@@ -111,6 +111,8 @@ class TaskDetail:
     active_elements: tuple[str, ...]
     history: tuple[HistoryEntry, ...]
     contact_records: tuple[ContactRecordView, ...] = ()
+    contact_consent_withdrawn: bool = False
+    """A consent that named the actor's organisation for this case's contact data was withdrawn."""
 
 
 @dataclass(frozen=True)
@@ -324,3 +326,35 @@ class MeetingView:
     starts_at: datetime
     ends_at: datetime
     status: str  # geplant|durchgefuehrt|abgesagt
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    """An Einwilligung as the involved organisations see it (never the signed form's content)."""
+
+    id: int
+    subject: str
+    instance_id: int | None
+    categories: tuple[str, ...]
+    recipients: tuple[str, ...]
+    purpose: str
+    given_to: str
+    given_to_person: str | None
+    given_on: str
+    form: str
+    witness: str | None
+    recorded_at: datetime
+    recorded_by: str
+    withdrawn_at: datetime | None
+    withdrawn_by: str | None
+    withdrawal_recorded_by: str | None
+    document_name: str | None
+    document_size: int | None
+    may_withdraw: bool
+
+
+@dataclass(frozen=True)
+class ConsentDocumentFile:
+    filename: str
+    media_type: str
+    content: bytes

@@ -18,13 +18,24 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import dsgvo, netzwerktreffen, operations, partners, retention, vereinbarung, verzeichnis, voting
+from engine import (
+    consent,
+    dsgvo,
+    netzwerktreffen,
+    operations,
+    partners,
+    retention,
+    vereinbarung,
+    verzeichnis,
+    voting,
+)
 from engine import network_membership as membership
 from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
 from engine.assignment import may_start
 from engine.clock import Clock, SystemClock
+from engine.consent_steps import legal_basis_options
 from engine.definitions import Bundle, DefinitionSource, SpecCache, build_bundle
 from engine.deployment import deploy_bundle
 from engine.directory import (
@@ -55,7 +66,7 @@ from engine.errors import (
 )
 from engine.forms import referenced_names
 from engine.instances import Completion, Instances, latest_definition
-from engine.kontaktdaten import purge_expired, read_contact_data
+from engine.kontaktdaten import contact_consent_withdrawn, purge_expired, read_contact_data
 from engine.mail import Mailer, SmtpMailer
 from engine.meeting_calendar import calendar_bytes
 from engine.notifications import Notifications
@@ -81,6 +92,8 @@ from engine.read_models import (
     BallotLink,
     BallotMinutes,
     BallotSummary,
+    ConsentDocumentFile,
+    ConsentView,
     HistoryEntry,
     InstanceDetail,
     InstanceSummary,
@@ -131,6 +144,11 @@ HIDDEN_FROM_HISTORY = (
     "kontaktdaten_erfasst",
     "kontaktdaten_gelesen",
     "kontaktdaten_geloescht",
+    "einwilligung_erfasst",
+    "einwilligung_widerrufen",
+    "einwilligung_dokument_gelesen",
+    "einwilligungen_angesehen",
+    "weitergabe_verweigert",
 )
 
 
@@ -480,6 +498,9 @@ class Hilfenetz:
             contact_records=read_contact_data(session, actor, instance.id, now, task_id=row.id)
             if with_contacts and shows_contact_data(version, row.element_id)
             else (),
+            contact_consent_withdrawn=with_contacts
+            and shows_contact_data(version, row.element_id)
+            and contact_consent_withdrawn(session, actor, instance.id),
         )
 
     def instance_detail(self, actor: Actor, instance_id: int) -> InstanceDetail:
@@ -836,7 +857,52 @@ class Hilfenetz:
         return {
             "organisation_options": self.organisations.options(),
             "user_options": partners.user_options(session),
+            "rechtsgrundlage_options": legal_basis_options(self.settings.processes_dir),
         }
+
+    # --- Einwilligungen (engine/consent.py) ----------------------------------------------------
+    def consent_choices(self) -> tuple[dict[str, str], list[OrganisationView]]:
+        """The data categories and the partner organisations a consent may name."""
+        return dict(consent.CATEGORIES), self.organisations.all()
+
+    def consents_of_case(self, actor: Actor, instance_id: int) -> list[ConsentView]:
+        """Consents of a case, for the organisations they name (the case must be visible)."""
+        with self.db.write() as session:
+            row = self._visible_instance(session, actor, instance_id)
+            found = consent.consents_of_case(session, actor, row.id)
+            audit(session, self.clock.now(), actor, "einwilligungen_angesehen", row.id)
+            session.commit()
+            return found
+
+    def record_consent(self, actor: Actor, instance_id: int, given: consent.ConsentInput) -> int:
+        with self.db.write() as session:
+            row = self._visible_instance(session, actor, instance_id)
+            consent_id = consent.record_consent(session, actor, row.id, given, self.clock.now())
+            session.commit()
+            return consent_id
+
+    def consent_detail(self, actor: Actor, consent_id: int) -> ConsentView:
+        with self.db.read() as session:
+            return consent.consent_of(session, actor, consent_id)
+
+    def withdraw_consent(self, actor: Actor, consent_id: int, withdrawn_by: str) -> None:
+        """Stops every later transfer and tells the recipient organisations."""
+        with self.db.write() as session:
+            consent.withdraw(session, actor, consent_id, withdrawn_by, self.clock.now())
+            session.commit()
+
+    def consent_document(self, actor: Actor, consent_id: int) -> ConsentDocumentFile:
+        with self.db.write() as session:
+            document = consent.document_of(session, actor, consent_id, self.clock.now())
+            session.commit()
+            return document
+
+    def _visible_instance(self, session: Session, actor: Actor, instance_id: int) -> ProcessInstance:
+        row = session.get(ProcessInstance, instance_id)
+        if row is None:
+            raise NotFoundError("Vorgang nicht gefunden.")
+        self.instances.check_may_view(session, actor, row)
+        return row
 
     # --- P6 Netzwerktreffen: yearly check and calendar file ------------------------------------
     def warn_second_meeting(self) -> int:

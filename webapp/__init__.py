@@ -12,6 +12,7 @@ from webapp import (
     absences,
     auth,
     ballots,
+    consents,
     datenschutz,
     errors,
     i18n,
@@ -60,6 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         verzeichnis,
         operations,
         datenschutz,
+        consents,
     ):
         subsystem.init_app(app)
     return app

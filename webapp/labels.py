@@ -51,8 +51,10 @@ ACTIONS = {
     "vereinbarung_unterschriften": "Unterschriften zur Kooperationsvereinbarung erfasst",
     "vereinbarung_ueberarbeitet": "Neue Fassung der Kooperationsvereinbarung in Kraft",
     "vereinbarung_bestaetigt": "Fortgeltung der Kooperationsvereinbarung festgehalten",
+    # Einwilligungen (the access entries are hidden from the history, see engine/service.py)
+    "fallkonferenz_modus": "Form der Fallkonferenz geprüft: {modus}",
 }
-PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang", "an")
+PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang", "an", "modus")
 NOTIFICATION_KINDS = {
     "task_created": "Neue Aufgabe",
     "task_reminder": "Erinnerung: Frist läuft bald ab",
@@ -62,6 +64,7 @@ NOTIFICATION_KINDS = {
     "termin_einladung": "Einladung (Netzwerktreffen)",
     "netzwerktreffen_warnung": "Netzwerktreffen nicht terminiert",
     "steuerungsgruppe_vakanz": "Vakanz in der Steuerungsgruppe",
+    "einwilligung_widerrufen": "Einwilligung widerrufen",
 }
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
 MESSAGE_NAMES = {"neuer_vorfall": "neuer Vorfall (Wiedereröffnung)"}

@@ -549,3 +549,49 @@ class RetentionRun(Base):
     day: Mapped[str] = mapped_column(String(10), primary_key=True)
     finished_at: Mapped[datetime]
     erased: Mapped[int] = mapped_column(Integer)
+
+
+class ConsentRecord(Base):
+    """An Einwilligung (release from confidentiality): whose data (a pseudonym, never the clear
+    name), which data categories, to which organisations, for what, given to whom and when, how
+    (signed form, verbally before a witness, or in the referral form), and its withdrawal.
+
+    Every transfer of personal data between organisations checks it (``engine/consent.py``).
+    """
+
+    __tablename__ = "consent_record"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subject: Mapped[str] = mapped_column(String(100), index=True)
+    """Pseudonym or case reference of the person whose data it covers."""
+    instance_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"), index=True)
+    kontaktdaten_id: Mapped[int | None] = mapped_column(ForeignKey("kontaktdaten.id"), index=True)
+    """The referral contact record whose inline consent created this record, if any."""
+    categories: Mapped[list[str]] = mapped_column(JSON)
+    recipients: Mapped[list[str]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(Text)
+    given_to_org: Mapped[str] = mapped_column(String(80))
+    given_to_user_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    given_on: Mapped[str] = mapped_column(String(10))
+    form: Mapped[str] = mapped_column(String(20))  # schriftlich|muendlich|formular
+    witness: Mapped[str | None] = mapped_column(String(200))
+    recorded_at: Mapped[datetime]
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    recorded_by_org: Mapped[str] = mapped_column(String(80))
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by: Mapped[str | None] = mapped_column(String(200))
+    """Who declared the withdrawal (e.g. the person herself, her lawyer)."""
+    withdrawal_recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    withdrawal_recorded_by_org: Mapped[str | None] = mapped_column(String(80))
+
+
+class ConsentDocument(Base):
+    """The signed consent form (PDF, PNG or JPEG, size-limited); every download is audited."""
+
+    __tablename__ = "consent_document"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    consent_id: Mapped[int] = mapped_column(ForeignKey("consent_record.id"), unique=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    media_type: Mapped[str] = mapped_column(String(50))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)

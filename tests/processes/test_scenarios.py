@@ -17,6 +17,7 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.clock import ManualClock
+from engine.consent import ConsentInput
 from engine.errors import HilfenetzError
 from engine.persistence.models import Ballot, BallotElector, ProcessInstance
 from engine.projection import parse_iso_duration
@@ -125,6 +126,8 @@ def run_step(hn: Hilfenetz, clock: ManualClock, instance_id: int, step: dict[str
         check_sees(hn, instance_id, step)
     elif "contact_data" in step:
         check_contact_data(hn, instance_id, step)
+    elif {"consent", "withdraw_consent", "variables"} & set(step):
+        run_consent_step(hn, instance_id, step)
     else:
         raise AssertionError(f"unbekannter Schritt {step}")
 
@@ -179,6 +182,36 @@ def check_contact_data(hn: Hilfenetz, instance_id: int, step: dict[str, Any]) ->
             state = session.get(ProcessInstance, member).state.decode("utf-8")
             for name in step.get("never_in_state", []):
                 assert name not in state, f"{name} steht in den Prozessdaten von Vorgang {member}"
+
+
+def run_consent_step(hn: Hilfenetz, instance_id: int, step: dict[str, Any]) -> None:
+    """``{"consent": {…ConsentInput}, "as": user}`` records an Einwilligung on the case page;
+    ``{"withdraw_consent": by, "as": user}`` withdraws the case's newest one; ``variables`` checks data."""
+    if "variables" in step:
+        check_variables(hn, instance_id, step)
+        return
+    actor = actor_lookup(hn)(step["as"])
+    if "consent" in step:
+        hn.record_consent(actor, instance_id, ConsentInput(**step["consent"]))
+    else:
+        newest = hn.consents_of_case(actor, instance_id)[-1]
+        hn.withdraw_consent(actor, newest.id, step["withdraw_consent"])
+
+
+def check_variables(hn: Hilfenetz, instance_id: int, step: dict[str, Any]) -> None:
+    """``{"variables": {name: value}, "at": element}``: the data of the instance's open task at
+    that element (without ``at``: the data the finished instance ended with)."""
+    with hn.db.read() as session:
+        workflow = hn.runtime.peek(session, session.get(ProcessInstance, instance_id))
+        if "at" in step:
+            ready = workflow.get_tasks(state=TaskState.READY)
+            found = [t for t in ready if t.task_spec.bpmn_id == step["at"]]
+            assert found, f"keine offene Aufgabe {step['at']}"
+            data = found[0].data
+        else:
+            data = workflow.data
+    got = {k: data.get(k) for k in step["variables"]}
+    assert got == step["variables"], got
 
 
 def check_children(hn: Hilfenetz, instance_id: int, expected: list[dict[str, Any]]) -> None:
