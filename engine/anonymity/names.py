@@ -11,11 +11,14 @@ A name that is also an ordinary German noun or a sentence-initial function word 
 ``Sommer``, ``Bauer``, ``Nur``) is *ambiguous*: the detector reports it only with context
 (a title, a role, a second name). ``data/ambiguous_names.txt`` lists those collisions; it was
 derived once with ``scripts/anonymity_wordlists.py`` from the German Wiktionary noun list of the
-``german-nouns`` package (CC BY-SA 4.0) and extended by hand.
+``german-nouns`` package (CC BY-SA 4.0) and extended by hand; ``data/german_nouns.txt.gz``
+(same source) holds German noun lemmas and plurals, so that an unlisted word after a title or role
+("Frau Bürgermeisterin", "die Mutter Angst") is not taken for a name.
 """
 
 from __future__ import annotations
 
+import gzip
 import importlib
 from functools import cache
 from pathlib import Path
@@ -59,11 +62,16 @@ def _transliterate(word: str, table: dict[str, str]) -> str:
 class NameLists:
     """First names, family names and the ambiguous ones (all as written, capitalised)."""
 
-    def __init__(self, first: set[str], last: set[str], ambiguous: set[str]) -> None:
+    def __init__(self, first: set[str], last: set[str], ambiguous: set[str], nouns: set[str]) -> None:
         self.first = frozenset(first)
         self.last = frozenset(last)
         self.all = self.first | self.last
         self.ambiguous = frozenset(ambiguous)
+        self.nouns = frozenset(nouns)
+
+    def is_noun(self, token: str) -> bool:
+        """A German common noun (lemma or plural) — not a name unless a name list says so."""
+        return token in self.nouns
 
     def is_name(self, token: str) -> bool:
         return token in self.all
@@ -109,4 +117,6 @@ def name_lists() -> NameLists:
             first |= {_transliterate(n, table) for n in _provider_names(locale, _FIRST)}
             last |= {_transliterate(n, table) for n in _provider_names(locale, _LAST)}
     extra = _read_list("extra_names.txt")
-    return NameLists(_split(first | extra), _split(last | extra), _read_list("ambiguous_names.txt"))
+    with gzip.open(DATA / "german_nouns.txt.gz", "rt", encoding="utf-8") as handle:
+        nouns = set(handle.read().split())
+    return NameLists(_split(first | extra), _split(last | extra), _read_list("ambiguous_names.txt"), nouns)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
+from engine.anonymity.names import name_lists
 from engine.anonymity.places import AMBIGUOUS_VILLAGES, TOWNS, VILLAGES
 
 __all__ = ["RULE_FINDERS", "Span"]
@@ -155,6 +156,10 @@ AGE_PHRASE = re.compile(
     r"|\b\d{1,3}\s?J\.(?=[\s,;)])"
     r"|\bwird\s(?:im\s\w+\s)?\d{1,3}\b(?=\s|[.,])"
 )
+_AGE_BAND_BEFORE = re.compile(
+    r"(?:\b(?:und|bis|oder|über|unter|etwa|ca\.|circa|rund|knapp|fast|mindestens|höchstens|Mitte|Anfang|Ende)"
+    r"|\d\s?[-–])\s*$"
+)
 AGE_IN_BRACKETS = re.compile(
     rf"\b(?:{'|'.join(sorted(PERSON_NOUNS))})(?:\s{_CAP})?\s?(?P<age>\(\d{{1,2}}(?:\s?J\.?)?\)|,\s\d{{1,2}}(?:\sJ\.)?(?=,))"
 )
@@ -174,7 +179,7 @@ _FACILITY_NEXT_OK = {
     "Möhnesee", "Welver", "Wickede", "Anröchte", "Bad",
 }  # fmt: skip
 _NOUN_SUFFIX = re.compile(
-    r"(?:ung|ungen|heit|keit|schaft|tion|tionen|tät|nis|nisse|ismus|ment|ik|ien|enz|anz|ität)$"
+    r"(?:ung|ungen|heit|heiten|keit|keiten|schaft|schaften|tion|tionen|tät|nis|nisse|ismus|ment|ik|ien|enz|anz|ität)$"
 )
 _FACILITY_OBJECTS = frozenset(
     [
@@ -255,7 +260,8 @@ _GENERIC_SCHOOL_WORDS = re.compile(
     r"(?:schule|gymnasium|kindergarten|kita)$"
 )
 WORKPLACE = re.compile(
-    rf"\b(?:arbeitet|arbeitete|beschäftigt|angestellt|tätig|jobbt|Arbeitgeber(?:in)?:?)\s(?:ist\s)?(?:bei|im|in\sder|für)?\s?"
+    r"\b(?:(?:arbeitet|arbeitete|beschäftigt|angestellt|tätig|jobbt)\s(?:bei|beim|für)|Arbeitgeber(?:in)?:|"
+    r"Arbeitgeber(?:in)?\sist)\s"
     rf"(?:der\sFirma\s|dem\s|der\s|Firma\s)?{_CAP}(?:\s(?:{_CAP}|&|und|GmbH|AG|KG|OHG|UG|e\.K\.))*"
     rf"|\bFirma\s{_CAP}(?:\s(?:{_CAP}|&|GmbH|AG|KG))*"
     rf"|\b{_CAP}(?:\s{_CAP})*\s(?:GmbH|AG|KG|OHG|UG|e\.K\.|GbR|Co\.\sKG)(?=\W|$)"
@@ -263,7 +269,7 @@ WORKPLACE = re.compile(
 _WORKPLACE_GENERIC = re.compile(
     r"(?:Jugendamt|Polizei|Kreis|Stadt|Gemeinde|Jobcenter|Caritas|Diakonie|AWO|Frauenhaus|Frauenberatung|"
     r"Beratungsstelle|Netzwerk|Schule|Kita|Klinik|Krankenhaus|Praxis|Gericht|Amt|Zeitarbeitsfirma|"
-    r"Reinigungsfirma|Pflegedienst|Spedition|Supermarkt|Discounter|Bäckerei|Gastronomie|Handel)\b"
+    r"Reinigungsfirma|Pflegedienst|Spedition|Supermarkt|Discounter|Bäckerei|Gastronomie|Handel|Region)\b"
 )
 _PLACE_PREPOSITION = re.compile(r"(?:\bin|\baus|\bnach|\bbei|\bvon|\bOrtsteil|\bOT|\bDorf|\bim\sOrtsteil)\s$")
 
@@ -302,7 +308,9 @@ def find_addresses(text: str) -> Iterator[Span]:
 
 def find_birth_and_age(text: str) -> Iterator[Span]:
     yield from _iter(BIRTH, "geburtsdatum", text)
-    yield from _iter(AGE_PHRASE, "alter", text)
+    for match in AGE_PHRASE.finditer(text):
+        if not _AGE_BAND_BEFORE.search(text[max(0, match.start() - 24) : match.start()]):
+            yield "alter", match.start(), match.end()
     for match in AGE_IN_BRACKETS.finditer(text):
         start, end = match.span("age")
         yield "alter", start + (2 if text[start] == "," else 0), end
@@ -322,7 +330,8 @@ def find_facilities(text: str) -> Iterator[Span]:
     for match in WORKPLACE.finditer(text):
         named = match.group()
         last = named.split()[-1]
-        if _WORKPLACE_GENERIC.search(named) or last in TOWNS:
+        company = re.search(r"\b(?:GmbH|AG|KG|OHG|UG|e\.K\.|GbR)$", named)
+        if not company and (_WORKPLACE_GENERIC.fullmatch(last) or last in TOWNS):
             continue
         yield "einrichtung", match.start(), match.end()
 
@@ -331,6 +340,8 @@ def _is_named_facility(found: str) -> bool:
     words = found.split()
     if len(words) == 1:
         return not _GENERIC_SCHOOL_WORDS.match(found)
+    if words[1] in {"im", "am", "an"} and name_lists().is_noun(words[-1]):
+        return False  # "eine Grundschule im Stadtgebiet", "die Kita am Park"
     if words[1] in {"am", "an", "im", "in", "auf", "zum", "zur", "St.", "Sankt"} or words[1][:1] in '„"':
         return True
     name = words[1]
@@ -342,8 +353,9 @@ def _is_named_facility(found: str) -> bool:
 
 
 def find_places(text: str) -> Iterator[Span]:
-    for match in re.finditer(rf"\b{_CAP}(?:\s{_CAP})?", text):
-        for candidate in (match.group(), match.group().split()[0]):
+    for match in re.finditer(rf"\b(?=({_CAP}(?:\s{_CAP})?))", text):
+        pair = match.group(1)
+        for candidate in (pair, pair.split()[0]):
             if candidate in AMBIGUOUS_VILLAGES:
                 if _PLACE_PREPOSITION.search(text[max(0, match.start() - 14) : match.start()]):
                     yield "ort", match.start(), match.start() + len(candidate)

@@ -30,64 +30,23 @@ _TOKEN = re.compile(r"(?:[ae]l-|[AE]l-)?[A-ZÄÖÜÇŞİĆČŽŠĐŁŚŹŻĂȘȚ
 TITLES = frozenset({"Frau", "Herr", "Herrn", "Hr.", "Fr.", "Familie", "Fam.", "Eheleute", "Geschwister"})
 ACADEMIC = frozenset({"Dr.", "Prof.", "Dipl.", "Dres."})
 ROLES = frozenset(
-    [
-        "Mutter",
-        "Vater",
-        "Kindesmutter",
-        "Kindesvater",
-        "Kindsmutter",
-        "Kindsvater",
-        "KM",
-        "KV",
-        "Tochter",
-        "Sohn",
-        "Kind",
-        "Oma",
-        "Opa",
-        "Großmutter",
-        "Großvater",
-        "Tante",
-        "Onkel",
-        "Bruder",
-        "Schwester",
-        "Ehemann",
-        "Ehefrau",
-        "Partner",
-        "Partnerin",
-        "Lebensgefährte",
-        "Lebensgefährtin",
-        "Ex-Partner",
-        "Ex-Mann",
-        "Ex-Frau",
-        "Nachbarin",
-        "Nachbar",
-        "Klientin",
-        "Klient",
-        "Schülerin",
-        "Schüler",
-        "Stiefvater",
-        "Stiefmutter",
-        "Cousin",
-        "Cousine",
-        "Neffe",
-        "Nichte",
-        "Enkel",
-        "Enkelin",
-        "Baby",
-        "Säugling",
-        "Mädchen",
-        "Junge",
-    ]
+    """Betroffene Betroffenen Geschädigte Beschuldigte Täter Täterin Bewohnerin Patientin Patient
+    Mutter Vater Kindesmutter Kindesvater Kindsmutter Kindsvater KM KV Tochter Sohn Kind Oma Opa
+    Großmutter Großvater Tante Onkel Bruder Schwester Ehemann Ehefrau Partner Partnerin
+    Lebensgefährte Lebensgefährtin Ex-Partner Ex-Mann Ex-Frau Nachbarin Nachbar Klientin Klient
+    Schülerin Schüler Stiefvater Stiefmutter Cousin Cousine Neffe Nichte Enkel Enkelin Baby
+    Säugling Mädchen Junge""".split()  # noqa: SIM905
 )
 _ARTICLES = re.compile(
-    r"(?:\b(?:die|der|den|dem|des|eine|einer|einem|ein|jede|diese|dieser|keine)|[a-zäöüß]+(?:e|en|er))\s+$"
+    r"(?:\b(?:die|der|den|dem|des|eine|einer|einem|ein|jede|diese|dieser|keine)|\b[a-zäöüß]+(?:e|en|er))\s+$"
 )
 _NOUN_SUFFIX = re.compile(
     r"(?:ung|ungen|heit|keit|schaft|tion|tät|nis|ismus|ment|enz|anz|ität|ik|ie|ien|ei|ur|ling|chen|tum|sal|"
     r"amt|haus|stelle|beratung|hilfe|dienst|kraft|team|rat|bund|verein|recht|gericht|schutz|"
     r"gespräch|termin|kontakt|tag|zeit|plan|punkt|frage|fall|bericht|arbeit|ort|weise)$"
 )
-_FOREIGN_LETTERS = re.compile(r"[şğıİŞĞćčžšđłńśźżășțőűøåñ]")
+_NOT_NAMES = TITLES | ACADEMIC | ROLES
+_FOREIGN_LETTERS = re.compile(r"[şğıİŞĞćčžšđłńśźżășțőűøåñêûîçë]")
 _FOREIGN_ENDINGS = re.compile(
     r"(?:ović|ovic|ević|evic|[^aeiou]ić|ski|ska|sky|cki|cka|wicz|czyk|czak|oğlu|oglu|escu|eanu|enko|chuk|"
     r"shvili|adze|yan|jan|yev|yeva|ov|ova|ev|eva|zadeh|ullah|uddin)$"
@@ -106,7 +65,7 @@ def find_names(text: str) -> Iterator[Span]:
     tokens = [(m.group().rstrip("."), m.start(), m.end()) for m in _TOKEN.finditer(text)]
     marked = [False] * len(tokens)
     for index, (word, start, _end) in enumerate(tokens):
-        if lists.is_unambiguous_name(word) or _looks_foreign(word):
+        if lists.is_unambiguous_name(word) or _looks_foreign(word) or _first_and_family(text, tokens, index):
             marked[index] = True
             continue
         prev = tokens[index - 1] if index else None
@@ -114,24 +73,40 @@ def find_names(text: str) -> Iterator[Span]:
             continue
         previous_word = text[prev[1] : prev[2]]
         if _after_title(text, tokens, index, previous_word, word) or (
-            previous_word in ROLES and (lists.is_name(word) or _looks_foreign(word))
+            previous_word in ROLES and _could_be_name(word)
         ):
             marked[index] = True
     _spread(tokens, marked, text)
     yield from _merge(tokens, marked)
 
 
-def _after_title(text: str, tokens: list[tuple[str, int, int]], index: int, previous: str, word: str) -> bool:
-    if previous in ACADEMIC:
-        return not _NOUN_SUFFIX.search(word)
-    if previous not in TITLES:
+def _first_and_family(text: str, tokens: list[tuple[str, int, int]], index: int) -> bool:
+    """A listed first name directly followed by a listed family name ("Anna Schulte")."""
+    if index + 1 >= len(tokens):
         return False
-    if _NOUN_SUFFIX.search(word) or word in TITLES:
+    lists = name_lists()
+    word, _start, end = tokens[index]
+    following, next_start, _next_end = tokens[index + 1]
+    if text[end:next_start].strip() or word in _NOT_NAMES or following in _NOT_NAMES:
+        return False
+    return word in lists.first and following in lists.last
+
+
+def _could_be_name(word: str) -> bool:
+    """After a role or title: a listed name, a foreign-looking word, or a word that is no noun."""
+    lists = name_lists()
+    if lists.is_name(word) or _looks_foreign(word):
+        return True
+    return not (lists.is_noun(word) or _NOUN_SUFFIX.search(word) or word in TITLES or word in ROLES)
+
+
+def _after_title(text: str, tokens: list[tuple[str, int, int]], index: int, previous: str, word: str) -> bool:
+    if previous not in TITLES and previous not in ACADEMIC:
         return False
     title_start = tokens[index - 1][1]
-    if _ARTICLES.search(text[max(0, title_start - 20) : title_start]):
+    if previous in TITLES and _ARTICLES.search(text[max(0, title_start - 20) : title_start]):
         return name_lists().is_name(word) or _looks_foreign(word)
-    return word not in name_lists().ambiguous or name_lists().is_name(word)
+    return _could_be_name(word)
 
 
 def _spread(tokens: list[tuple[str, int, int]], marked: list[bool], text: str) -> None:
@@ -141,7 +116,7 @@ def _spread(tokens: list[tuple[str, int, int]], marked: list[bool], text: str) -
     while changed:
         changed = False
         for index, (word, start, _end) in enumerate(tokens):
-            if marked[index] or not (lists.is_name(word) or _looks_foreign(word)):
+            if marked[index] or not _could_be_name(word) or word in ACADEMIC:
                 continue
             left = index > 0 and marked[index - 1] and text[tokens[index - 1][2] : start].strip() == ""
             right = (
@@ -149,7 +124,7 @@ def _spread(tokens: list[tuple[str, int, int]], marked: list[bool], text: str) -
                 and marked[index + 1]
                 and text[tokens[index][2] : tokens[index + 1][1]].strip() == ""
             )
-            if left or right:
+            if left or (right and (lists.is_name(word) or _looks_foreign(word))):
                 marked[index] = changed = True
 
 
