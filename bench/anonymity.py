@@ -101,19 +101,27 @@ def throughput(entries: list[dict[str, Any]], rounds: int = 5) -> tuple[float, f
     return detector, baseline
 
 
+def report(title: str, entries: list[dict[str, Any]]) -> Scores:
+    scores = score(entries)
+    print(f"{title}: {len(entries)} snippets ({scores.personal} with personal data, {scores.clean} clean)")
+    print(f"  recall, snippets:  {scores.snippet_recall:7.1%}  ({scores.personal_found}/{scores.personal})")
+    print(f"  recall, findings:  {scores.finding_recall:7.1%}  ({scores.labels_found}/{scores.labels})")
+    print(f"    with right kind: {scores.labels_kind_right / max(scores.labels, 1):7.1%}")
+    print(f"  false alarms:      {scores.false_alarm_rate:7.1%}  ({scores.false_alarms}/{scores.clean})")
+    if "--verbose" in sys.argv:
+        print("  missed:", *scores.misses, sep="\n    ")
+        print("  false alarms:", *scores.alarms, sep="\n    ")
+    return scores
+
+
 def main() -> None:
     entries = load_corpus()
-    scores = score(entries)
+    report("whole corpus", entries)
+    # "zurueckgehalten": written after the rules were tuned on "entwicklung" and not tuned on since.
+    for split in ("entwicklung", "zurueckgehalten"):
+        report(f"split {split}", [entry for entry in entries if entry.get("split") == split])
     detector, baseline = throughput(entries)
-    print(f"corpus: {len(entries)} snippets ({scores.personal} with personal data, {scores.clean} clean)")
-    print(f"recall, snippets:  {scores.snippet_recall:7.1%}  ({scores.personal_found}/{scores.personal})")
-    print(f"recall, findings:  {scores.finding_recall:7.1%}  ({scores.labels_found}/{scores.labels})")
-    print(f"  with right kind: {scores.labels_kind_right / max(scores.labels, 1):7.1%}")
-    print(f"false alarms:      {scores.false_alarm_rate:7.1%}  ({scores.false_alarms}/{scores.clean})")
-    print(f"throughput: {detector:,.0f} snippets/s = {detector / baseline:.3f} × plain regex pass")
-    if "--verbose" in sys.argv:
-        print("\nmissed:", *scores.misses, sep="\n  ")
-        print("\nfalse alarms:", *scores.alarms, sep="\n  ")
+    print(f"throughput: {detector:,.0f} snippets/s = {detector / baseline:.3f} × plain regex pass (same run)")
 
 
 if __name__ == "__main__":
