@@ -51,6 +51,7 @@ ACTIONS = {
     "vereinbarung_unterschriften": "Unterschriften zur Kooperationsvereinbarung erfasst",
     "vereinbarung_ueberarbeitet": "Neue Fassung der Kooperationsvereinbarung in Kraft",
     "vereinbarung_bestaetigt": "Fortgeltung der Kooperationsvereinbarung festgehalten",
+    "anonymitaet_ausnahme": "Ausnahme von der Anonymität begründet (protokolliert)",
 }
 PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang", "an")
 NOTIFICATION_KINDS = {

@@ -9,12 +9,13 @@ German explanation), sorted by position, none inside another. Kinds are stable k
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from engine.anonymity.patterns import RULE_FINDERS, Span
 from engine.anonymity.persons import find_names
 
-__all__ = ["EXPLANATIONS", "KINDS", "Finding", "describe", "find_personal_data"]
+__all__ = ["EXPLANATIONS", "KINDS", "Finding", "check_text", "describe", "find_personal_data"]
 
 #: kind -> (German label, German explanation)
 EXPLANATIONS: dict[str, tuple[str, str]] = {
@@ -69,7 +70,13 @@ def find_personal_data(text: str) -> list[Finding]:
         if kept and start < kept[-1][2] and end <= kept[-1][2]:
             continue
         kept.append((kind, start, end))
-    return [Finding(kind, start, end, text[start:end].strip()) for kind, start, end in kept]
+    findings = []
+    for kind, start, end in kept:
+        piece = text[start:end]
+        start += len(piece) - len(piece.lstrip())
+        end -= len(piece) - len(piece.rstrip())
+        findings.append(Finding(kind, start, end, text[start:end]))
+    return findings
 
 
 def describe(findings: list[Finding]) -> str:
@@ -82,3 +89,10 @@ def describe(findings: list[Finding]) -> str:
         + "; ".join(parts)
         + f". {hints} Bitte formulieren Sie anonym."
     )
+
+
+def check_text(text: str) -> tuple[list[str], int]:
+    """``hilfenetz anonymity-check``: one JSON object per finding (``kind``, ``start``, ``end``,
+    ``text``; offsets count Unicode characters) and the exit status: 1 if anything was found, else 0."""
+    findings = find_personal_data(text)
+    return [json.dumps(f.as_dict(), ensure_ascii=False) for f in findings], 1 if findings else 0

@@ -289,7 +289,12 @@ def find_contact(text: str) -> Iterator[Span]:
 
 
 def find_numbers(text: str) -> Iterator[Span]:
-    yield from _iter(FILE_NUMBER, "aktenzeichen", text)
+    for match in FILE_NUMBER.finditer(text):
+        yield (
+            "aktenzeichen",
+            match.start(),
+            match.end() - (len(match.group()) - len(match.group().rstrip(".,;:"))),
+        )
     for match in PLATE.finditer(text):
         if not re.fullmatch(r"[A-ZÄÖÜ]{1,3}[- ](?:[A-Z]{1,2})[ -]?\d{1,4}[EH]?", match.group()):
             continue

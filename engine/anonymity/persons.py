@@ -64,7 +64,9 @@ def find_names(text: str) -> Iterator[Span]:
     lists = name_lists()
     tokens = [(m.group().rstrip("."), m.start(), m.end()) for m in _TOKEN.finditer(text)]
     marked = [False] * len(tokens)
-    for index, (word, start, _end) in enumerate(tokens):
+    for index, (word, start, end) in enumerate(tokens):
+        if text[start:end] in ACADEMIC or word in TITLES:
+            continue
         if lists.is_unambiguous_name(word) or _looks_foreign(word) or _first_and_family(text, tokens, index):
             marked[index] = True
             continue
