@@ -15,8 +15,8 @@ from engine.errors import (
     InvalidDefinitionError,
     InvalidSubmissionError,
     NotFoundError,
-    PersonalDataError,
     NotPermittedError,
+    PersonalDataError,
     ScriptError,
 )
 from webapp.i18n import _
