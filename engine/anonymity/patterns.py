@@ -74,7 +74,7 @@ _DATE = (
 BIRTH = re.compile(
     r"(?:\bgeb(?:\.|oren)?(?:\s+am)?|\bGeb\.|\bGeburtsdatum:?|\bGeburtstag:?|\*)\s*"
     rf"(?:{_DATE}|\d{{4}}\b|(?:im\s)?{_MONTHS}\s\d{{4}})"
-    rf"|\bJahrgang\s\d{{4}}\b|\b(?:Baujahr|Geburtsjahr)\s\d{{4}}\b"
+    rf"|(?<!blatt\s)\bJahrgang\s\d{{4}}\b(?!\s(?:Teil|Nr|Heft|Band))|\bGeburtsjahr:?\s\d{{4}}\b"
 )
 _NUMBER_WORDS = (
     "ein|zwei|drei|vier|fünf|sechs|sieben|acht|neun|zehn|elf|zwölf|dreizehn|vierzehn|fünfzehn|"

@@ -41,7 +41,7 @@ _ARTICLES = re.compile(
     r"(?:\b(?:die|der|den|dem|des|eine|einer|einem|ein|jede|diese|dieser|keine)|\b[a-zäöüß]+(?:e|en|er))\s+$"
 )
 _NOUN_SUFFIX = re.compile(
-    r"(?:ung|ungen|heit|keit|schaft|tion|tät|nis|ismus|ment|enz|anz|ität|ik|ie|ien|ei|ur|ling|chen|tum|sal|"
+    r"(?:ung|ungen|heit|heiten|keit|keiten|schaft|tion|tät|nis|ismus|ment|enz|anz|ität|ie|ien|ei|ling|chen|tum|sal|"
     r"amt|haus|stelle|beratung|hilfe|dienst|kraft|team|rat|bund|verein|recht|gericht|schutz|"
     r"gespräch|termin|kontakt|tag|zeit|plan|punkt|frage|fall|bericht|arbeit|ort|weise)$"
 )
@@ -65,8 +65,8 @@ def find_names(text: str) -> Iterator[Span]:
     tokens = [(m.group().rstrip("."), m.start(), m.end()) for m in _TOKEN.finditer(text)]
     marked = [False] * len(tokens)
     for index, (word, start, end) in enumerate(tokens):
-        if text[start:end] in ACADEMIC or word in TITLES:
-            continue
+        if text[start:end] in ACADEMIC or word in TITLES or len(word) < 2:
+            continue  # an initial ("Frau S.") is how the network writes pseudonyms
         if lists.is_unambiguous_name(word) or _looks_foreign(word) or _first_and_family(text, tokens, index):
             marked[index] = True
             continue
