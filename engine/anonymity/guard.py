@@ -25,6 +25,10 @@ REASON_TOO_SHORT = (
     f"Die Begründung für die Ausnahme ist zu kurz (mindestens {MIN_REASON_LENGTH} Zeichen). "
     "Bitte erklären Sie, warum die Angaben hier ausnahmsweise nötig sind."
 )
+REASON_WITH_PERSONAL_DATA = (
+    "Die Begründung wird protokolliert und darf selbst keine personenbezogenen Daten enthalten; "
+    "bitte formulieren Sie sie ohne Namen, Nummern oder Orte."
+)
 
 
 def reason_of(data: Mapping[str, Any]) -> str:
@@ -45,7 +49,11 @@ class AnonymityGuard:
 
     @property
     def may_override(self) -> bool:
-        return len(self.reason) >= MIN_REASON_LENGTH
+        return len(self.reason) >= MIN_REASON_LENGTH and not self.reason_findings
+
+    def __post_init__(self) -> None:
+        # The reason goes into the audit trail, so it must not carry personal data itself.
+        self.reason_findings = find_personal_data(self.reason) if self.reason else []
 
     def check(self, key: str, value: Any) -> str | None:
         """The field error for ``value`` at ``key``, or None (clean, or let through with a reason)."""
@@ -59,7 +67,9 @@ class AnonymityGuard:
             self.overridden[key] = sorted({f.kind for f in found})
             return None
         message = describe(found)
-        if self.reason:
+        if self.reason_findings:
+            message += " " + REASON_WITH_PERSONAL_DATA
+        elif self.reason:
             message += " " + REASON_TOO_SHORT
         return message
 
@@ -71,4 +81,7 @@ class AnonymityGuard:
         return {"felder": dict(sorted(self.overridden.items())), "begruendung": self.reason}
 
     def finding_details(self) -> dict[str, list[dict[str, object]]]:
-        return {key: [f.as_dict() for f in found] for key, found in self.findings.items()}
+        return {
+            key: [{**f.as_dict(), "erklaerung": f.explanation} for f in found]
+            for key, found in self.findings.items()
+        }

@@ -246,6 +246,14 @@ def test_a_too_short_reason_is_no_override() -> None:
     assert "zu kurz" in refused.value.field_errors["notiz"]
 
 
+def test_a_reason_naming_a_person_is_no_override_and_the_findings_explain_themselves() -> None:
+    reason = "Frau Yılmaz hat schriftlich eingewilligt"
+    with pytest.raises(PersonalDataError) as refused:
+        check_submission(form({"anonym": "true"}), {"notiz": "Frau Yılmaz", REASON_KEY: reason})
+    assert "Begründung wird protokolliert" in refused.value.field_errors["notiz"]
+    assert refused.value.findings["notiz"][0]["erklaerung"].startswith("Namen von Personen")
+
+
 def test_drafts_pass_the_same_guard() -> None:
     definition = form({"anonym": "true"})
     with pytest.raises(PersonalDataError):
