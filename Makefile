@@ -56,6 +56,7 @@ bench: setup
 	$(BIN)/python bench/timer_latency.py
 	$(BIN)/python bench/throughput.py
 	$(BIN)/python bench/timer_backlog.py
+	$(BIN)/python bench/anonymity.py
 
 clean:
 	rm -rf $(VENV) node_modules webapp/static/vendor instance .pytest_cache .mypy_cache .ruff_cache

@@ -49,6 +49,26 @@ class InvalidSubmissionError(HilfenetzError):
         self.field_errors: dict[str, str] = dict(field_errors)
 
 
+class PersonalDataError(InvalidSubmissionError):
+    """A field of an anonymous record looks like it holds personal data (HTTP 422).
+
+    ``findings`` maps the field key to its findings (``kind``, ``start``, ``end``, ``text``);
+    ``reason_key`` names the submission key that carries a typed reason for an audited override.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        field_errors: Mapping[str, str],
+        findings: Mapping[str, list[dict[str, object]]],
+        reason_key: str,
+        **kwargs: str | None,
+    ) -> None:
+        super().__init__(message, field_errors, **kwargs)
+        self.findings = dict(findings)
+        self.reason_key = reason_key
+
+
 @dataclass(frozen=True)
 class Problem:
     """One finding about a definition file: where and why, in German."""

@@ -22,12 +22,16 @@ from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation, localcontext
 from typing import Any
 
-from engine.errors import InvalidDefinitionError, InvalidSubmissionError, Problem
+from engine.anonymity.guard import REASON_KEY, AnonymityGuard
+from engine.errors import InvalidDefinitionError, InvalidSubmissionError, PersonalDataError, Problem
 from engine.feel import FeelError, FeelExpression, parse_feel
 
 __all__ = [
+    "CheckedSubmission",
     "FieldSpec",
     "FormDefinition",
+    "anonymity_check",
+    "check_submission",
     "form_field_keys",
     "load_form",
     "validate_submission",
@@ -41,6 +45,13 @@ DEFAULT_MAX_LENGTH = {"textfield": 1_000, "textarea": 10_000}
 MAX_NUMBER = Decimal(10) ** 15
 _MAX_INT = 10**18
 SUBMISSION_MESSAGE = "Bitte korrigieren Sie die markierten Felder."
+PERSONAL_DATA_MESSAGE = (
+    "Dieser Datensatz ist anonym: Einige Felder enthalten vermutlich personenbezogene Daten. "
+    "Bitte formulieren Sie die markierten Stellen anonym. Nur wenn die Angaben ausnahmsweise nötig "
+    "sind, geben Sie eine Begründung ein; die Ausnahme wird protokolliert."
+)
+#: ``properties.anonym``: free text of an anonymous record, checked by the anonymity guard.
+ANONYMOUS_TYPES = frozenset({"textfield", "textarea"})
 
 INPUT_TYPES = frozenset(
     {"textfield", "textarea", "number", "checkbox", "checklist", "radio", "select", "taglist", "datetime"}
@@ -125,6 +136,8 @@ class FieldSpec:
     """``properties.datenart`` of the component: personal data the engine keeps out of process data."""
     consent_scope: str = ""
     """``properties.umfang`` of a contact field: the value of the consent-scope field that covers it."""
+    anonymous: bool = False
+    """``properties.anonym = "true"``: free text of an anonymous record, checked for personal data."""
 
     @property
     def path(self) -> tuple[str, ...]:
@@ -414,8 +427,23 @@ class _Loader:
             **self.type_options(component, element),
             data_kind=self.data_kind(component, element, scope),
             consent_scope=str((component.get("properties") or {}).get("umfang", "") or ""),
+            anonymous=self.anonymous(component, element),
         )
         return spec if key else None
+
+    def anonymous(self, component: dict[str, Any], element: str) -> bool:
+        properties = component.get("properties") or {}
+        value = properties.get("anonym", "false") if isinstance(properties, dict) else "false"
+        if value not in ("true", "false", True, False):
+            self.problem(element, f"„properties.anonym“ muss „true“ oder „false“ sein, nicht „{value}“.")
+            return False
+        marked = value in ("true", True)
+        if marked and component["type"] not in ANONYMOUS_TYPES:
+            self.problem(
+                element, "Nur Textfelder („textfield“, „textarea“) können als anonym markiert werden."
+            )
+            return False
+        return marked
 
     def data_kind(self, component: dict[str, Any], element: str, scope: _Scope) -> str:
         properties = component.get("properties") or {}
@@ -620,25 +648,79 @@ class _Env:
     this: Any
     parent: Any = None
     indexes: tuple[int, ...] = ()
+    guard: AnonymityGuard = field(default_factory=AnonymityGuard)
 
     def context(self) -> dict[str, Any]:
         return {**self.root, "this": self.this, "parent": self.parent, "i": list(self.indexes)}
+
+
+@dataclass(frozen=True)
+class CheckedSubmission:
+    """A valid submission: the cleaned data and the anonymity guard that checked it."""
+
+    data: dict[str, Any]
+    guard: AnonymityGuard
 
 
 def validate_submission(
     form: FormDefinition, data: Mapping[str, Any], *, context: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """Return the cleaned submission or raise :class:`InvalidSubmissionError` with every field error."""
+    return check_submission(form, data, context=context).data
+
+
+def check_submission(
+    form: FormDefinition, data: Mapping[str, Any], *, context: Mapping[str, Any] | None = None
+) -> CheckedSubmission:
+    """Validate like :func:`validate_submission`; fields marked anonymous also pass the anonymity
+    guard (findings raise :class:`PersonalDataError`, unless the submission carries a typed reason
+    under ``_anonymitaet_begruendung``; the guard then lists what was let through, for the audit)."""
     context = context if isinstance(context, Mapping) else {}
     data = data if isinstance(data, Mapping) else {}
+    guard = AnonymityGuard.for_submission(data)
     coerced = _coerce_scope(form.fields, data, context)
     merged = _merge(context, _nest(form.fields, coerced))
     out: dict[str, Any] = {}
     errors: dict[str, str] = {}
-    _check_scope(form.fields, coerced, _Env(merged, merged), "", out, errors)
+    _check_scope(form.fields, coerced, _Env(merged, merged, guard=guard), "", out, errors)
+    if guard.refused:
+        raise PersonalDataError(PERSONAL_DATA_MESSAGE, errors, guard.finding_details(), REASON_KEY)
     if errors:
         raise InvalidSubmissionError(SUBMISSION_MESSAGE, field_errors=errors)
-    return out
+    return CheckedSubmission(out, guard)
+
+
+def anonymity_check(form: FormDefinition | None, data: Mapping[str, Any]) -> AnonymityGuard:
+    """Check the marked fields of unvalidated input (a draft); raise :class:`PersonalDataError`
+    when something is found and no reason was typed."""
+    guard = AnonymityGuard.for_submission(data)
+    errors: dict[str, str] = {}
+    for spec in form.fields if form is not None else ():
+        if spec.type == "dynamiclist":
+            rows = _get(data, spec.path)
+            for index, row in enumerate(rows if isinstance(rows, list) else []):
+                for cell in spec.row_fields:
+                    _guard_value(
+                        guard,
+                        cell,
+                        _get(row, cell.path) if isinstance(row, Mapping) else None,
+                        f"{spec.key}.{index}.",
+                        errors,
+                    )
+        else:
+            _guard_value(guard, spec, _get(data, spec.path), "", errors)
+    if guard.refused:
+        raise PersonalDataError(PERSONAL_DATA_MESSAGE, errors, guard.finding_details(), REASON_KEY)
+    return guard
+
+
+def _guard_value(
+    guard: AnonymityGuard, spec: FieldSpec, value: Any, prefix: str, errors: dict[str, str]
+) -> None:
+    if spec.anonymous:
+        message = guard.check(prefix + spec.key, value)
+        if message:
+            errors[prefix + spec.key] = message
 
 
 # --------------------------------------------------------------------------- phase 1: types
@@ -955,6 +1037,8 @@ def _check_scope(
         else:
             value = coerced.values[spec.key]
             message = _rule_error(spec, value, context)
+            if not message and spec.anonymous:
+                message = env.guard.check(prefix + spec.key, value)
             if message:
                 errors[prefix + spec.key] = message
             else:
@@ -966,7 +1050,7 @@ def _check_rows(
 ) -> list[dict[str, Any]]:
     cleaned: list[dict[str, Any]] = []
     for index, row in enumerate(rows):
-        row_env = _Env(env.root, _nest(spec.row_fields, row), env.this, (*env.indexes, index + 1))
+        row_env = _Env(env.root, _nest(spec.row_fields, row), env.this, (*env.indexes, index + 1), env.guard)
         row_out: dict[str, Any] = {}
         _check_scope(spec.row_fields, row, row_env, f"{prefix}.{index}.", row_out, errors)
         cleaned.append(row_out)

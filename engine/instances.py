@@ -16,11 +16,13 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from engine.anonymity.guard import AUDIT_ACTION as ANONYMITY_OVERRIDE
+from engine.anonymity.guard import AnonymityGuard
 from engine.assignment import may_start, user_keys
 from engine.clock import Clock
 from engine.directory import actor_of, effective_identity
 from engine.errors import ConflictError, InvalidSubmissionError, NotFoundError, NotPermittedError, ScriptError
-from engine.forms import form_field_keys, validate_submission
+from engine.forms import CheckedSubmission, anonymity_check, check_submission, form_field_keys
 from engine.kontaktdaten import ContactSubmission, contact_field_keys, split_contact_data, store_contact_data
 from engine.persistence.database import Database
 from engine.persistence.models import (
@@ -89,7 +91,8 @@ class Instances:
                 raise NotPermittedError("Sie dürfen diesen Prozess nicht starten.", process=process_key)
             version = self.runtime.version(session, definition.id)
             form = version.forms.get(definition.start_form or "")
-            cleaned, contact = split_contact_data(form, self._validate(session, form, data, {}))
+            checked = self._validate(session, form, data, {})
+            cleaned, contact = split_contact_data(form, checked.data)
             start_data = {**cleaned, "initiator_user": actor.username, "initiator_org": actor.organisation}
             start_data["kontaktdaten_erfasst"] = contact is not None
             org_id = session.scalar(select(Organisation.id).where(Organisation.slug == actor.organisation))
@@ -98,6 +101,8 @@ class Instances:
             )
             self._store_contact(session, contact, loaded.row.id, None, actor)
             loaded.audit(self.clock.now(), actor, "instance_started", detail={"version": definition.version})
+            if checked.guard.overridden:
+                loaded.audit(self.clock.now(), actor, ANONYMITY_OVERRIDE, detail=checked.guard.audit_detail())
             self.runtime.save(session, loaded, actor)
             session.commit()
             self.runtime.remember(loaded)
@@ -115,7 +120,8 @@ class Instances:
             task = _ready_task(loaded, task_id)
             _check_four_eyes(session, actor, instance_id, task)
             form = loaded.version.forms.get(row.form_id or "")
-            cleaned, contact = split_contact_data(form, self._validate(session, form, data, dict(task.data)))
+            checked = self._validate(session, form, data, dict(task.data))
+            cleaned, contact = split_contact_data(form, checked.data)
             if contact is not None:
                 cleaned["kontaktdaten_erfasst"] = True
             self._store_contact(session, contact, instance_id, task_id, actor)
@@ -144,13 +150,23 @@ class Instances:
                 element_id=row.element_id,
                 detail={"task": row.name, "fields": sorted(cleaned)},
             )
+            if checked.guard.overridden:
+                loaded.audit(
+                    now,
+                    actor,
+                    ANONYMITY_OVERRIDE,
+                    task_id=task_id,
+                    element_id=row.element_id,
+                    detail=checked.guard.audit_detail(),
+                )
             created = self.runtime.save(session, loaded, actor, completed_task=task_id)
             session.commit()
             self.runtime.remember(loaded)
             return Completion(instance_id, tuple(created))
 
     def save_draft(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> None:
-        """Store unvalidated input on the server (only the form's own keys)."""
+        """Store unvalidated input on the server (only the form's own keys). A draft is stored too,
+        so fields of an anonymous record pass the anonymity guard as on completion."""
         with conflicts_as_409(), self.db.write() as session:
             row = ensure_open(session.get(UserTask, task_id))
             self._check_may_work(session, actor, row)
@@ -158,7 +174,9 @@ class Instances:
             form = version.forms.get(row.form_id or "")
             allowed = {k.split(".")[0] for k in form_field_keys(form)} if form is not None else set()
             allowed -= contact_field_keys(form)  # contact data never sit in a draft
+            guard = anonymity_check(form, data)
             row.draft = {k: v for k, v in data.items() if k.split(".")[0] in allowed}
+            _audit_draft_override(session, self.clock.now(), actor, row, guard)
             audit(
                 session,
                 self.clock.now(),
@@ -446,13 +464,29 @@ class Instances:
 
     def _validate(
         self, session: Session, form: Any, data: Mapping[str, Any], task_data: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> CheckedSubmission:
         if form is None:
-            return {}
+            return CheckedSubmission({}, AnonymityGuard())
         if not isinstance(data, Mapping):
             raise InvalidSubmissionError("Die Formulardaten sind ungültig.", {})
         context = {**task_data, **self.form_context(session)}
-        return validate_submission(form, data, context=context)
+        return check_submission(form, data, context=context)
+
+
+def _audit_draft_override(
+    session: Session, now: datetime, actor: Actor, row: Any, guard: AnonymityGuard
+) -> None:
+    if guard.overridden:
+        audit(
+            session,
+            now,
+            actor,
+            ANONYMITY_OVERRIDE,
+            row.instance_id,
+            task_id=row.id,
+            element_id=row.element_id,
+            detail={**guard.audit_detail(), "entwurf": True},
+        )
 
 
 def _check_four_eyes(session: Session, actor: Actor, instance_id: int, task: Any) -> None:

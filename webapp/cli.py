@@ -1,4 +1,4 @@
-"""The ``hilfenetz`` console command: run, worker, beat, deploy, check, demo, settings."""
+"""The ``hilfenetz`` console command: run, worker, beat, deploy, check, demo, settings, anonymity-check."""
 
 from __future__ import annotations
 
@@ -153,7 +153,22 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("beat", help="Planer starten: fällige Fristen und Aufträge veröffentlichen (verteilt)")
     sub.add_parser("demo", help="Datenbank, Organisationen, Demo-Konten und Prozesse anlegen")
     sub.add_parser("settings", help="Alle HILFENETZ_*-Einstellungen auflisten")
+    sub.add_parser(
+        "anonymity-check",
+        help="Text von der Standardeingabe auf personenbezogene Daten prüfen "
+        "(eine JSON-Zeile je Fund; Status 1, wenn etwas gefunden wurde)",
+    )
     return parser
+
+
+def cmd_anonymity_check() -> int:
+    """Read stdin (UTF-8; undecodable bytes become U+FFFD), print one JSON line per finding."""
+    from engine.anonymity import check_text
+
+    lines, status = check_text(sys.stdin.buffer.read().decode("utf-8", errors="replace"))
+    for line in lines:
+        print(line)
+    return status
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -161,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "settings":
         return cmd_settings()
+    if args.command == "anonymity-check":
+        return cmd_anonymity_check()
     try:
         settings = Settings.from_env()
         if args.command == "demo":

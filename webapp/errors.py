@@ -16,6 +16,7 @@ from engine.errors import (
     InvalidSubmissionError,
     NotFoundError,
     NotPermittedError,
+    PersonalDataError,
     ScriptError,
 )
 from webapp.i18n import _
@@ -62,10 +63,15 @@ def status_of(error: HilfenetzError) -> int:
     return next((status for kind, status in STATUS_BY_ERROR if isinstance(error, kind)), 400)
 
 
-def error_response(status: int, message: str, field_errors: dict[str, str] | None = None) -> Response:
-    """A JSON body ``{"message", "field_errors"?}`` or a friendly German page."""
+def error_response(
+    status: int,
+    message: str,
+    field_errors: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Response:
+    """A JSON body ``{"message", "field_errors"?, **extra}`` or a friendly German page."""
     if wants_json():
-        body: dict[str, Any] = {"message": message}
+        body: dict[str, Any] = {"message": message, **(extra or {})}
         if field_errors is not None:
             body["field_errors"] = field_errors
         response = jsonify(body)
@@ -94,7 +100,14 @@ def _engine_error(error: HilfenetzError) -> Response:
         if isinstance(error, InvalidSubmissionError)
         else None
     )
-    return error_response(status, _(error.message), fields)
+    return error_response(status, _(error.message), fields, _anonymity_details(error))
+
+
+def _anonymity_details(error: HilfenetzError) -> dict[str, Any] | None:
+    """For the task form: what the anonymity guard found, and where a typed reason goes."""
+    if not isinstance(error, PersonalDataError):
+        return None
+    return {"anonymitaet": {"funde": error.findings, "begruendung_schluessel": error.reason_key}}
 
 
 def _csrf_error(error: CSRFError) -> Response:

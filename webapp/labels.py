@@ -53,6 +53,7 @@ ACTIONS = {
     "vereinbarung_bestaetigt": "Fortgeltung der Kooperationsvereinbarung festgehalten",
     # Einwilligungen (the access entries are hidden from the history, see engine/service.py)
     "fallkonferenz_modus": "Form der Fallkonferenz geprüft: {modus}",
+    "anonymitaet_ausnahme": "Ausnahme von der Anonymität begründet (protokolliert)",
 }
 PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang", "an", "modus")
 NOTIFICATION_KINDS = {

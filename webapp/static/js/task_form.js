@@ -11,7 +11,8 @@
  *   <button id="task-form-draft" type="button">…</button>   (hidden when there is no draft URL)
  *
  * GET schema-url  -> {"schema": <form-js schema>, "data": {…}}
- * POST submit-url -> 200 {"redirect", "message"} | 422 {"message", "field_errors": {key: msg}}
+ * POST submit-url -> 200 {"redirect", "message"} | 422 {"message", "field_errors": {key: msg},
+ *                    ["anonymitaet": {"funde", "begruendung_schluessel"}]}
  *                    | 403/404/409 {"message"}
  * POST draft-url  -> 200 {"message"?}
  * Both POSTs send {"data": …} as JSON with the header X-CSRFToken. The user's input is
@@ -150,10 +151,11 @@
       await this.showFieldErrors('Bitte prüfen Sie Ihre Eingaben.');
       return;
     }
-    const answer = await this.post(this.container.dataset.submitUrl, result.data);
+    const answer = await this.post(this.container.dataset.submitUrl, this.withOverride(result.data));
     if (!answer) {
       return;
     }
+    this.offerOverride(answer);
     if (answer.ok) {
       this.dirty = false;
       this.status.textContent = answer.body.message || 'Gespeichert. Sie werden weitergeleitet …';
@@ -166,6 +168,31 @@
       return;
     }
     this.showError(answer.message + KEPT);
+  };
+
+  /*
+   * Anonymity guard: a 422 with {"anonymitaet": {"begruendung_schluessel": key}} means fields of an
+   * anonymous record look like personal data. Show #anonymity-override; a reason typed there is
+   * sent under that key with the next submission (the server audits the exception).
+   */
+  TaskForm.prototype.offerOverride = function (answer) {
+    const box = document.getElementById('anonymity-override');
+    const details = answer.body && answer.body.anonymitaet;
+    if (box && details && details.begruendung_schluessel) {
+      this.reasonKey = details.begruendung_schluessel;
+      box.hidden = false;
+    }
+  };
+
+  TaskForm.prototype.withOverride = function (data) {
+    const field = document.getElementById('anonymitaet-begruendung');
+    const box = document.getElementById('anonymity-override');
+    if (!this.reasonKey || !field || !box || box.hidden || !field.value.trim()) {
+      return data;
+    }
+    const copy = Object.assign({}, data);
+    copy[this.reasonKey] = field.value.trim();
+    return copy;
   };
 
   TaskForm.prototype.commitTypedDates = async function () {
@@ -218,13 +245,17 @@
     }
     this.clearMessages();
     // Form#_getSubmitData(): the values submit() would send, without running validation.
-    const answer = await this.post(this.container.dataset.draftUrl, this.form._getSubmitData());
+    const answer = await this.post(this.container.dataset.draftUrl, this.withOverride(this.form._getSubmitData()));
     if (!answer) {
       return;
     }
+    this.offerOverride(answer);
     if (answer.ok) {
       this.dirty = false;
       this.status.textContent = 'Entwurf gespeichert (' + timeNow() + ')';
+    } else if (answer.status === 422 && answer.body.field_errors) {
+      const unmatched = this.setServerErrors(answer.body.field_errors);
+      await this.showFieldErrors(answer.body.message || STATUS_DE[422], unmatched);
     } else {
       this.showError(answer.message + KEPT);
     }

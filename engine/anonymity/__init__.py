@@ -1,0 +1,98 @@
+"""The anonymity guard: find what looks like personal data in German free text.
+
+``find_personal_data(text)`` returns :class:`Finding` objects (kind, start, end, text and a
+German explanation), sorted by position, none inside another. Kinds are stable keys:
+``name``, ``adresse``, ``plz``, ``geburtsdatum``, ``alter``, ``telefon``, ``email``, ``iban``,
+``aktenzeichen``, ``kennzeichen``, ``einrichtung``, ``ort``. Form fields marked
+``properties.anonym = "true"`` are checked with it before anything is stored (engine/forms.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from engine.anonymity.patterns import RULE_FINDERS, Span
+from engine.anonymity.persons import find_names
+
+__all__ = ["EXPLANATIONS", "KINDS", "Finding", "check_text", "describe", "find_personal_data"]
+
+#: kind -> (German label, German explanation)
+EXPLANATIONS: dict[str, tuple[str, str]] = {
+    "name": ("Name", "Namen von Personen gehören nicht in einen anonymen Datensatz."),
+    "adresse": ("Adresse", "Straße und Hausnummer machen eine Person auffindbar."),
+    "plz": ("Postleitzahl", "Eine Postleitzahl grenzt den Wohnort zu genau ein."),
+    "geburtsdatum": ("Geburtsdatum", "Nennen Sie statt des Geburtsdatums eine Altersgruppe."),
+    "alter": (
+        "genaues Alter",
+        "Nennen Sie statt des genauen Alters eine Altersgruppe (z. B. Grundschulalter).",
+    ),
+    "telefon": ("Telefonnummer", "Telefonnummern identifizieren eine Person."),
+    "email": ("E-Mail-Adresse", "E-Mail-Adressen identifizieren eine Person."),
+    "iban": ("IBAN", "Kontonummern identifizieren eine Person."),
+    "aktenzeichen": ("Aktenzeichen", "Akten- und Vorgangsnummern anderer Stellen führen zur Person."),
+    "kennzeichen": ("Kfz-Kennzeichen", "Ein Kennzeichen führt zur Halterin oder zum Halter."),
+    "einrichtung": (
+        "benannte Einrichtung",
+        "Nennen Sie nur die Art der Einrichtung (z. B. „eine Grundschule“, „Arbeitgeber im Einzelhandel“).",
+    ),
+    "ort": (
+        "kleiner Ort",
+        "Ortsteile und Dörfer machen eine Familie erkennbar; nennen Sie nur Stadt oder Gemeinde.",
+    ),
+}
+KINDS = tuple(EXPLANATIONS)
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    start: int
+    end: int
+    text: str
+
+    @property
+    def explanation(self) -> str:
+        return EXPLANATIONS[self.kind][1]
+
+    def as_dict(self) -> dict[str, object]:
+        return {"kind": self.kind, "start": self.start, "end": self.end, "text": self.text}
+
+
+def find_personal_data(text: str) -> list[Finding]:
+    """Every finding in ``text``, by position; a finding inside a longer one is dropped."""
+    spans: list[Span] = list(find_names(text))
+    for finder in RULE_FINDERS:
+        spans.extend(finder(text))
+    spans.sort(key=lambda span: (span[1], -(span[2] - span[1])))
+    kept: list[Span] = []
+    for kind, start, end in spans:
+        if kept and start < kept[-1][2] and end <= kept[-1][2]:
+            continue
+        kept.append((kind, start, end))
+    findings = []
+    for kind, start, end in kept:
+        piece = text[start:end]
+        start += len(piece) - len(piece.lstrip())
+        end -= len(piece) - len(piece.rstrip())
+        findings.append(Finding(kind, start, end, text[start:end]))
+    return findings
+
+
+def describe(findings: list[Finding]) -> str:
+    """One German sentence naming each finding (kind and text), for a field error."""
+    parts = [f"{EXPLANATIONS[f.kind][0]} „{f.text}“" for f in findings]
+    kinds = dict.fromkeys(f.kind for f in findings)
+    hints = " ".join(EXPLANATIONS[k][1] for k in kinds)
+    return (
+        "Der Text enthält vermutlich personenbezogene Daten: "
+        + "; ".join(parts)
+        + f". {hints} Bitte formulieren Sie anonym."
+    )
+
+
+def check_text(text: str) -> tuple[list[str], int]:
+    """``hilfenetz anonymity-check``: one JSON object per finding (``kind``, ``start``, ``end``,
+    ``text``; offsets count Unicode characters) and the exit status: 1 if anything was found, else 0."""
+    findings = find_personal_data(text)
+    return [json.dumps(f.as_dict(), ensure_ascii=False) for f in findings], 1 if findings else 0
