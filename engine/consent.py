@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError
@@ -433,11 +433,15 @@ def document_of(session: Session, actor: Actor, consent_id: int, now: datetime) 
     return ConsentDocumentFile(doc.filename, doc.media_type, doc.content)
 
 
-def consents_of_subject(session: Session, pseudonym: str) -> list[dict[str, Any]]:
-    """Every consent recorded for this pseudonym, as plain JSON-able dicts (DSGVO Art. 15 export)."""
-    rows = session.scalars(
-        select(ConsentRecord).where(ConsentRecord.subject == pseudonym).order_by(ConsentRecord.id)
-    ).all()
+def consents_of_subject(
+    session: Session, pseudonym: str, kontaktdaten_ids: Sequence[int] = ()
+) -> list[dict[str, Any]]:
+    """Every consent recorded for this pseudonym or given with one of these referral contact records
+    (whose values name the person), as plain JSON-able dicts (DSGVO Art. 15 export)."""
+    match = ConsentRecord.subject == pseudonym
+    if kontaktdaten_ids:
+        match = or_(match, ConsentRecord.kontaktdaten_id.in_(list(kontaktdaten_ids)))
+    rows = session.scalars(select(ConsentRecord).where(match).order_by(ConsentRecord.id)).all()
     result = []
     for r in rows:
         doc = session.execute(

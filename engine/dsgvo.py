@@ -7,8 +7,8 @@ Two kinds of person:
   were electors of and their own votes (a secret ballot stores no choice: the export says so);
   contact records they recorded are listed by number only (they are data of third persons);
 * a **data subject of a case** — the referral contact records (Kontaktdaten) whose values contain
-  the search text (name or pseudonym), plus the consent records through :func:`consents_of_subject`,
-  a hook into ``engine.consent`` (built separately; without it the section says so).
+  the search text (name or pseudonym), plus the consent records given with those records or under
+  that pseudonym (:func:`engine.consent.consents_of_subject`).
 
 Erasure first shows a plan: per item erase, anonymise or keep, with the German reason when a duty
 to keep applies. An account is anonymised (name, user name, e-mail, password; roles removed) but
@@ -18,15 +18,15 @@ never rewritten (hash chain) — stays intact and verifiable.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from engine import consent
 from engine.errors import NotFoundError
 from engine.persistence.models import (
     Absence,
@@ -45,7 +45,6 @@ from engine.persistence.models import (
 )
 
 DSB_ROLE = "Datenschutzbeauftragte"
-CONSENT_MODULE = "engine.consent"
 #: At most this many rows per section (the note says when more exist).
 MAX_ROWS = 5000
 MIN_QUERY = 3
@@ -386,25 +385,29 @@ def _audit_section(session: Session, user: User) -> ExportSection:
 
 
 # --- Art. 15: data subject of a case ----------------------------------------------------------
-def consents_of_subject(session: Session, pseudonym: str) -> list[dict[str, Any]] | None:
-    """Consent records of a data subject from ``engine.consent.consents_of_subject(session,
-    pseudonym)`` when that module exists (it is built separately); ``None`` when it does not."""
-    try:
-        module = importlib.import_module(CONSENT_MODULE)
-    except ModuleNotFoundError:
-        return None
-    hook = getattr(module, "consents_of_subject", None)
-    if hook is None:
-        return None
-    return [_plain(record) for record in hook(session, pseudonym)]
+#: Columns of the consent section: key in :func:`engine.consent.consents_of_subject` → heading.
+CONSENT_COLUMNS = (
+    ("id", "Einwilligung"),
+    ("pseudonym", "Pseudonym"),
+    ("vorgang", "Vorgang"),
+    ("datenarten", "Datenarten"),
+    ("empfaenger", "Empfänger"),
+    ("zweck", "Zweck"),
+    ("erteilt_gegenueber", "Erteilt gegenüber"),
+    ("erteilt_am", "Erteilt am"),
+    ("form", "Form"),
+    ("zeugin_zeuge", "Zeugin/Zeuge"),
+    ("widerrufen_am", "Widerrufen am"),
+    ("dokument", "Unterschriebenes Formular"),
+)
 
 
-def _plain(record: Any) -> dict[str, Any]:
-    if isinstance(record, Mapping):
-        return dict(record)
-    if is_dataclass(record) and not isinstance(record, type):
-        return asdict(record)
-    return {"eintrag": str(record)}
+def _consent_cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, Mapping):
+        return str(value.get("dateiname", ""))
+    return value
 
 
 def subject_export(session: Session, text: str, now: datetime, created_by: str) -> PersonalDataExport:
@@ -456,21 +459,14 @@ def subject_export(session: Session, text: str, now: datetime, created_by: str) 
         ),
         rows,
     )
-    consents = consents_of_subject(session, text)
-    if consents is None:
-        consent = _section(
-            "einwilligungen",
-            "Einwilligungen",
-            ("Hinweis",),
-            [],
-            "Das Einwilligungsmodul ist nicht installiert.",
-        )
-    else:
-        columns = sorted({k for c in consents for k in c}) or ["Eintrag"]
-        consent = _section(
-            "einwilligungen", "Einwilligungen", columns, [[c.get(k) for k in columns] for c in consents]
-        )
-    return PersonalDataExport("betroffene", text, now, created_by, (contact, consent))
+    consents = consent.consents_of_subject(session, text, [r.id for r in records])
+    consent_section = _section(
+        "einwilligungen",
+        "Einwilligungen",
+        tuple(label for _, label in CONSENT_COLUMNS),
+        [[_consent_cell(c.get(key)) for key, _ in CONSENT_COLUMNS] for c in consents],
+    )
+    return PersonalDataExport("betroffene", text, now, created_by, (contact, consent_section))
 
 
 # --- Art. 17: erasure ------------------------------------------------------------------------

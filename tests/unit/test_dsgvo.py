@@ -11,7 +11,8 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from engine.dsgvo import ANONYMISE, ERASE, KEEP, consents_of_subject
+from engine.consent import consent_from_referral
+from engine.dsgvo import ANONYMISE, ERASE, KEEP
 from engine.errors import NotFoundError, NotPermittedError
 from engine.persistence.models import (
     Absence,
@@ -202,6 +203,18 @@ def test_a_data_subject_is_found_exported_and_erased_unless_her_case_is_open(
         hn.complete(user, task.id, {"notiz": "ok"})
     open_record, closed_record = _contact(hn, running, SUBJECT), _contact(hn, done, SUBJECT)
     _contact(hn, done, "Max Andere")
+    with hn.db.write() as session:
+        closed_consent = consent_from_referral(
+            session,
+            instance_id=done,
+            kontaktdaten_id=closed_record,
+            recipients=["frauenberatung-soest"],
+            scope="",
+            consent_date="2026-01-05",
+            actor=actor("fachkraft.polizei"),
+            now=hn.clock.now(),
+        )
+        session.commit()
     dsb = actor("datenschutz.kreis")
 
     hits = hn.find_people(dsb, "mustermann")
@@ -210,8 +223,9 @@ def test_a_data_subject_is_found_exported_and_erased_unless_her_case_is_open(
     rows = export.as_json()["abschnitte"]["kontaktdaten"]["eintraege"]
     assert [r["Datensatz"] for r in rows] == [str(open_record), str(closed_record)]
     assert "Max Andere" not in json.dumps(export.as_json(), ensure_ascii=False)
-    assert export.as_json()["abschnitte"]["einwilligungen"]["hinweis"]  # the consent hook is named
-    assert consents_of_subject.__doc__ and "engine.consent" in consents_of_subject.__doc__
+    consents = export.as_json()["abschnitte"]["einwilligungen"]["eintraege"]
+    assert [c["Einwilligung"] for c in consents] == [str(closed_consent)]  # given with her record
+    assert consents[0]["Empfänger"] == "frauenberatung-soest"
 
     plan = hn.subject_erasure(dsb, "mustermann", confirm=True)
     actions = {i.record: (i.action, i.reason) for i in plan.items if i.record is not None}
