@@ -12,7 +12,6 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -242,9 +241,7 @@ def test_element_events_are_written_with_the_step_or_not_at_all(
     assert count == 0
 
 
-def test_element_events_stay_out_of_the_case_history(
-    engine: Hilfenetz, who: Callable[[str], Actor]
-) -> None:
+def test_element_events_stay_out_of_the_case_history(engine: Hilfenetz, who: Callable[[str], Actor]) -> None:
     fachkraft = who("fachkraft.frauenberatung")
     instance = engine.start(fachkraft, "kette", {})
     history = engine.instance_detail(fachkraft, instance).history
