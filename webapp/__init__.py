@@ -21,6 +21,7 @@ from webapp import (
     operations,
     pages,
     partners,
+    process_analytics,
     processes,
     security,
     tasks,
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         partners,
         verzeichnis,
         operations,
+        process_analytics,
     ):
         subsystem.init_app(app)
     return app
