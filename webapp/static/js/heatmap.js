@@ -7,7 +7,7 @@
  *        data-zoom-in="…" data-zoom-out="…" data-zoom-fit="…"></div>
  *
  * Every element gets a marker hn-heat-0 … hn-heat-4 (fill colour, css/heatmap.css) and an overlay
- * with its figures as text, so the colour is never the only sign. The page's table holds the same
+ * with its figures as text (one line per part of "a · b · c"), so the colour is never the only sign. The page's table holds the same
  * figures for keyboard and screen-reader users; the drawing (role="img") points to the legend and
  * the hint. All words come from the page (German or English), none are written here.
  */
@@ -66,7 +66,12 @@
       canvas.addMarker(element, heat === null ? 'hn-heat-none' : 'hn-heat-' + heat);
       const badge = document.createElement('span');
       badge.className = 'hn-heat-badge' + (heat === null ? '' : ' hn-heat-badge--' + heat);
-      badge.textContent = item.text;
+      String(item.text).split(' · ').forEach(function (part) {
+        const line = document.createElement('span');
+        line.className = 'hn-heat-badge__line';
+        line.textContent = part;
+        badge.appendChild(line);
+      });
       badge.setAttribute('data-element', item.id);
       overlays.add(element, 'hn-heat', { position: { bottom: -4, left: 0 }, html: badge });
     });
