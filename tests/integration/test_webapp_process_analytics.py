@@ -65,6 +65,7 @@ def test_a_fachkraft_gets_403(client: FlaskClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 403
     assert "Koordination" in response.get_data(as_text=True)
+    assert 'href="/auswertung/prozess"' not in client.get("/aufgaben").get_data(as_text=True)
 
 
 def test_anonymous_is_sent_to_login(client: FlaskClient) -> None:
@@ -90,6 +91,7 @@ def test_the_coordinator_sees_diagram_overlays_and_table(client: FlaskClient) ->
     }
     assert overlays["aufgabe_2"]["text"] == "6× · Zeiten: zu wenige abgeschlossen"
     assert '<th scope="row"' in html
+    assert 'href="/auswertung/prozess" aria-current="page"' in html  # the navigation link
 
 
 def test_fewer_than_five_cases_show_less_than_five(client: FlaskClient) -> None:
