@@ -19,6 +19,7 @@ from engine.service import Hilfenetz
 from tests.conftest import actor_lookup
 from tests.integration.test_webapp_auth import login, make_app
 from tests.support.bpmn_factory import chain_bpmn
+from webapp.process_analytics import duration_text
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 PERIOD = "von=2026-01-01&bis=2026-01-31"
@@ -145,3 +146,21 @@ def test_bad_input_answers_in_german_without_500(
 def test_an_unknown_process_is_404(client: FlaskClient) -> None:
     login(client, "koordination.jugendamt")
     assert client.get("/auswertung/prozess/gibt-es-nicht").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "–"),
+        (0.0, "< 1 Min."),
+        (59.4, "< 1 Min."),
+        (60.0, "1 Min."),
+        (3600.0, "1 Std."),
+        (3660.0, "1 Std. 1 Min."),
+        (86400.0, "1 Tag"),
+        (90000.0, "1 Tag 1 Std."),
+        (2 * 86400.0 + 4 * 3600.0 + 59.0, "2 Tage 4 Std."),
+    ],
+)
+def test_durations_are_written_for_people(seconds: float | None, text: str) -> None:
+    assert duration_text(seconds) == text
