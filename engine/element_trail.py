@@ -76,6 +76,8 @@ def element_changes(before: Snapshot, workflow: Any) -> tuple[list[Change], Snap
             changes.append((ENTERED, element, task_id, False))
         if now == FINISHED and (was == ACTIVE or completed):
             changes.append((LEFT, element, task_id, not completed))
+        elif was == ACTIVE and now == NOT_REACHED:  # set back (not done by the engine today)
+            changes.append((LEFT, element, task_id, True))
     # Active tasks that disappeared: SpiffWorkflow drops the tasks of a cancelled branch.
     changes.extend(
         (LEFT, element, str(task_id), True)
