@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from engine.actions import ACTION_PROPERTY, STARTED_MARK, ActionContext, SystemSteps, unknown_action_message
 from engine.clock import Clock
 from engine.definitions import LoadedVersion, SpecCache, SystemStep
+from engine.element_trail import Snapshot, element_changes, snapshot
 from engine.errors import ConflictError, HilfenetzError, NotFoundError, ScriptError
 from engine.persistence.models import (
     AuditEvent,
@@ -114,6 +115,7 @@ class Loaded:
     open_task_ids: set[str] = field(default_factory=set)
     events: list[dict[str, Any]] = field(default_factory=list)
     started: list[int] = field(default_factory=lambda: [0])  # message starts in this command (shared)
+    elements: Snapshot = field(default_factory=dict)  # element phases as last saved (element_trail)
 
     def audit(
         self,
@@ -221,7 +223,8 @@ class Runtime:
         workflow = self.workflows.take(row.id, row.lock_version)
         if workflow is None:
             workflow = load_state(found.state, found.state_format, version, self.script_engine)
-        return Loaded(row, version, workflow, {str(t.id) for t in ready_user_tasks(workflow)})
+        open_ids = {str(t.id) for t in ready_user_tasks(workflow)}
+        return Loaded(row, version, workflow, open_ids, elements=snapshot(workflow))
 
     def create(
         self,
@@ -338,6 +341,7 @@ class Runtime:
         now = self.clock.now()
         conn = session.connection()
         created = self._sync_tasks(conn, loaded, now, completed_task)
+        self._record_element_visits(loaded, now)
         status, reason, end_event = self._status(loaded, actor, now)
         if loaded.events:
             conn.execute(insert(AuditEvent), loaded.events)
@@ -364,6 +368,13 @@ class Runtime:
         for message in outgoing:
             self.start_by_message(session, loaded, message, actor)
         return created
+
+    def _record_element_visits(self, loaded: Loaded, now: datetime) -> None:
+        """Audit which elements were entered and left in this command (engine/element_trail.py)."""
+        changes, loaded.elements = element_changes(loaded.elements, loaded.workflow)
+        for action, element, task_id, cancelled in changes:
+            detail = {"abgebrochen": True} if cancelled else None
+            loaded.audit(now, None, action, task_id=task_id, element_id=element, detail=detail)
 
     # --- system steps (engine/actions.py) -------------------------------------------------
     def _run_system_steps(self, session: Session, loaded: Loaded, actor: Actor | None) -> bool:

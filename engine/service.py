@@ -30,6 +30,7 @@ from engine import (
     voting,
 )
 from engine import network_membership as membership
+from engine import process_analytics as analytics
 from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
@@ -138,6 +139,8 @@ RETENTION_VIEWERS = ("Koordination", "Administration", "Datenschutzbeauftragte")
 
 #: Access log entries (and whether contact data exist) are not shown to everyone involved.
 HIDDEN_FROM_HISTORY = (
+    "element_entered",  # the element trail for process analytics (engine/element_trail.py)
+    "element_left",
     "task_viewed",
     "task_data_read",
     "instance_viewed",
@@ -1224,6 +1227,22 @@ class Hilfenetz:
             )
             session.commit()
             return plan
+    # --- Prozessauswertung: analytics on the diagram (engine/process_analytics.py, issue 9) -------
+    def analytics_processes(self, actor: Actor) -> list[analytics.ProcessChoice]:
+        """The processes one can choose on the analytics page (Koordination, Steuerungsgruppe)."""
+        analytics.require_access(actor)
+        with self.db.read() as session:
+            return analytics.process_choices(session)
+
+    def process_analytics(
+        self, actor: Actor, process_key: str, von: str | None, bis: str | None, version: str | None
+    ) -> analytics.ProcessAnalytics:
+        """Runs, median and 90th-percentile time per element of one process in a period."""
+        analytics.require_access(actor)
+        period = analytics.parse_period(von, bis, self.clock.now())
+        chosen = analytics.parse_version(version)
+        with self.db.read() as session:
+            return analytics.process_analytics(session, process_key, period, chosen)
 
 
 def _require_coordination(actor: Actor) -> None:

@@ -23,6 +23,7 @@ from webapp import (
     operations,
     pages,
     partners,
+    process_analytics,
     processes,
     security,
     tasks,
@@ -62,6 +63,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         operations,
         datenschutz,
         consents,
+        process_analytics,
     ):
         subsystem.init_app(app)
     return app

@@ -1,0 +1,341 @@
+"""Process analytics on the diagram: per BPMN element, how often it ran and how long cases stayed.
+
+Computed only from the audit trail's ``element_entered`` / ``element_left`` rows
+(``engine/element_trail.py``), never from workflow states, so the figures are exactly what the
+audit trail says:
+
+* a *visit* is one SpiffWorkflow task of the element: from its ``element_entered`` to its
+  ``element_left`` (still open if there is none yet);
+* a *run* is what a case experienced at the element: the visits of one case at one element that
+  overlap in time are one run (a parallel join waited for by two branches, the parallel instances
+  of a multi-instance task), from the first entry to the last exit; visits one after another (a
+  loop) are separate runs;
+* a run belongs to the period if it began in it (Europe/Berlin days, both ends included);
+* median and 90th percentile: linear interpolation between the sorted durations of the finished
+  runs (``(n - 1) · q``, as ``numpy.percentile``'s default);
+* small numbers: an element that ran for fewer than :data:`MIN_CASES` cases shows no count
+  (``suppressed``) and no times; times also need :data:`MIN_CASES` cases with a finished run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
+
+from lxml import etree
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.element_trail import ENTERED, LEFT
+from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError
+from engine.persistence.models import AuditEvent, ProcessDefinition, ProcessInstance
+from engine.projection import BERLIN
+from engine.read_models import Actor
+from engine.xml_safety import parse_xml
+
+#: Fewer cases than this in a cell: the count shows "< 5" and no times (re-identification).
+MIN_CASES = 5
+#: Roles that see the analytics (the figures of the whole network, no personal data).
+ROLES = ("Koordination", "Steuerungsgruppe")
+#: Default period: this many days up to today.
+DEFAULT_DAYS = 365
+#: Heat classes (by median time, relative to the longest median shown).
+HEAT_CLASSES = 5
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+#: Flow nodes shown in the table, with a German word for their kind.
+ELEMENT_KINDS = {
+    "startEvent": "Startereignis",
+    "endEvent": "Endereignis",
+    "intermediateCatchEvent": "Zwischenereignis (wartet)",
+    "intermediateThrowEvent": "Zwischenereignis (sendet)",
+    "boundaryEvent": "Randereignis",
+    "task": "Aufgabe",
+    "userTask": "Aufgabe",
+    "manualTask": "Aufgabe",
+    "serviceTask": "Systemschritt",
+    "scriptTask": "Systemschritt",
+    "businessRuleTask": "Entscheidungstabelle",
+    "sendTask": "Nachricht senden",
+    "receiveTask": "Nachricht empfangen",
+    "callActivity": "Teilprozess",
+    "subProcess": "Teilprozess",
+    "exclusiveGateway": "Verzweigung",
+    "inclusiveGateway": "Verzweigung",
+    "parallelGateway": "Parallele Verzweigung",
+    "eventBasedGateway": "Ereignisverzweigung",
+    "complexGateway": "Verzweigung",
+}
+PERIOD_HINT = "Bitte ein Datum im Format JJJJ-MM-TT angeben, z. B. 2026-01-31."
+
+
+@dataclass(frozen=True)
+class Period:
+    von: date
+    bis: date
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.von, time(0), BERLIN).astimezone(UTC)
+
+    @property
+    def end(self) -> datetime:
+        """Exclusive: midnight after ``bis`` (Berlin)."""
+        return datetime.combine(self.bis + timedelta(days=1), time(0), BERLIN).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class ElementFigures:
+    """Figures of one element; counts and times are None when suppressed or unknown."""
+
+    element_id: str
+    name: str
+    kind: str
+    runs: int | None
+    open_runs: int | None
+    median_seconds: float | None
+    p90_seconds: float | None
+    suppressed: bool
+    heat: int | None  # 0 … HEAT_CLASSES - 1, by median; None without times
+
+
+@dataclass(frozen=True)
+class VersionChoice:
+    definition_id: int
+    version: int
+
+
+@dataclass(frozen=True)
+class ProcessChoice:
+    process_key: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ProcessAnalytics:
+    process_key: str
+    process_name: str
+    versions: tuple[VersionChoice, ...]
+    version: int | None  # None: all versions
+    definition_id: int  # the diagram shown (the chosen or the newest version)
+    period: Period
+    elements: tuple[ElementFigures, ...]
+    heat_bounds: tuple[float, ...]  # upper bound (seconds) of each heat class but the last
+    min_cases: int = MIN_CASES
+
+
+@dataclass
+class _Visit:
+    instance_id: int
+    element_id: str
+    entered: datetime
+    left: datetime | None = None
+
+
+# --- access and input ---------------------------------------------------------------------------
+def require_access(actor: Actor) -> None:
+    if not any(actor.has_role(role) for role in ROLES):
+        raise NotPermittedError("Die Prozessauswertung sehen nur die Koordination und die Steuerungsgruppe.")
+
+
+def parse_period(von: str | None, bis: str | None, now: datetime) -> Period:
+    """The period from ``JJJJ-MM-TT`` texts (empty: the last year up to today, Berlin)."""
+    today = now.astimezone(BERLIN).date()
+    errors: dict[str, str] = {}
+    end = _parse_date(bis, "bis", errors) or today
+    start = _parse_date(von, "von", errors) or end - timedelta(days=DEFAULT_DAYS)
+    if not errors and start > end:
+        errors["von"] = "Der Beginn liegt nach dem Ende des Zeitraums. Bitte die Daten tauschen."
+    if errors:
+        raise InvalidSubmissionError("Der Zeitraum ist ungültig. " + PERIOD_HINT, errors)
+    return Period(start, end)
+
+
+def _parse_date(text: str | None, field: str, errors: dict[str, str]) -> date | None:
+    if not text or not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        errors[field] = f"„{text[:40]}“ ist kein Datum. {PERIOD_HINT}"
+        return None
+
+
+def parse_version(text: str | None) -> int | None:
+    """The chosen version number; empty or ``alle`` means every version."""
+    if not text or text.strip() in ("", "alle"):
+        return None
+    if not text.strip().isdigit() or len(text.strip()) > 6:
+        raise InvalidSubmissionError(
+            "Bitte eine Versionsnummer oder „alle“ wählen.", {"version": "Keine gültige Versionsnummer."}
+        )
+    return int(text.strip())
+
+
+# --- use cases (the caller opens the session) -----------------------------------------------------
+def process_choices(session: Session) -> list[ProcessChoice]:
+    """Every deployed process (newest version's name), by name."""
+    latest: dict[str, str] = {}
+    for key, name in session.execute(
+        select(ProcessDefinition.process_key, ProcessDefinition.name).order_by(ProcessDefinition.version)
+    ):
+        latest[key] = name
+    return sorted((ProcessChoice(k, n) for k, n in latest.items()), key=lambda c: c.name.casefold())
+
+
+def process_analytics(
+    session: Session, process_key: str, period: Period, version: int | None
+) -> ProcessAnalytics:
+    definitions = session.scalars(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.process_key == process_key)
+        .order_by(ProcessDefinition.version)
+    ).all()
+    if not definitions:
+        raise NotFoundError(f"Den Prozess „{process_key[:100]}“ gibt es nicht.", process=process_key)
+    chosen = [d for d in definitions if version is None or d.version == version]
+    if not chosen:
+        raise NotFoundError(f"Version {version} dieses Prozesses gibt es nicht.", process=process_key)
+    shown = chosen[-1]
+    catalogue = element_catalogue(shown.bpmn_xml, process_key)
+    visits = load_visits(session, [d.id for d in chosen], period)
+    figures = element_figures(catalogue, runs_by_element(visits))
+    bounds = heat_bounds([f.median_seconds for f in figures if f.median_seconds is not None])
+    return ProcessAnalytics(
+        process_key,
+        shown.name,
+        tuple(VersionChoice(d.id, d.version) for d in definitions),
+        version,
+        shown.id,
+        period,
+        tuple(_with_heat(f, bounds) for f in figures),
+        bounds,
+    )
+
+
+# --- the steps ------------------------------------------------------------------------------------
+def element_catalogue(bpmn_xml: str, process_key: str) -> list[tuple[str, str, str]]:
+    """``(id, name, kind)`` of every flow node of the process (embedded subprocesses included),
+    in document order."""
+    root = parse_xml(bpmn_xml, filename=f"{process_key}.bpmn")
+    found: list[tuple[str, str, str]] = []
+    for process in root.iter(f"{{{BPMN_NS}}}process"):
+        for node in process.iter():
+            if not isinstance(node.tag, str):
+                continue
+            local = etree.QName(node).localname
+            if local in ELEMENT_KINDS and node.get("id"):
+                name = " ".join((node.get("name") or "").split())
+                found.append((str(node.get("id")), name, ELEMENT_KINDS[local]))
+    return found
+
+
+def load_visits(session: Session, definition_ids: Sequence[int], period: Period) -> list[_Visit]:
+    """Visits of the versions' instances that began in the period (with their exits, if any)."""
+    event = AuditEvent
+    rows = session.execute(
+        select(event.task_id, event.instance_id, event.element_id, event.action, event.at)
+        .join(ProcessInstance, ProcessInstance.id == AuditEvent.instance_id)
+        .where(
+            ProcessInstance.definition_id.in_(definition_ids),
+            AuditEvent.action.in_((ENTERED, LEFT)),
+            AuditEvent.at >= period.start,
+        )
+        .order_by(AuditEvent.id)
+    )
+    start, end = period.start, period.end
+    visits: dict[str, _Visit] = {}
+    for task_id, instance_id, element_id, action, at in rows:
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        if action == ENTERED:
+            if at < end and task_id and element_id and instance_id is not None:
+                visits[task_id] = _Visit(instance_id, element_id, at)
+        elif task_id in visits:
+            visits[task_id].left = at
+    return [v for v in visits.values() if v.entered >= start]
+
+
+def runs_by_element(visits: Iterable[_Visit]) -> dict[str, list[_Visit]]:
+    """Merge the overlapping visits of one case at one element into runs."""
+    grouped: dict[tuple[int, str], list[_Visit]] = defaultdict(list)
+    for visit in visits:
+        grouped[(visit.instance_id, visit.element_id)].append(visit)
+    runs: dict[str, list[_Visit]] = defaultdict(list)
+    for (instance_id, element_id), group in grouped.items():
+        group.sort(key=lambda v: v.entered)
+        current: _Visit | None = None
+        for visit in group:
+            if current is not None and (current.left is None or visit.entered <= current.left):
+                if current.left is not None:
+                    current.left = None if visit.left is None else max(current.left, visit.left)
+                continue
+            current = _Visit(instance_id, element_id, visit.entered, visit.left)
+            runs[element_id].append(current)
+    return runs
+
+
+def element_figures(
+    catalogue: Sequence[tuple[str, str, str]], runs: dict[str, list[_Visit]]
+) -> list[ElementFigures]:
+    return [_figures(element, name, kind, runs.get(element, [])) for element, name, kind in catalogue]
+
+
+def _figures(element_id: str, name: str, kind: str, runs: list[_Visit]) -> ElementFigures:
+    cases = {r.instance_id for r in runs}
+    if 0 < len(cases) < MIN_CASES:
+        return ElementFigures(element_id, name, kind, None, None, None, None, True, None)
+    finished = [r for r in runs if r.left is not None]
+    durations = sorted((r.left - r.entered).total_seconds() for r in finished if r.left is not None)
+    timed = len({r.instance_id for r in finished}) >= MIN_CASES
+    return ElementFigures(
+        element_id,
+        name,
+        kind,
+        len(runs),
+        len(runs) - len(finished),
+        quantile(durations, 0.5) if timed else None,
+        quantile(durations, 0.9) if timed else None,
+        False,
+        None,
+    )
+
+
+def quantile(values: Sequence[float], q: float) -> float:
+    """Linear interpolation between the closest ranks of sorted ``values``."""
+    if not values:
+        raise ValueError("quantile of nothing")
+    position = (len(values) - 1) * q
+    low, high = math.floor(position), math.ceil(position)
+    return values[low] + (values[high] - values[low]) * (position - low)
+
+
+def heat_bounds(medians: Sequence[float]) -> tuple[float, ...]:
+    """Equal steps up to the longest median: upper bounds of the classes but the last."""
+    longest = max(medians, default=0.0)
+    if longest <= 0:
+        return ()
+    return tuple(longest * (i + 1) / HEAT_CLASSES for i in range(HEAT_CLASSES - 1))
+
+
+def _with_heat(figures: ElementFigures, bounds: tuple[float, ...]) -> ElementFigures:
+    if figures.median_seconds is None:
+        return figures
+    return replace(figures, heat=sum(1 for bound in bounds if figures.median_seconds > bound))
+
+
+__all__ = [
+    "MIN_CASES",
+    "ElementFigures",
+    "Period",
+    "ProcessAnalytics",
+    "ProcessChoice",
+    "VersionChoice",
+    "parse_period",
+    "parse_version",
+    "process_analytics",
+    "process_choices",
+    "quantile",
+    "require_access",
+]
