@@ -23,8 +23,19 @@ from engine import netzwerktreffen, operations, partners, vereinbarung, verzeich
 from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
+from engine.annual_report import report_csv, report_pdf
 from engine.assignment import may_start
 from engine.clock import Clock, SystemClock
+from engine.dashboard import (
+    CONTACT_FRIST,
+    Auswertung,
+    Zeitraum,
+    auswertung,
+    jahreszeitraum,
+    organisation_choices,
+    require_access,
+    zeitraum,
+)
 from engine.definitions import Bundle, DefinitionSource, SpecCache, build_bundle
 from engine.deployment import deploy_bundle
 from engine.directory import (
@@ -125,6 +136,7 @@ HIDDEN_FROM_HISTORY = (
     "kontaktdaten_erfasst",
     "kontaktdaten_gelesen",
     "kontaktdaten_geloescht",
+    "end_event_reached",  # per strand, for the analytics (engine/runtime.py audit_end_events)
 )
 
 
@@ -1044,6 +1056,42 @@ class Hilfenetz:
     def set_email(self, actor: Actor, email: str) -> None:
         """Set (or, when empty, clear) the actor's own e-mail address."""
         self.notifications.set_email(actor, email)
+
+    # --- Auswertung and Jahresbericht (engine/dashboard.py, engine/annual_report.py, issue 9) ----
+    def auswertung(
+        self, actor: Actor, von: str | None = None, bis: str | None = None, organisation: str | None = None
+    ) -> Auswertung:
+        """The network's figures for a period (default: this year so far), suppressed for small numbers."""
+        require_access(actor)
+        now = self.clock.now()
+        return self._auswertung(zeitraum(von, bis, now.astimezone(BERLIN).date()), organisation)
+
+    def auswertung_organisationen(self, actor: Actor) -> list[tuple[str, str]]:
+        """(slug, name) of the active organisations, for the filter."""
+        require_access(actor)
+        with self.db.read() as session:
+            return organisation_choices(session)
+
+    def jahresbericht(self, actor: Actor, jahr: int) -> Auswertung:
+        """The figures of one calendar year for the whole network."""
+        require_access(actor)
+        return self._auswertung(jahreszeitraum(jahr, self.clock.now().astimezone(BERLIN).date()), None)
+
+    def jahresbericht_pdf(self, actor: Actor, jahr: int) -> bytes:
+        return report_pdf(self.jahresbericht(actor, jahr))
+
+    def jahresbericht_csv(self, actor: Actor, jahr: int) -> bytes:
+        return report_csv(self.jahresbericht(actor, jahr))
+
+    def _auswertung(self, period: Zeitraum, organisation: str | None) -> Auswertung:
+        try:
+            frist = self.fristen.value(CONTACT_FRIST)
+        except ScriptError:
+            frist = "nicht festgelegt"
+        with self.db.read() as session:
+            return auswertung(
+                session, period, self.clock.now(), organisation=organisation, contact_frist=frist
+            )
 
 
 def _require_coordination(actor: Actor) -> None:
