@@ -12,6 +12,7 @@ from webapp import (
     absences,
     auth,
     ballots,
+    dashboard,
     errors,
     i18n,
     instances,
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         partners,
         verzeichnis,
         operations,
+        dashboard,
     ):
         subsystem.init_app(app)
     return app
