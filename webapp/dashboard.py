@@ -25,7 +25,7 @@ def shows_navigation(actor: Actor) -> bool:
 
 def chart_data(table: Tabelle) -> dict[str, Any] | None:
     """What dashboard.js draws: labels, and one series per value column (None = withheld)."""
-    if table.diagramm is None:
+    if table.diagramm is None or not table.diagramm.zeilen:
         return None
     rows = [table.zeilen[i] for i in table.diagramm.zeilen]
     return {
