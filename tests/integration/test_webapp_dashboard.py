@@ -116,3 +116,10 @@ def test_annual_report_pdf_and_csv(client):
     assert march["Vermittlungen"] == "13" and march["offen"] == "< 5" and march["angenommen"] == "6"
     assert client.get("/auswertung/jahresbericht/2031.pdf").status_code == 422
     assert client.get("/auswertung/jahresbericht/abc.pdf").status_code == 404
+
+
+def test_english_page(client):
+    login(client, "koordination.jugendamt")
+    page = client.get("/auswertung?lang=en").get_data(as_text=True)
+    assert "<h1>Figures</h1>" in page and "Referrals to the counselling centre (P1) per month" in page
+    assert '<th scope="col">Acceptance rate</th>' in page
