@@ -58,8 +58,8 @@ ROLES = ("Koordination", "Steuerungsgruppe")
 REFERRAL = ("polizeieinsatz", "Task_Kontaktaufnahme")
 CONTACT_FRIST = "polizeieinsatz.kontaktaufnahme"
 REFERRAL_OUTCOMES = {
-    "Ende_BeratungAngenommen": "angenommen",
-    "Ende_BeratungAbgelehnt": "abgelehnt",
+    "Ende_BeratungAngenommen": "Beratung angenommen",
+    "Ende_BeratungAbgelehnt": "Beratung abgelehnt",
     "Ende_NichtErreichbar": "nicht erreichbar",
 }
 CONFERENCE = "fallkonferenz"
@@ -195,6 +195,9 @@ def zeitraum(von: str | None, bis: str | None, today: date) -> Zeitraum:
             parsed[key] = date.fromisoformat(raw) if raw else default
         except ValueError:
             errors[key] = "Bitte ein Datum im Format JJJJ-MM-TT angeben."
+    for key, value in parsed.items():
+        if not 2000 <= value.year <= 2100:
+            errors[key] = "Bitte ein Datum zwischen 2000 und 2100 angeben."
     if not errors and parsed["von"] > parsed["bis"]:
         errors["bis"] = "Das Ende des Zeitraums liegt vor seinem Beginn."
     if not errors and parsed["bis"] - parsed["von"] > timedelta(days=3 * 366):
@@ -307,7 +310,7 @@ def _referral_table(period: Zeitraum, referrals: list[_Referral], outcomes: dict
     return Tabelle(
         "vermittlungen",
         "Vermittlungen an die Beratungsstelle (P1) je Monat",
-        ("Monat", "Vermittlungen", "angenommen", "abgelehnt", "nicht erreichbar", "offen", "Annahmequote"),
+        ("Monat", "Vermittlungen", *parts, "Annahmequote"),
         rows,
         "Monat der Vermittlung; Ergebnis der proaktiven Kontaktaufnahme. "
         "Annahmequote: angenommen je Vermittlung.",

@@ -3,12 +3,13 @@ for the Koordination and the Steuerungsgruppe (403 for everyone else, from the e
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Flask, render_template, request
 from werkzeug.wrappers import Response
 
-from engine.dashboard import ROLES, Auswertung, Tabelle
+from engine.dashboard import MONTHS, ROLES, Auswertung, Tabelle
 from engine.errors import InvalidSubmissionError
 from engine.read_models import Actor
 from webapp.facade import current_actor, hilfenetz
@@ -17,6 +18,15 @@ from webapp.i18n import _
 bp = Blueprint("dashboard", __name__, url_prefix="/auswertung")
 
 FILTER_LABELS = {"von": "Von", "bis": "Bis", "organisation": "Organisation"}
+MONTH_ROW = re.compile(r"^(\S+) (\d{4})$")
+
+
+def row_label(label: str) -> str:
+    """A row label in the user's language; „Mär 2026“ becomes „Mar 2026“ in English."""
+    match = MONTH_ROW.match(label)
+    if match and match.group(1) in MONTHS:
+        return f"{_(match.group(1))} {match.group(2)}"
+    return _(label)
 
 
 def shows_navigation(actor: Actor) -> bool:
@@ -30,7 +40,7 @@ def chart_data(table: Tabelle) -> dict[str, Any] | None:
     rows = [table.zeilen[i] for i in table.diagramm.zeilen]
     return {
         "art": table.diagramm.art,
-        "labels": [_(row.label) for row in rows],
+        "labels": [row_label(row.label) for row in rows],
         "reihen": [
             {"label": _(table.kopf[column + 1]), "werte": [row.zellen[column].wert for row in rows]}
             for column in table.diagramm.reihen
@@ -84,4 +94,4 @@ def annual_csv(jahr: int) -> Response:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(shows_dashboard=shows_navigation, chart_data=chart_data)
+    app.jinja_env.globals.update(shows_dashboard=shows_navigation, chart_data=chart_data, row_label=row_label)

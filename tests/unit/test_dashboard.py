@@ -131,7 +131,8 @@ def test_referrals_per_month_and_how_many_were_accepted(hn, data, coordinator):
 
     table = report(hn, coordinator).tabelle("vermittlungen")
     assert table.kopf == (
-        "Monat", "Vermittlungen", "angenommen", "abgelehnt", "nicht erreichbar", "offen", "Annahmequote"
+        "Monat", "Vermittlungen", "Beratung angenommen", "Beratung abgelehnt", "nicht erreichbar", "offen",
+        "Annahmequote",
     )  # fmt: skip
     rows = {row.label: [c.text for c in row.zellen] for row in table.zeilen}
     assert len(table.zeilen) == 13  # twelve months and the sum
@@ -329,7 +330,13 @@ def test_the_steering_group_may_see_it(hn, actor):
 
 @pytest.mark.parametrize(
     ("von", "bis", "field"),
-    [("gestern", None, "von"), ("2026-05-01", "2026-04-01", "bis"), ("2019-01-01", "2026-01-01", "von")],
+    [
+        ("gestern", None, "von"),
+        ("2026-05-01", "2026-04-01", "bis"),
+        ("2019-01-01", "2026-01-01", "von"),
+        ("9999-12-30", "9999-12-31", "bis"),
+        ("0001-01-01", "0001-01-02", "von"),
+    ],
 )
 def test_a_bad_period_is_refused_with_a_german_message(hn, coordinator, von, bis, field):
     with pytest.raises(InvalidSubmissionError) as caught:
@@ -378,8 +385,8 @@ def test_the_annual_report_csv_holds_the_same_cells(hn, data, coordinator):
     march = {r[2]: r[3] for r in rows if r[1] == "Mär 2026" and r[0].startswith("Vermittlungen")}
     assert march == {
         "Vermittlungen": "7",
-        "angenommen": "x",
-        "abgelehnt": "0",
+        "Beratung angenommen": "x",
+        "Beratung abgelehnt": "0",
         "nicht erreichbar": "0",
         "offen": "< 5",
         "Annahmequote": "x",
