@@ -30,7 +30,7 @@ had a member assigned or completing a task).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -244,19 +244,26 @@ class _Referral:
     at: datetime
     due: datetime | None
     first_contact: datetime | None
+    outcome: str
 
 
 def _referrals(session: Session, period: Zeitraum, org: Organisation | None) -> list[_Referral]:
+    """One row per referral (its first contact task) with the outcome of its strand."""
     ut = UserTask
     key, element = REFERRAL
-    statement = (
+    statement = _in_scope(
         select(ut.instance_id, func.min(ut.created_at), func.min(ut.due_at), func.min(ut.completed_at))
         .where(ut.process_key == key, ut.element_id == element)
         .group_by(ut.instance_id)
-        .having(func.min(ut.created_at) >= period.start, func.min(ut.created_at) < period.ende)
+        .having(func.min(ut.created_at) >= period.start, func.min(ut.created_at) < period.ende),
+        ut.instance_id,
+        org,
     )
-    rows = session.execute(_in_scope(statement, ut.instance_id, org)).all()
-    return [_Referral(i, _aware(at) or period.start, _aware(due), _aware(done)) for i, at, due, done in rows]
+    outcomes = _outcomes(session, select(statement.subquery().c.instance_id), REFERRAL_OUTCOMES)
+    return [
+        _Referral(i, _aware(at) or period.start, _aware(due), _aware(done), outcomes.get(i, "offen"))
+        for i, at, due, done in session.execute(statement)
+    ]
 
 
 def _aware(value: datetime | None) -> datetime | None:
@@ -266,34 +273,33 @@ def _aware(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC)
 
 
-def _outcomes(session: Session, instance_ids: Iterable[int], ends: dict[str, str]) -> dict[int, str]:
-    """The outcome per instance: the strand's end event from the audit, else the instance's."""
-    ids = list(instance_ids)
+def _outcomes(session: Session, ids: Any, ends: dict[str, str]) -> dict[int, str]:
+    """The outcome per instance of ``ids`` (a select): the strand's end event from the audit,
+    else the instance's own end event (cases that ended before the audit row existed)."""
+    pi, ae = ProcessInstance, AuditEvent
     found: dict[int, str] = {}
-    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-        pi, ae = ProcessInstance, AuditEvent
-        for instance_id, end in session.execute(
-            select(pi.id, pi.end_event).where(pi.id.in_(chunk), pi.end_event.in_(ends))
-        ):
-            if end is not None:
-                found[instance_id] = ends[end]
-        for audited_id, audited_end in session.execute(
-            select(ae.instance_id, ae.element_id).where(
-                ae.instance_id.in_(chunk), ae.action == "end_event_reached", ae.element_id.in_(ends)
-            )
-        ):
-            if audited_id is not None and audited_end is not None:
-                found[audited_id] = ends[audited_end]
+    for instance_id, end in session.execute(
+        select(pi.id, pi.end_event).where(pi.id.in_(ids), pi.end_event.in_(ends))
+    ):
+        if end is not None:
+            found[instance_id] = ends[end]
+    for audited_id, audited_end in session.execute(
+        select(ae.instance_id, ae.element_id).where(
+            ae.instance_id.in_(ids), ae.action == "end_event_reached", ae.element_id.in_(ends)
+        )
+    ):
+        if audited_id is not None and audited_end is not None:
+            found[audited_id] = ends[audited_end]
     return found
 
 
-def _referral_table(period: Zeitraum, referrals: list[_Referral], outcomes: dict[int, str]) -> Tabelle:
+def _referral_table(period: Zeitraum, referrals: list[_Referral]) -> Tabelle:
     months = period.months()
     parts = [*REFERRAL_OUTCOMES.values(), "offen"]
     grid = [[0] * (1 + len(parts)) for _ in range(len(months) + 1)]
     for referral in referrals:
         row = next(i for i, (_, start, end) in enumerate(months) if start <= referral.at < end)
-        column = 1 + parts.index(outcomes.get(referral.instance_id, "offen"))
+        column = 1 + parts.index(referral.outcome)
         for r in (row, len(months)):
             grid[r][0] += 1
             grid[r][column] += 1
@@ -428,30 +434,30 @@ def _candidate_orgs(candidates: str) -> set[str]:
 
 
 # --- P4 case conferences, P5 funding --------------------------------------------------------
-def _started(
-    session: Session, key: str, period: Zeitraum, org: Organisation | None
-) -> list[tuple[int, str | None]]:
+def _started(session: Session, key: str, period: Zeitraum, org: Organisation | None) -> tuple[list[Any], Any]:
+    """(instance id, end event) of the cases of ``key`` started in the period, and their ids as a select."""
     pi = ProcessInstance
-    statement = select(pi.id, pi.end_event).where(
-        pi.process_key == key, pi.started_at >= period.start, pi.started_at < period.ende
+    statement = _in_scope(
+        select(pi.id, pi.end_event).where(
+            pi.process_key == key, pi.started_at >= period.start, pi.started_at < period.ende
+        ),
+        pi.id,
+        org,
     )
-    return [(i, end) for i, end in session.execute(_in_scope(statement, pi.id, org))]
+    return list(session.execute(statement).all()), select(statement.subquery().c.id)
 
 
 def _conference_table(session: Session, period: Zeitraum, org: Organisation | None) -> Tabelle:
-    cases = _started(session, CONFERENCE, period, org)
-    ids = [i for i, _ in cases]
-    held = set()
-    for chunk in (ids[i : i + 500] for i in range(0, len(ids), 500)):
-        held |= set(
-            session.scalars(
-                select(UserTask.instance_id).where(
-                    UserTask.instance_id.in_(chunk),
-                    UserTask.element_id == CONFERENCE_HELD,
-                    UserTask.status == "completed",
-                )
+    cases, ids = _started(session, CONFERENCE, period, org)
+    held = set(
+        session.scalars(
+            select(UserTask.instance_id).where(
+                UserTask.instance_id.in_(ids),
+                UserTask.element_id == CONFERENCE_HELD,
+                UserTask.status == "completed",
             )
         )
+    )
     ends = Counter(CONFERENCE_ENDS.get(end or "", "laufend") for _, end in cases)
     outcome_labels = [*CONFERENCE_ENDS.values(), "laufend"]
     labels = ["angefragt", "durchgeführt", "(noch) nicht durchgeführt", *outcome_labels]
@@ -476,16 +482,14 @@ def _conference_table(session: Session, period: Zeitraum, org: Organisation | No
 
 
 def _funding_table(session: Session, period: Zeitraum, org: Organisation | None) -> Tabelle:
-    cases = _started(session, FUNDING, period, org)
-    running = [i for i, end in cases if end is None]
+    cases, ids = _started(session, FUNDING, period, org)
     steps: dict[int, str] = {}
-    for chunk in (running[i : i + 500] for i in range(0, len(running), 500)):
-        for instance_id, element in session.execute(
-            select(UserTask.instance_id, UserTask.element_id).where(
-                UserTask.instance_id.in_(chunk), UserTask.status == "open"
-            )
-        ):
-            steps.setdefault(instance_id, FUNDING_STEPS.get(element, FUNDING_WAITING))
+    for instance_id, element in session.execute(
+        select(UserTask.instance_id, UserTask.element_id)
+        .where(UserTask.instance_id.in_(ids), UserTask.status == "open")
+        .order_by(UserTask.created_at)
+    ):
+        steps.setdefault(instance_id, FUNDING_STEPS.get(element, FUNDING_WAITING))
     states = Counter(
         FUNDING_ENDS.get(end, "beendet") if end else steps.get(i, FUNDING_WAITING) for i, end in cases
     )
@@ -591,11 +595,10 @@ def auswertung(
     """All figures for ``period`` (and the organisation's cases, if one is given), read at ``now``."""
     org = _organisation(session, organisation)
     referrals = _referrals(session, period, org)
-    outcomes = _outcomes(session, (r.instance_id for r in referrals), REFERRAL_OUTCOMES)
     contact, contact_times = _contact_table(referrals, now, contact_frist)
     directory, stale = _directory_tables(session, now, org)
     tables = (
-        _referral_table(period, referrals, outcomes),
+        _referral_table(period, referrals),
         contact,
         contact_times,
         _overdue_table(session, now, org),
