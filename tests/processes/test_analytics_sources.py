@@ -12,7 +12,8 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 
 from engine.clock import ManualClock
-from engine.dashboard import REFERRAL, REFERRAL_OUTCOMES, Zeitraum, _referrals
+from engine.dashboard import REFERRAL, REFERRAL_OUTCOMES, Zeitraum
+from engine.dashboard_cases import referrals
 from engine.persistence.models import AuditEvent, ProcessInstance, UserTask
 from engine.service import Hilfenetz
 from tests.conftest import actor_lookup
@@ -56,7 +57,7 @@ def test_referral_outcome_matches_the_end_event_reached(
             .where(UserTask.instance_id == instance_id, UserTask.element_id == REFERRAL[1])
             .limit(1)
         )
-        found = _referrals(session, Zeitraum(date(2025, 1, 1), date(2027, 12, 31)), None)
+        found = referrals(session, Zeitraum(date(2025, 1, 1), date(2027, 12, 31)), None)
     assert sorted(audited) == sorted(reached)  # each once
     outcome = next((label for end, label in REFERRAL_OUTCOMES.items() if end in reached), "offen")
     if referred is None:
