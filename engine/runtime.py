@@ -677,7 +677,8 @@ def audit_end_events(loaded: Loaded, now: datetime) -> None:
         if task.internal_data.get(END_EVENT_AUDITED):
             continue
         task.internal_data[END_EVENT_AUDITED] = True
-        loaded.audit(now, None, "end_event_reached", element_id=spec.bpmn_id, detail={"name": spec.bpmn_name})
+        name = spec.bpmn_name or spec.bpmn_id
+        loaded.audit(now, None, "end_event_reached", element_id=spec.bpmn_id, detail={"task": name})
 
 
 def _end_event(workflow: BpmnWorkflow) -> str | None:

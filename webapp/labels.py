@@ -51,6 +51,8 @@ ACTIONS = {
     "vereinbarung_unterschriften": "Unterschriften zur Kooperationsvereinbarung erfasst",
     "vereinbarung_ueberarbeitet": "Neue Fassung der Kooperationsvereinbarung in Kraft",
     "vereinbarung_bestaetigt": "Fortgeltung der Kooperationsvereinbarung festgehalten",
+    # issue 9: per strand, for the Auswertung (hidden from the case history, shown in audit views)
+    "end_event_reached": "Endereignis erreicht: {task}",
 }
 PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang", "an")
 NOTIFICATION_KINDS = {
