@@ -34,7 +34,7 @@ ALL_ORGANISATIONS = "*"
 
 # --- P1 referrals ---------------------------------------------------------------------------
 @dataclass(frozen=True)
-class _Referral:
+class Referral:
     instance_id: int
     at: datetime
     due: datetime | None
@@ -42,7 +42,7 @@ class _Referral:
     outcome: str
 
 
-def referrals(session: Session, period: Zeitraum, org: Organisation | None) -> list[_Referral]:
+def referrals(session: Session, period: Zeitraum, org: Organisation | None) -> list[Referral]:
     """One row per referral (its first contact task) with the outcome of its strand."""
     ut = UserTask
     key, element = REFERRAL
@@ -56,7 +56,7 @@ def referrals(session: Session, period: Zeitraum, org: Organisation | None) -> l
     )
     outcomes = _outcomes(session, select(statement.subquery().c.instance_id), REFERRAL_OUTCOMES)
     return [
-        _Referral(i, aware(at) or period.start, aware(due), aware(done), outcomes.get(i, "offen"))
+        Referral(i, aware(at) or period.start, aware(due), aware(done), outcomes.get(i, "offen"))
         for i, at, due, done in session.execute(statement)
     ]
 
@@ -81,7 +81,7 @@ def _outcomes(session: Session, ids: Any, ends: dict[str, str]) -> dict[int, str
     return found
 
 
-def referral_table(period: Zeitraum, referrals: list[_Referral]) -> Tabelle:
+def referral_table(period: Zeitraum, referrals: list[Referral]) -> Tabelle:
     months = period.months()
     parts = [*REFERRAL_OUTCOMES.values(), "offen"]
     grid = [[0] * (1 + len(parts)) for _ in range(len(months) + 1)]
@@ -117,7 +117,7 @@ def referral_table(period: Zeitraum, referrals: list[_Referral]) -> Tabelle:
     )
 
 
-def contact_tables(referrals: list[_Referral], now: datetime, frist: str) -> tuple[Tabelle, Tabelle]:
+def contact_tables(referrals: list[Referral], now: datetime, frist: str) -> tuple[Tabelle, Tabelle]:
     labels = (
         "erster Kontakt innerhalb der Frist",
         "erster Kontakt nach Ablauf der Frist",
@@ -163,7 +163,7 @@ def contact_tables(referrals: list[_Referral], now: datetime, frist: str) -> tup
     )
 
 
-def _contact_state(referral: _Referral, now: datetime) -> int:
+def _contact_state(referral: Referral, now: datetime) -> int:
     if referral.first_contact is not None:
         return 0 if referral.due is None or referral.first_contact <= referral.due else 1
     return 2 if referral.due is not None and referral.due < now else 3
