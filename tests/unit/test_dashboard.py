@@ -190,6 +190,27 @@ def test_first_contact_against_the_deadline_and_its_median(hn, data, coordinator
     assert durations["Median bis zum ersten Kontakt"] == "73,0 Stunden"  # (50 h + 96 h) / 2
 
 
+def test_moving_the_clock_past_the_deadline_turns_waiting_referrals_late(hn, data, coordinator, clock):
+    for _ in range(5):
+        referral(data, at(12, 14))  # due on 17 December
+    data.task(data.instance("fallkonferenz", at(12, 1)), "fallkonferenz", "Task_Organisieren", at(12, 1),
+              due_at=at(12, 16), candidates=BERATUNG)  # fmt: skip
+    before = column(report(hn, coordinator).tabelle("erstkontakt"), 0)
+    assert (before["noch kein Kontakt, Frist läuft"], before["noch kein Kontakt, Frist abgelaufen"]) == (
+        "5",
+        "0",
+    )
+    assert column(report(hn, coordinator).tabelle("ueberfaellig"), 0) == {"Summe der Zeilen": "0"}
+    clock.advance(timedelta(days=3))
+    after = column(report(hn, coordinator).tabelle("erstkontakt"), 0)
+    assert (after["noch kein Kontakt, Frist läuft"], after["noch kein Kontakt, Frist abgelaufen"]) == (
+        "0",
+        "5",
+    )
+    overdue = column(report(hn, coordinator).tabelle("ueberfaellig"), 0)
+    assert overdue == {"Frauenberatung Soest": "6", "Summe der Zeilen": "6"}  # five contact tasks, one other
+
+
 def test_median_is_withheld_for_fewer_than_five_contacts(hn, data, coordinator):
     for hours in (1, 2, 3):
         referral(data, at(4), contact_after=timedelta(hours=hours))
