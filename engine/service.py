@@ -34,9 +34,20 @@ from engine import process_analytics as analytics
 from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
+from engine.annual_report import report_csv, report_pdf
 from engine.assignment import may_start
 from engine.clock import Clock, SystemClock
 from engine.consent_steps import legal_basis_options
+from engine.dashboard import (
+    CONTACT_FRIST,
+    Auswertung,
+    Zeitraum,
+    auswertung,
+    jahreszeitraum,
+    organisation_choices,
+    require_access,
+    zeitraum,
+)
 from engine.definitions import Bundle, DefinitionSource, SpecCache, build_bundle
 from engine.deployment import deploy_bundle
 from engine.directory import (
@@ -152,6 +163,7 @@ HIDDEN_FROM_HISTORY = (
     "einwilligung_dokument_gelesen",
     "einwilligungen_angesehen",
     "weitergabe_verweigert",
+    "end_event_reached",  # per strand, for the analytics (engine/runtime.py audit_end_events)
 )
 
 
@@ -1227,6 +1239,7 @@ class Hilfenetz:
             )
             session.commit()
             return plan
+
     # --- Prozessauswertung: analytics on the diagram (engine/process_analytics.py, issue 9) -------
     def analytics_processes(self, actor: Actor) -> list[analytics.ProcessChoice]:
         """The processes one can choose on the analytics page (Koordination, Steuerungsgruppe)."""
@@ -1243,6 +1256,41 @@ class Hilfenetz:
         chosen = analytics.parse_version(version)
         with self.db.read() as session:
             return analytics.process_analytics(session, process_key, period, chosen)
+    # --- Auswertung and Jahresbericht (engine/dashboard.py, engine/annual_report.py, issue 9) ----
+    def auswertung(
+        self, actor: Actor, von: str | None = None, bis: str | None = None, organisation: str | None = None
+    ) -> Auswertung:
+        """The network's figures for a period (default: this year so far), suppressed for small numbers."""
+        require_access(actor)
+        now = self.clock.now()
+        return self._auswertung(zeitraum(von, bis, now.astimezone(BERLIN).date()), organisation)
+
+    def auswertung_organisationen(self, actor: Actor) -> list[tuple[str, str]]:
+        """(slug, name) of the active organisations, for the filter."""
+        require_access(actor)
+        with self.db.read() as session:
+            return organisation_choices(session)
+
+    def jahresbericht(self, actor: Actor, jahr: int) -> Auswertung:
+        """The figures of one calendar year for the whole network."""
+        require_access(actor)
+        return self._auswertung(jahreszeitraum(jahr, self.clock.now().astimezone(BERLIN).date()), None)
+
+    def jahresbericht_pdf(self, actor: Actor, jahr: int) -> bytes:
+        return report_pdf(self.jahresbericht(actor, jahr))
+
+    def jahresbericht_csv(self, actor: Actor, jahr: int) -> bytes:
+        return report_csv(self.jahresbericht(actor, jahr))
+
+    def _auswertung(self, period: Zeitraum, organisation: str | None) -> Auswertung:
+        try:
+            frist = self.fristen.value(CONTACT_FRIST)
+        except ScriptError:
+            frist = "nicht festgelegt"
+        with self.db.read() as session:
+            return auswertung(
+                session, period, self.clock.now(), organisation=organisation, contact_frist=frist
+            )
 
 
 def _require_coordination(actor: Actor) -> None:

@@ -166,3 +166,8 @@ def minutes_pdf(m: BallotMinutes, *, created_at: datetime, font: PdfFont | None 
     else:
         pdf.paragraph(running_line(m))
     return bytes(pdf.output())
+
+
+#: The same page set-up (A4, DejaVu Sans, footer with page numbers) for other German documents,
+#: e.g. the annual report (engine/annual_report.py).
+GermanPdf = _MinutesPdf

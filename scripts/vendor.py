@@ -44,6 +44,13 @@ FILES: dict[str, tuple[str, list[tuple[str, str]]]] = {
             ("LICENSE", "LICENSE"),
         ],
     ),
+    "chart.js": (
+        "chart.js",
+        [
+            ("dist/chart.umd.min.js", "chart.umd.min.js"),
+            ("LICENSE.md", "LICENSE.md"),
+        ],
+    ),
     "axe-core": (
         "axe-core",
         [

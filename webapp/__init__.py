@@ -13,6 +13,7 @@ from webapp import (
     auth,
     ballots,
     consents,
+    dashboard,
     datenschutz,
     errors,
     i18n,
@@ -64,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         datenschutz,
         consents,
         process_analytics,
+        dashboard,
     ):
         subsystem.init_app(app)
     return app
