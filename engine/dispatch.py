@@ -35,6 +35,7 @@ PERIODIC_JOBS = (
     "close_due_ballots",
     "start_yearly_directory_reviews",
     "start_due_agreement_review",
+    "seal_audit_trail",
 )
 
 

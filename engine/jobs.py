@@ -64,6 +64,7 @@ class EmbeddedJobRunner:
             ("close_due_ballots", hn.close_due_ballots),
             ("start_yearly_directory_reviews", hn.start_yearly_directory_reviews),  # P9, once a year
             ("start_due_agreement_review", hn.start_due_agreement_review),  # P11, once per version
+            ("seal_audit_trail", hn.seal_audit_trail),  # what the after-commit sealing left
         ]
 
     def _run(self) -> None:

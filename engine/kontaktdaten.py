@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from engine.audit_chain import note_unsealed
 from engine.errors import InvalidSubmissionError
 from engine.forms import FieldSpec, FormDefinition
 from engine.persistence.models import AuditEvent, Kontaktdaten, Organisation, ProcessInstance
@@ -205,6 +206,7 @@ def read_contact_data(
             for r in allowed
         ],
     )
+    note_unsealed(session)
     return tuple(_view(r, names) for r in allowed)
 
 
