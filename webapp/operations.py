@@ -24,6 +24,7 @@ JOB_LABELS = {
     "close_due_ballots": "Beenden abgelaufener Abstimmungen",
     "start_yearly_directory_reviews": "Jährliche Prüfung des Netzwerkverzeichnisses",
     "start_due_agreement_review": "Überprüfung der Kooperationsvereinbarung",
+    "seal_audit_trail": "Versiegeln des Audit-Protokolls (Hash-Kette)",
 }
 OUTBOX_STATUS = {
     "pending": "wartet",
