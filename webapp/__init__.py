@@ -10,6 +10,7 @@ from engine.service import Hilfenetz
 from engine.settings import Settings
 from webapp import (
     absences,
+    audit,
     auth,
     ballots,
     errors,
@@ -58,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         partners,
         verzeichnis,
         operations,
+        audit,
     ):
         subsystem.init_app(app)
     return app

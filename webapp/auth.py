@@ -130,7 +130,9 @@ def login() -> str | Response | tuple[str, int]:
 
 @bp.post("/abmelden")
 def logout() -> Response:
-    """Sign out (POST only) and forget the whole session."""
+    """Sign out (POST only, recorded in the audit trail) and forget the whole session."""
+    if current_user.is_authenticated:
+        hilfenetz().logout(current_user.actor)
     logout_user()
     session.clear()
     flash(_("Sie wurden abgemeldet."), "success")
