@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Result, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.persistence.database import exclusive
@@ -184,14 +184,15 @@ class ChainReport:
         )
 
 
-def _sealed_rows(session: Session) -> Iterator[Any]:
+def _sealed_rows(session: Session) -> Result[Any]:
+    """The sealed rows in chain order, streamed (the caller closes the result)."""
     query = (
         select(*_CONTENT, AuditEvent.chain_seq, AuditEvent.chain_hash)
         .where(AuditEvent.chain_seq.is_not(None))
         .order_by(AuditEvent.chain_seq, AuditEvent.id)
         .execution_options(yield_per=2000)
     )
-    yield from session.execute(query)
+    return session.execute(query)
 
 
 def _classify(previous: str, row: Any, following: Any | None) -> str:
@@ -239,7 +240,11 @@ def find_break(rows: Iterable[Any], head: tuple[int, str]) -> tuple[ChainBreak |
 def verify(session: Session) -> ChainReport:
     """Recompute the whole chain (the caller seals first)."""
     unsealed = session.scalar(select(func.count()).where(AuditEvent.chain_seq.is_(None))) or 0
-    broken, last, previous = find_break(_sealed_rows(session), _head(session))
+    rows = _sealed_rows(session)
+    try:
+        broken, last, previous = find_break(rows, _head(session))
+    finally:
+        rows.close()  # a break ends the walk early: release the server-side cursor
     return ChainReport(sealed=last, unsealed=unsealed, head_seq=last, head_hash=previous, broken=broken)
 
 
