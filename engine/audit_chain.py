@@ -31,9 +31,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Result, func, select, update
+from sqlalchemy import Result, Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.persistence.database import exclusive
@@ -100,36 +100,47 @@ def chain_hash(previous: str, row: Any, seq: int) -> str:
 
 
 # --- sealing -------------------------------------------------------------------------------------
-def _head(session: Session) -> tuple[int, str]:
-    head = session.get(AuditChainHead, 1)
-    return (head.seq, head.hash) if head is not None else (0, GENESIS)
+_EVENTS = cast(Table, AuditEvent.__table__)
+_HEAD = cast(Table, AuditChainHead.__table__)
+_SET_SEAL = (
+    update(_EVENTS)
+    .where(_EVENTS.c.id == bindparam("b_id"))
+    .values(chain_seq=bindparam("b_seq"), chain_hash=bindparam("b_hash"))
+)
+
+
+def _head(session: Session) -> tuple[int, str] | None:
+    row = session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1)).first()
+    return (int(row.seq), str(row.hash)) if row is not None else None
 
 
 def seal(session: Session, now: datetime, limit: int = SEAL_BATCH) -> int:
     """Seal up to ``limit`` committed unsealed rows in id order; the caller commits.
 
     Takes the database-wide seal lock first (PostgreSQL advisory lock; SQLite writers queue
-    anyway), so the head read next is the one the last sealer committed.
+    anyway), so the head read next is the one the last sealer committed. Core statements only:
+    this runs after every audited commit.
     """
-    exclusive(session.connection(), SEAL_LOCK)
-    rows = session.execute(
+    conn = session.connection()
+    exclusive(conn, SEAL_LOCK)
+    rows = conn.execute(
         select(*_CONTENT).where(AuditEvent.chain_seq.is_(None)).order_by(AuditEvent.id).limit(limit)
     ).all()
     if not rows:
         return 0
-    seq, previous = _head(session)
+    head = _head(session)
+    seq, previous = head or (0, GENESIS)
     sealed = []
     for row in rows:
         seq += 1
         previous = chain_hash(previous, row, seq)
-        sealed.append({"id": row.id, "chain_seq": seq, "chain_hash": previous})
-    session.execute(update(AuditEvent), sealed)
-    head = session.get(AuditChainHead, 1)
+        sealed.append({"b_id": row.id, "b_seq": seq, "b_hash": previous})
+    conn.execute(_SET_SEAL, sealed)
+    values = {"seq": seq, "hash": previous, "sealed_at": now}
     if head is None:
-        session.add(AuditChainHead(id=1, seq=seq, hash=previous, sealed_at=now))
+        conn.execute(insert(_HEAD).values(id=1, **values))
     else:
-        head.seq, head.hash, head.sealed_at = seq, previous, now
-    session.flush()
+        conn.execute(update(_HEAD).where(_HEAD.c.id == 1).values(**values))
     return len(rows)
 
 
@@ -242,7 +253,7 @@ def verify(session: Session) -> ChainReport:
     unsealed = session.scalar(select(func.count()).where(AuditEvent.chain_seq.is_(None))) or 0
     rows = _sealed_rows(session)
     try:
-        broken, last, previous = find_break(rows, _head(session))
+        broken, last, previous = find_break(rows, _head(session) or (0, GENESIS))
     finally:
         rows.close()  # a break ends the walk early: release the server-side cursor
     return ChainReport(sealed=last, unsealed=unsealed, head_seq=last, head_hash=previous, broken=broken)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from engine import audit_chain, audit_search
@@ -38,25 +39,38 @@ LOGIN_ACTIONS = ("login", "login_fehlgeschlagen", "login_gesperrt", "konto_gespe
 
 
 class AuditTrail:
+    """``seal_after_commit`` (embedded mode): on SQLite, where write transactions run one at a time
+    (``BEGIN IMMEDIATE``), the rows are sealed inside their own transaction just before it commits —
+    no window at all. On PostgreSQL a short transaction right after the commit seals them (with
+    ``synchronous_commit`` off: a seal lost in a crash is simply made again by the next one)."""
+
     def __init__(self, db: Database, clock: Clock, *, seal_after_commit: bool) -> None:
         self.db = db
         self.clock = clock
-        if seal_after_commit:
+        if seal_after_commit and db.is_sqlite:
+            db.before_write_commit(self._before_commit)
+        elif seal_after_commit:
             db.after_write_commit(self._after_commit)
+
+    def _before_commit(self, session: Session) -> None:
+        if audit_chain.take_unsealed_note(session):
+            audit_chain.seal(session, self.clock.now(), limit=audit_chain.SEAL_BATCH)
 
     def _after_commit(self, session: Session) -> None:
         if not audit_chain.take_unsealed_note(session):
             return
         try:
-            self.seal()
+            self.seal(durable=False)
         except Exception:  # the periodic job seals what is left; the user's action stands
             log.exception("Versiegeln des Audit-Protokolls fehlgeschlagen; der Job versucht es erneut")
 
-    def seal(self) -> int:
+    def seal(self, *, durable: bool = True) -> int:
         """Seal every committed unsealed entry (in batches, one transaction each)."""
         total = 0
         while True:
             with self.db.write() as session:
+                if not durable and not self.db.is_sqlite:
+                    session.execute(text("SET LOCAL synchronous_commit = off"))
                 count = audit_chain.seal(session, self.clock.now())
                 session.commit()
             total += count

@@ -78,6 +78,10 @@ class Database:
             session.rollback()
             session.close()
 
+    def before_write_commit(self, handler: Callable[[Session], None]) -> None:
+        """Call ``handler(session)`` just before a write transaction commits (still inside it)."""
+        event.listen(self._write_sessions, "before_commit", handler)
+
     def after_write_commit(self, handler: Callable[[Session], None]) -> None:
         """Call ``handler(session)`` after every committed write transaction (it may open its own)."""
         event.listen(self._write_sessions, "after_commit", handler)
