@@ -10,16 +10,40 @@ from engine.audit_search import AuditQuery
 from engine.read_models import Actor
 from webapp.facade import current_actor, hilfenetz
 from webapp.i18n import _
+from webapp.labels import ACTIONS
 from webapp.worklist import DATE_ERROR, parse_day
 
 bp = Blueprint("audit", __name__, url_prefix="/audit-protokoll")
 
 CASE_ERROR = "Bitte eine Vorgangsnummer (nur Ziffern) eingeben."
+#: Actions only the audit trail shows (the case history's own ones come from ``webapp/labels.py``).
+AUDIT_ACTIONS = {
+    "login": "Anmeldung",
+    "login_fehlgeschlagen": "Anmeldung fehlgeschlagen",
+    "login_gesperrt": "Anmeldung abgelehnt: Konto gesperrt",
+    "konto_gesperrt": "Konto nach Fehlversuchen gesperrt",
+    "logout": "Abmeldung",
+    "instance_viewed": "Vorgang angesehen",
+    "task_viewed": "Aufgabe angesehen",
+    "task_data_read": "Formulardaten einer Aufgabe gelesen",
+    "abstimmung_gelesen": "Abstimmung oder Protokoll gelesen",
+    "termin_heruntergeladen": "Kalenderdatei heruntergeladen",
+    "audit_durchsucht": "Audit-Protokoll durchsucht",
+    "audit_exportiert": "Audit-Protokoll exportiert",
+}
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8"}
 
 
 def shows_navigation(actor: Actor) -> bool:
     return hilfenetz().may_search_audit(actor)
+
+
+def action_label(action: str) -> str:
+    """The action in words where one is known (the code itself is shown beside it)."""
+    if action in AUDIT_ACTIONS:
+        return _(AUDIT_ACTIONS[action])
+    template = ACTIONS.get(action, "")
+    return _(template) if template and "{" not in template else ""
 
 
 def query_from(args: MultiDict[str, str]) -> tuple[AuditQuery, dict[str, str]]:
@@ -73,4 +97,4 @@ def export(fmt: str) -> Response | tuple[str, int]:
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.jinja_env.globals.update(shows_audit=shows_navigation)
+    app.jinja_env.globals.update(shows_audit=shows_navigation, audit_action_label=action_label)

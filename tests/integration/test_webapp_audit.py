@@ -205,6 +205,7 @@ def test_officer_and_coordination_search_page_and_export(client, p6, case, usern
     page = client.get(f"/audit-protokoll?vorgang={case.instance_id}&action=instance_started")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and '<th scope="col">' in html and "instance_started" in html
+    assert "Vorgang gestartet <code>instance_started</code>" in html
     assert "Seite 1 von 1" in html
     csv_response = client.get(f"/audit-protokoll/export.csv?vorgang={case.instance_id}")
     assert csv_response.mimetype == "text/csv"
