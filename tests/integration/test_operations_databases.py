@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from engine.dispatch import PERIODIC_JOBS
 from engine.errors import NotFoundError, NotPermittedError
 from engine.persistence.models import AuditEvent, Notification, Outbox, ProcessInstance
 from tests.conftest import actor_lookup, build_engine
@@ -78,7 +79,11 @@ def test_overview_and_retry(ops_engine, clock):
         (timer_instance - 1, "stuck", "Kein weiterer Schritt möglich.")
     ]
     jobs = {j.name: j for j in o.jobs}
-    assert len(jobs) == 8 and jobs["send_digests"].running is False and jobs["send_ballot_reminders"].running
+    assert (
+        len(jobs) == len(PERIODIC_JOBS)
+        and jobs["send_digests"].running is False
+        and jobs["send_ballot_reminders"].running
+    )
 
     with pytest.raises(NotPermittedError):
         hn.operations_overview(lena)

@@ -54,7 +54,7 @@ CASE_DATA: dict[str, tuple[Callable[[Case], str], str, Callable[[Case, Any], boo
     "ballots.minutes": (
         lambda c: f"/abstimmungen/{c.ballot_id}/protokoll",
         "abstimmung_gelesen",
-        lambda c, r: r.detail == {"abstimmung": c.ballot_id, "dokument": "seite"},
+        lambda c, r: r.detail == {"abstimmung": c.ballot_id, "dokument": "protokoll"},
     ),
     "ballots.minutes_text": (
         lambda c: f"/abstimmungen/{c.ballot_id}/protokoll.md",
