@@ -13,15 +13,17 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from engine import audit_chain, audit_search
 from engine.audit_chain import ChainReport
 from engine.audit_search import AuditPage, AuditQuery
 from engine.clock import Clock
+from engine.directory import actor_of
 from engine.errors import InvalidSubmissionError
 from engine.persistence.database import Database
+from engine.persistence.models import User
 from engine.read_models import Actor
 from engine.runtime import audit
 
@@ -35,7 +37,14 @@ READ_ACTIONS = (
     "audit_exportiert",
 )
 #: Login events (never tied to a case).
-LOGIN_ACTIONS = ("login", "login_fehlgeschlagen", "login_gesperrt", "konto_gesperrt", "logout")
+LOGIN_ACTIONS = (
+    "login",
+    "login_fehlgeschlagen",
+    "login_gesperrt",
+    "konto_gesperrt",
+    "login_gedrosselt",
+    "logout",
+)
 
 
 class AuditTrail:
@@ -110,6 +119,17 @@ class AuditTrail:
             audit(session, self.clock.now(), actor, "audit_exportiert", None, detail=detail)
             session.commit()
         return audit_search.to_csv(rows) if fmt == "csv" else audit_search.to_json(rows)
+
+    def login_throttled(self, username: str) -> None:
+        """A login refused before the password was checked (too many failures from one address).
+        Names the account only when it exists; an unknown typed name is never stored."""
+        with self.db.write() as session:
+            user = session.scalars(
+                select(User).where(func.lower(User.username) == username.strip().lower()[:80])
+            ).first()
+            actor = actor_of(user) if user is not None else None
+            audit(session, self.clock.now(), actor, "login_gedrosselt", None, detail={"grund": "adresse"})
+            session.commit()
 
     def logout(self, actor: Actor) -> None:
         with self.db.write() as session:

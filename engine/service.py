@@ -1067,6 +1067,10 @@ class Hilfenetz:
         """Record the sign-out in the audit trail."""
         self.audit_trail.logout(actor)
 
+    def login_throttled(self, username: str) -> None:
+        """Record a login the web app refused for too many failures from one address."""
+        self.audit_trail.login_throttled(username)
+
     def seal_audit_trail(self) -> int:
         """Seal the committed, still unsealed audit entries (periodic job; also after commits)."""
         return self.audit_trail.seal()

@@ -22,6 +22,7 @@ AUDIT_ACTIONS = {
     "login_fehlgeschlagen": "Anmeldung fehlgeschlagen",
     "login_gesperrt": "Anmeldung abgelehnt: Konto gesperrt",
     "konto_gesperrt": "Konto nach Fehlversuchen gesperrt",
+    "login_gedrosselt": "Anmeldung abgelehnt: zu viele Versuche von diesem Rechner",
     "logout": "Abmeldung",
     "instance_viewed": "Vorgang angesehen",
     "task_viewed": "Aufgabe angesehen",

@@ -102,6 +102,7 @@ def login() -> str | Response | tuple[str, int]:
     if request.method == "GET":
         return render_template("auth/login.html", next_url=next_url, error=None, username="")
     if not current_app.extensions["login_rate_limit"].allow(request.remote_addr or "-"):
+        hilfenetz().login_throttled(request.form.get("username", ""))
         return render_template(
             "auth/login.html",
             next_url=next_url,

@@ -223,3 +223,15 @@ def test_bad_filters_and_formats_answer_422_with_a_german_message(client, p6):
     response = client.get("/audit-protokoll/export.xlsx")
     assert response.status_code == 422 and "CSV oder JSON" in response.get_data(as_text=True)
     assert client.get("/audit-protokoll?page=99999999999999999999").status_code == 200
+
+
+def test_a_login_refused_by_the_address_limit_is_recorded_without_the_typed_name(client, p6):
+    token = csrf(client)
+    for _ in range(10):
+        client.post("/anmelden", data={"csrf_token": token, "username": "Passwort123!", "password": "x"})
+    for username in ("fachkraft.polizei", "Passwort123!"):
+        response = client.post("/anmelden", data={"csrf_token": token, "username": username, "password": "x"})
+        assert response.status_code == 429
+    throttled = [(r.actor_name, r.detail) for r in entries(p6) if r.action == "login_gedrosselt"]
+    assert throttled == [("Tom Einsatz", {"grund": "adresse"}), ("System", {"grund": "adresse"})]
+    assert not [r for r in entries(p6) if "Passwort123!" in f"{r.actor_name}{r.detail}"]
