@@ -59,7 +59,7 @@ def query_from(args: MultiDict[str, str]) -> tuple[AuditQuery, dict[str, str]]:
             except ValueError:
                 errors[name] = _(DATE_ERROR)
     case = args.get("vorgang", "").strip()
-    if case and not case.isdigit():
+    if case and not (case.isdigit() and len(case) < 12):
         errors["vorgang"] = _(CASE_ERROR)
     page = args.get("page", "1")
     query = AuditQuery(
@@ -68,7 +68,7 @@ def query_from(args: MultiDict[str, str]) -> tuple[AuditQuery, dict[str, str]]:
         actor=args.get("actor", ""),
         organisation=args.get("organisation", ""),
         action=args.get("action", ""),
-        instance_id=int(case) if case.isdigit() and len(case) < 12 else None,
+        instance_id=int(case) if case and "vorgang" not in errors else None,
         page=int(page) if page.isdigit() and len(page) < 9 else 1,
     )
     return query, errors

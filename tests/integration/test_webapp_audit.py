@@ -222,6 +222,7 @@ def test_bad_filters_and_formats_answer_422_with_a_german_message(client, p6):
     assert "Bitte geben Sie ein Datum wie 24.11.2026 ein." in html and "nur Ziffern" in html
     response = client.get("/audit-protokoll/export.xlsx")
     assert response.status_code == 422 and "CSV oder JSON" in response.get_data(as_text=True)
+    assert client.get("/audit-protokoll?vorgang=" + "9" * 30).status_code == 422
     assert client.get("/audit-protokoll?page=99999999999999999999").status_code == 200
 
 
