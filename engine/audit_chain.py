@@ -237,23 +237,25 @@ def find_break(rows: Iterable[Any], head: tuple[int, str]) -> tuple[ChainBreak |
                 return ChainBreak("inserted", row.chain_seq - 1, previous_id), expected - 1, previous
             kind = _classify(previous, row, following)
             return ChainBreak(kind, row.chain_seq, row.id), expected - 1, previous
+        if row.chain_seq == head[0] and row.chain_hash != head[1]:  # recomputed after sealing
+            return ChainBreak("changed", row.chain_seq, row.id), expected - 1, previous
         before, previous, previous_id = previous, row.chain_hash, row.id
         expected += 1
         row = following
     last = expected - 1
     if head[0] > last:
         return ChainBreak("deleted", last + 1, None), last, previous
-    if head[0] == last and head[1] != previous:
-        return ChainBreak("changed", last, previous_id), last, previous
     return None, last, previous
 
 
 def verify(session: Session) -> ChainReport:
-    """Recompute the whole chain (the caller seals first)."""
+    """Recompute the whole chain (the caller seals first). The head is read before the rows: on
+    PostgreSQL each statement sees the newest commits, so the rows then reach at least the head."""
+    head = _head(session) or (0, GENESIS)
     unsealed = session.scalar(select(func.count()).where(AuditEvent.chain_seq.is_(None))) or 0
     rows = _sealed_rows(session)
     try:
-        broken, last, previous = find_break(rows, _head(session) or (0, GENESIS))
+        broken, last, previous = find_break(rows, head)
     finally:
         rows.close()  # a break ends the walk early: release the server-side cursor
     return ChainReport(sealed=last, unsealed=unsealed, head_seq=last, head_hash=previous, broken=broken)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
-from engine.audit_chain import chain_hash
+from engine.audit_chain import chain_hash, find_break
 from engine.audit_search import AuditQuery
 from engine.audit_trail import LOGIN_ACTIONS
 from engine.errors import InvalidSubmissionError, NotPermittedError
@@ -245,3 +245,15 @@ def test_export_as_csv_and_json_is_audited(hn, actor):
         hn.audit_export(officer, AuditQuery(), "xlsx")
     exports = [r.detail for r in _rows(hn) if r.action == "audit_exportiert"]
     assert [e["format"] for e in exports] == ["csv", "json"] and exports[0]["anzahl"] == len(lines) - 1
+
+
+def test_rows_sealed_after_the_head_was_read_do_not_count_as_a_break(hn, actor):
+    """verify reads the head first; on PostgreSQL the rows query may already see newer seals."""
+    _some_history(hn, actor)
+    rows = sorted(_rows(hn), key=lambda r: r.chain_seq)
+    older_head = (rows[-2].chain_seq, rows[-2].chain_hash)
+    assert find_break(rows, older_head)[0] is None
+    broken = find_break(rows, (rows[-2].chain_seq, "e" * 64))[0]
+    assert (broken.kind, broken.event_id) == ("changed", rows[-2].id)
+    broken = find_break(rows[:-1], (rows[-1].chain_seq, rows[-1].chain_hash))[0]
+    assert (broken.kind, broken.seq, broken.event_id) == ("deleted", rows[-1].chain_seq, None)
