@@ -9,7 +9,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine.errors import NotPermittedError
+from engine.errors import LoginRefusedError, NotPermittedError
 from engine.persistence.models import User
 
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -42,18 +42,22 @@ def authenticate(session: Session, username: str, password: str, now: datetime, 
     user = session.scalars(select(User).where(func.lower(User.username) == username.strip().lower())).first()
     if user is None or not user.active:
         _verify(_DUMMY_HASH, password)
-        raise NotPermittedError(LOGIN_FAILED)
+        raise LoginRefusedError(LOGIN_FAILED, reason="unbekannt", user_id=None)
     if user.locked_until is not None and user.locked_until > now:
-        raise NotPermittedError(
+        raise LoginRefusedError(
             "Das Konto ist nach mehreren Fehlversuchen vorübergehend gesperrt. "
-            "Bitte versuchen Sie es in 15 Minuten erneut."
+            "Bitte versuchen Sie es in 15 Minuten erneut.",
+            reason="gesperrt",
+            user_id=user.id,
         )
     if not _verify(user.password_hash, password):
         user.failed_logins += 1
+        reason = "passwort"
         if user.failed_logins >= max_attempts:
             user.locked_until = now + LOCKOUT
             user.failed_logins = 0
-        raise NotPermittedError(LOGIN_FAILED)
+            reason = "sperre"
+        raise LoginRefusedError(LOGIN_FAILED, reason=reason, user_id=user.id)
     user.failed_logins = 0
     user.locked_until = None
     if _HASHER.check_needs_rehash(user.password_hash):

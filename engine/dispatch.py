@@ -36,6 +36,7 @@ PERIODIC_JOBS = (
     "start_yearly_directory_reviews",
     "start_due_agreement_review",
     "apply_retention",
+    "seal_audit_trail",
 )
 
 

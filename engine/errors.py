@@ -95,3 +95,14 @@ class ScriptError(HilfenetzError):
 
 class ConfigurationError(HilfenetzError):
     """A HILFENETZ_* setting is missing or malformed (checked at start-up)."""
+
+
+class LoginRefusedError(NotPermittedError):
+    """A refused login (HTTP 403 / the login form's message); ``reason`` goes into the audit trail:
+    ``unbekannt`` (no such active account), ``passwort``, ``gesperrt`` (locked) or ``sperre``
+    (this failure locked the account). ``user_id`` is the account's id when it exists."""
+
+    def __init__(self, message: str, *, reason: str, user_id: int | None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.user_id = user_id

@@ -65,6 +65,7 @@ class EmbeddedJobRunner:
             ("start_yearly_directory_reviews", hn.start_yearly_directory_reviews),  # P9, once a year
             ("start_due_agreement_review", hn.start_due_agreement_review),  # P11, once per version
             ("apply_retention", hn.apply_retention),  # once a day: periods declared in the BPMN
+            ("seal_audit_trail", hn.seal_audit_trail),  # what the after-commit sealing left
         ]
 
     def _run(self) -> None:

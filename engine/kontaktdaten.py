@@ -23,6 +23,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from engine.audit_chain import note_unsealed
 from engine.consent import chain, consent_from_referral, require_transfer
 from engine.errors import InvalidSubmissionError, NotPermittedError
 from engine.forms import FieldSpec, FormDefinition
@@ -203,6 +204,7 @@ def read_contact_data(
             for r in allowed
         ],
     )
+    note_unsealed(session)
     return tuple(_view(r, names) for r in allowed)
 
 

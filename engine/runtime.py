@@ -28,6 +28,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.actions import ACTION_PROPERTY, STARTED_MARK, ActionContext, SystemSteps, unknown_action_message
+from engine.audit_chain import note_unsealed
 from engine.clock import Clock
 from engine.definitions import LoadedVersion, SpecCache, SystemStep
 from engine.element_trail import Snapshot, element_changes, snapshot
@@ -346,6 +347,7 @@ class Runtime:
         status, reason, end_event = self._status(loaded, actor, now)
         if loaded.events:
             conn.execute(insert(AuditEvent), loaded.events)
+            note_unsealed(session)
         values: dict[str, Any] = {
             "state": dump_state(workflow),
             "state_format": STATE_FORMAT,
@@ -717,6 +719,7 @@ def audit_values(
         "at": now,
         "actor_id": actor.id if actor else None,
         "actor_name": actor.display_name if actor else "System",
+        "actor_org": actor.organisation if actor else "",
         "action": action,
         "instance_id": instance_id,
         "task_id": task_id,
@@ -740,6 +743,7 @@ def audit(
     session.connection().execute(
         insert(AuditEvent), [audit_values(now, actor, action, instance_id, task_id, element_id, detail)]
     )
+    note_unsealed(session)
 
 
 def ensure_open(row: Any) -> Any:

@@ -36,6 +36,10 @@ from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
 from engine.annual_report import report_csv, report_pdf
 from engine.assignment import may_start
+from engine.audit_chain import ChainReport
+from engine.audit_search import AuditPage, AuditQuery
+from engine.audit_search import may_search as may_search_audit
+from engine.audit_trail import READ_ACTIONS, AuditTrail, login_refused
 from engine.clock import Clock, SystemClock
 from engine.consent_steps import legal_basis_options
 from engine.dashboard import (
@@ -71,6 +75,7 @@ from engine.dsgvo_pdf import export_pdf
 from engine.errors import (
     InvalidDefinitionError,
     InvalidSubmissionError,
+    LoginRefusedError,
     NotFoundError,
     NotPermittedError,
     Problem,
@@ -164,6 +169,7 @@ HIDDEN_FROM_HISTORY = (
     "einwilligungen_angesehen",
     "weitergabe_verweigert",
     "end_event_reached",  # per strand, for the analytics (engine/runtime.py audit_end_events)
+    *READ_ACTIONS,
 )
 
 
@@ -212,6 +218,7 @@ class Hilfenetz:
         self.notifications = Notifications(
             self.db, self.clock, mailer, settings.base_url, settings.digest_hour, settings.mail_sender
         )
+        self.audit_trail = AuditTrail(self.db, self.clock, seal_after_commit=not settings.broker_url)
         # P12 joins and leaves keep the partner directory (P9) in step
         partners.DIRECTORY_HOOKS.on_join = verzeichnis.on_partner_join
         partners.DIRECTORY_HOOKS.on_leave = verzeichnis.on_partner_leave
@@ -306,8 +313,10 @@ class Hilfenetz:
                 user = authenticate(
                     session, username, password, self.clock.now(), self.settings.login_max_attempts
                 )
-            except NotPermittedError:
-                session.commit()  # keep the failed-attempt counter
+            except LoginRefusedError as exc:
+                refused = session.get(User, exc.user_id) if exc.user_id is not None else None
+                login_refused(session, self.clock.now(), actor_of(refused) if refused else None, exc.reason)
+                session.commit()  # keep the failed-attempt counter and the audit entry
                 raise
             audit(session, self.clock.now(), actor_of(user), "login", None)
             session.commit()
@@ -764,21 +773,27 @@ class Hilfenetz:
         """Organisations that may apply (their steering-group members are excluded from the vote)."""
         return self.organisations.all()
 
-    def ballot_minutes(self, actor: Actor, ballot_id: int) -> BallotMinutes:
-        """The ballot's minutes (running state while open; a secret ballot's tally only once closed)."""
-        with self.db.read() as session:
+    def ballot_minutes(self, actor: Actor, ballot_id: int, *, document: str = "seite") -> BallotMinutes:
+        """The ballot's minutes (running state while open; a secret ballot's tally only once closed).
+        The read is audited (``document``: seite, protokoll, markdown or pdf)."""
+        with self.db.write() as session:
             ballot = session.get(Ballot, ballot_id)
             if ballot is None or not voting.may_read(session, actor, ballot_id):
                 raise NotFoundError("Abstimmung nicht gefunden.")
-            return minutes_of(session, ballot)
+            minutes = minutes_of(session, ballot)
+            detail = {"abstimmung": ballot_id, "dokument": document}
+            audit(session, self.clock.now(), actor, "abstimmung_gelesen", ballot.instance_id, detail=detail)
+            session.commit()
+            return minutes
 
     def ballot_minutes_text(self, actor: Actor, ballot_id: int) -> str:
         """German Markdown minutes (the same content as :meth:`ballot_minutes_pdf`)."""
-        return render_minutes(self.ballot_minutes(actor, ballot_id))
+        return render_minutes(self.ballot_minutes(actor, ballot_id, document="markdown"))
 
     def ballot_minutes_pdf(self, actor: Actor, ballot_id: int) -> bytes:
         """The minutes as a PDF document (same permission as the printable minutes)."""
-        return minutes_pdf(self.ballot_minutes(actor, ballot_id), created_at=self.clock.now())
+        minutes = self.ballot_minutes(actor, ballot_id, document="pdf")
+        return minutes_pdf(minutes, created_at=self.clock.now())
 
     def send_ballot_reminders(self) -> int:
         """Remind electors who have not voted before a ballot's deadline, at most once per ballot."""
@@ -937,12 +952,14 @@ class Hilfenetz:
 
     def meeting_calendar(self, actor: Actor, instance_id: int) -> bytes:
         """The meeting's current ``.ics`` file (METHOD:REQUEST, or CANCEL once it is cancelled)."""
-        with self.db.read() as session:
+        with self.db.write() as session:
             meeting = netzwerktreffen.meeting_of_instance(session, instance_id)
             if meeting is None or not self._may_see_meeting(session, actor, meeting):
                 raise NotFoundError("Termin nicht gefunden.")
             method = "CANCEL" if meeting.status == "abgesagt" else "REQUEST"
             termin = netzwerktreffen.termin_of(meeting, method, meeting.updated_at)
+            audit(session, self.clock.now(), actor, "termin_heruntergeladen", instance_id)
+            session.commit()
             link = f"{self.settings.base_url.rstrip('/')}/benachrichtigungen"
             return calendar_bytes(termin, self.settings.mail_sender, link)
 
@@ -1291,6 +1308,33 @@ class Hilfenetz:
             return auswertung(
                 session, period, self.clock.now(), organisation=organisation, contact_frist=frist
             )
+    # --- audit trail (issue 7) -------------------------------------------------------------
+    def logout(self, actor: Actor) -> None:
+        """Record the sign-out in the audit trail."""
+        self.audit_trail.logout(actor)
+
+    def login_throttled(self, username: str) -> None:
+        """Record a login the web app refused for too many failures from one address."""
+        self.audit_trail.login_throttled(username)
+
+    def seal_audit_trail(self) -> int:
+        """Seal the committed, still unsealed audit entries (periodic job; also after commits)."""
+        return self.audit_trail.seal()
+
+    def verify_audit_trail(self, anchor: Mapping[str, Any] | None = None) -> ChainReport:
+        """Seal, then recompute the hash chain (``hilfenetz audit verify``)."""
+        return self.audit_trail.verify(anchor)
+
+    def may_search_audit(self, actor: Actor) -> bool:
+        return may_search_audit(actor)
+
+    def audit_search(self, actor: Actor, query: AuditQuery) -> AuditPage:
+        """One page of audit entries for the Koordination or the data-protection officer (audited)."""
+        return self.audit_trail.search(actor, query)
+
+    def audit_export(self, actor: Actor, query: AuditQuery, fmt: str) -> str:
+        """All matching entries as CSV or JSON text (audited)."""
+        return self.audit_trail.export(actor, query, fmt)
 
 
 def _require_coordination(actor: Actor) -> None:

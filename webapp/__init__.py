@@ -10,6 +10,7 @@ from engine.service import Hilfenetz
 from engine.settings import Settings
 from webapp import (
     absences,
+    audit,
     auth,
     ballots,
     consents,
@@ -66,6 +67,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         consents,
         process_analytics,
         dashboard,
+        audit,
     ):
         subsystem.init_app(app)
     return app

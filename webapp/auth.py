@@ -102,6 +102,7 @@ def login() -> str | Response | tuple[str, int]:
     if request.method == "GET":
         return render_template("auth/login.html", next_url=next_url, error=None, username="")
     if not current_app.extensions["login_rate_limit"].allow(request.remote_addr or "-"):
+        hilfenetz().login_throttled(request.form.get("username", ""))
         return render_template(
             "auth/login.html",
             next_url=next_url,
@@ -130,7 +131,9 @@ def login() -> str | Response | tuple[str, int]:
 
 @bp.post("/abmelden")
 def logout() -> Response:
-    """Sign out (POST only) and forget the whole session."""
+    """Sign out (POST only, recorded in the audit trail) and forget the whole session."""
+    if current_user.is_authenticated:
+        hilfenetz().logout(current_user.actor)
     logout_user()
     session.clear()
     flash(_("Sie wurden abgemeldet."), "success")

@@ -159,7 +159,7 @@ def vote(ballot_id: int) -> Response | tuple[str, int]:
 def minutes(ballot_id: int) -> str:
     """Printable minutes (the print stylesheet hides navigation)."""
     actor = current_actor()
-    m = hilfenetz().ballot_minutes(actor, ballot_id)
+    m = hilfenetz().ballot_minutes(actor, ballot_id, document="protokoll")
     return render_template(
         "ballots/minutes.html",
         m=m,

@@ -1,8 +1,10 @@
-"""The ``hilfenetz`` console command: run, worker, beat, deploy, check, demo, settings, anonymity-check."""
+"""The ``hilfenetz`` console command: run, worker, beat, deploy, check, demo, settings, anonymity-check,
+audit verify."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -128,6 +130,35 @@ def cmd_beat(settings: Settings) -> int:
     return 0
 
 
+def _read_anchor(path: Path) -> dict[str, object]:
+    try:
+        anchor = json.loads(path.read_text(encoding="utf-8"))
+        int(anchor["seq"]), str(anchor["hash"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(
+            f"Die Ankerdatei {path} ist nicht lesbar oder kein Anker "
+            '({"seq": …, "hash": …} aus „hilfenetz audit verify --write-anchor“).'
+        ) from exc
+    return dict(anchor)
+
+
+def cmd_audit_verify(settings: Settings, anchor: Path | None, write_anchor: Path | None) -> int:
+    """Seal, recompute the hash chain; exit 0 when intact, 1 with the first broken entry."""
+    expected = _read_anchor(anchor) if anchor is not None else None
+    report = _engine(settings).verify_audit_trail(expected)
+    print(report.summary)
+    if report.broken is not None:
+        return 1
+    if expected is not None:
+        print(f"Anker bestätigt: Position {expected['seq']} hat unverändert den exportierten Hash.")
+    if write_anchor is not None:
+        write_anchor.write_text(
+            json.dumps({"seq": report.head_seq, "hash": report.head_hash}) + "\n", encoding="utf-8"
+        )
+        print(f"Anker geschrieben: {write_anchor} (außerhalb der Datenbank aufbewahren).")
+    return 0
+
+
 def cmd_settings() -> int:
     print("| Variable | Standard | Bedeutung |\n|---|---|---|")
     for v in VARIABLES:
@@ -158,6 +189,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="Text von der Standardeingabe auf personenbezogene Daten prüfen "
         "(eine JSON-Zeile je Fund; Status 1, wenn etwas gefunden wurde)",
     )
+    audit = sub.add_parser("audit", help="Audit-Protokoll")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser("verify", help="Hash-Kette des Audit-Protokolls prüfen (Exit 1 bei Bruch)")
+    verify.add_argument("--anchor", type=Path, help="exportierten Anker (JSON) mit der Kette vergleichen")
+    verify.add_argument("--write-anchor", type=Path, help="aktuellen Kopf als Anker in diese Datei schreiben")
     return parser
 
 
@@ -190,6 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_worker(settings, args.concurrency)
         if args.command == "beat":
             return cmd_beat(settings)
+        if args.command == "audit":
+            return cmd_audit_verify(settings, args.anchor, args.write_anchor)
         return cmd_run(settings, args.host, args.port, not args.no_jobs)
     except InvalidDefinitionError as exc:
         print(exc.message, file=sys.stderr)

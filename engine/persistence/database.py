@@ -7,7 +7,7 @@ instance row with ``SELECT … FOR UPDATE``. Both also check the instance's vers
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,14 @@ class Database:
         finally:
             session.rollback()
             session.close()
+
+    def before_write_commit(self, handler: Callable[[Session], None]) -> None:
+        """Call ``handler(session)`` just before a write transaction commits (still inside it)."""
+        event.listen(self._write_sessions, "before_commit", handler)
+
+    def after_write_commit(self, handler: Callable[[Session], None]) -> None:
+        """Call ``handler(session)`` after every committed write transaction (it may open its own)."""
+        event.listen(self._write_sessions, "after_commit", handler)
 
     def dispose(self) -> None:
         self.write_engine.dispose()

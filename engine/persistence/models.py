@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -222,6 +223,23 @@ class AuditEvent(Base):
     task_id: Mapped[str | None] = mapped_column(String(36))
     element_id: Mapped[str | None] = mapped_column(String(100))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    actor_org: Mapped[str] = mapped_column(String(80), default="", server_default="")
+    """The actor's organisation (slug) when the entry was written; empty for the system."""
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger)
+    """Position in the hash chain, assigned once by the sealer (``engine/audit_chain.py``)."""
+    chain_hash: Mapped[str | None] = mapped_column(String(64))
+    """SHA-256 (hex) over the previous entry's hash and this entry's canonical form."""
+    __table_args__ = (Index("ux_audit_event_chain_seq", "chain_seq", unique=True),)
+
+
+class AuditChainHead(Base):
+    """The last sealed position and hash (one row): a deleted last entry leaves a gap before it."""
+
+    __tablename__ = "audit_chain_head"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+    sealed_at: Mapped[datetime]
 
 
 class Outbox(Base):

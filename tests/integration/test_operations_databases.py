@@ -79,8 +79,11 @@ def test_overview_and_retry(ops_engine, clock):
         (timer_instance - 1, "stuck", "Kein weiterer Schritt möglich.")
     ]
     jobs = {j.name: j for j in o.jobs}
-    assert len(jobs) == len(PERIODIC_JOBS)
-    assert jobs["send_digests"].running is False and jobs["send_ballot_reminders"].running
+    assert (
+        len(jobs) == len(PERIODIC_JOBS)
+        and jobs["send_digests"].running is False
+        and jobs["send_ballot_reminders"].running
+    )
 
     with pytest.raises(NotPermittedError):
         hn.operations_overview(lena)
