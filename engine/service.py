@@ -167,6 +167,7 @@ HIDDEN_FROM_HISTORY = (
     "einwilligung_widerrufen",
     "einwilligung_dokument_gelesen",
     "einwilligungen_angesehen",
+    "einwilligung_angesehen",
     "weitergabe_verweigert",
     "end_event_reached",  # per strand, for the analytics (engine/runtime.py audit_end_events)
     *READ_ACTIONS,
@@ -912,8 +913,15 @@ class Hilfenetz:
             return consent_id
 
     def consent_detail(self, actor: Actor, consent_id: int) -> ConsentView:
-        with self.db.read() as session:
-            return consent.consent_of(session, actor, consent_id)
+        """One consent (for its withdrawal page); the read is audited like every read of case data."""
+        with self.db.write() as session:
+            found = consent.consent_of(session, actor, consent_id)
+            detail = {"einwilligung": consent_id}
+            audit(
+                session, self.clock.now(), actor, "einwilligung_angesehen", found.instance_id, detail=detail
+            )
+            session.commit()
+            return found
 
     def withdraw_consent(self, actor: Actor, consent_id: int, withdrawn_by: str) -> None:
         """Stops every later transfer and tells the recipient organisations."""
@@ -1273,6 +1281,7 @@ class Hilfenetz:
         chosen = analytics.parse_version(version)
         with self.db.read() as session:
             return analytics.process_analytics(session, process_key, period, chosen)
+
     # --- Auswertung and Jahresbericht (engine/dashboard.py, engine/annual_report.py, issue 9) ----
     def auswertung(
         self, actor: Actor, von: str | None = None, bis: str | None = None, organisation: str | None = None
@@ -1308,6 +1317,7 @@ class Hilfenetz:
             return auswertung(
                 session, period, self.clock.now(), organisation=organisation, contact_frist=frist
             )
+
     # --- audit trail (issue 7) -------------------------------------------------------------
     def logout(self, actor: Actor) -> None:
         """Record the sign-out in the audit trail."""

@@ -15,6 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from engine.consent import ConsentInput, Upload
 from engine.persistence.models import AuditEvent, UserTask
 from engine.settings import REPO_ROOT
 from tests.conftest import actor_lookup, build_engine
@@ -27,6 +28,7 @@ class Case:
     instance_id: int
     task_id: str
     ballot_id: int
+    consent_id: int
 
 
 #: GET routes that show case data: endpoint -> (url, expected action, what identifies the object).
@@ -71,6 +73,31 @@ CASE_DATA: dict[str, tuple[Callable[[Case], str], str, Callable[[Case, Any], boo
         "termin_heruntergeladen",
         lambda c, r: r.instance_id == c.instance_id,
     ),
+    "consents.index": (
+        lambda c: f"/vorgaenge/{c.instance_id}/einwilligungen",
+        "einwilligungen_angesehen",
+        lambda c, r: r.instance_id == c.instance_id,
+    ),
+    "consents.confirm_withdrawal": (
+        lambda c: f"/einwilligungen/{c.consent_id}/widerrufen",
+        "einwilligung_angesehen",
+        lambda c, r: r.instance_id == c.instance_id and r.detail == {"einwilligung": c.consent_id},
+    ),
+    "consents.document": (
+        lambda c: f"/einwilligungen/{c.consent_id}/dokument",
+        "einwilligung_dokument_gelesen",
+        lambda c, r: r.instance_id == c.instance_id and r.detail == {"einwilligung": c.consent_id},
+    ),
+    "datenschutz.account_export": (
+        lambda c: "/datenschutz/konto/fachkraft.polizei/auskunft.json",
+        "dsgvo_auskunft",
+        lambda c, r: r.detail["art"] == "konto" and r.detail["format"] == "json",
+    ),
+    "datenschutz.my_export": (
+        lambda c: "/meine-daten/auskunft.pdf",
+        "dsgvo_auskunft",
+        lambda c, r: r.detail["art"] == "konto" and r.detail["format"] == "pdf",
+    ),
     "audit.index": (
         lambda c: f"/audit-protokoll?vorgang={c.instance_id}",
         "audit_durchsucht",
@@ -105,9 +132,21 @@ NOT_CASE_DATA = {
     "directory.index": "Netzwerkverzeichnis (Dienststellendaten, keine Klientendaten)",
     "directory.show": "Netzwerkverzeichnis",
     "directory.edit": "Netzwerkverzeichnis",
+    "consents.new": "leeres Formular (der Vorgang muss sichtbar sein)",
+    "datenschutz.index": "Suche und Löschvorschau: Vorgangsnummern und Fristen, keine Falldaten",
+    "datenschutz.my_data": "Seite mit den Download-Links",
+    "dashboard.index": "Auswertung: nur Zahlen, kleine Fallzahlen unterdrückt",
+    "dashboard.annual_pdf": "Jahresbericht: nur Zahlen, kleine Fallzahlen unterdrückt",
+    "dashboard.annual_csv": "Jahresbericht: nur Zahlen, kleine Fallzahlen unterdrückt",
+    "process_analytics.index": "Prozessauswahl",
+    "process_analytics.show": "Prozessauswertung: nur Zahlen je Element, kleine Fallzahlen unterdrückt",
 }
 #: Who may read the object behind each route.
-READER = {"ballots": "koordination.jugendamt", "audit": "datenschutz.kreis"}
+READER = {
+    "ballots": "koordination.jugendamt",
+    "audit": "datenschutz.kreis",
+    "datenschutz": "datenschutz.kreis",
+}
 
 
 @pytest.fixture
@@ -140,7 +179,17 @@ def case(p6, clock) -> Case:
     look = actor_lookup(p6)
     deadline = clock.now() + timedelta(days=7)
     ballot_id = p6.open_ballot("Förderantrag", None, None, deadline, False, look("koordination.jugendamt"))
-    return Case(instance_id, task_id, ballot_id)
+    given = ConsentInput(
+        subject="Pseudonym A-17",
+        categories=["falldaten"],
+        recipients=["kreisjugendamt"],
+        purpose="Fallkonferenz",
+        given_on="2026-01-05",
+        form="schriftlich",
+        document=Upload("einwilligung.pdf", b"%PDF-1.4\n% Einwilligung\n%%EOF\n"),
+    )
+    consent_id = p6.record_consent(look("koordination.jugendamt"), instance_id, given)
+    return Case(instance_id, task_id, ballot_id, consent_id)
 
 
 def entries(hn) -> list[Any]:
