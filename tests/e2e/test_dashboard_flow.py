@@ -15,7 +15,7 @@ pytestmark = pytest.mark.browser
 def test_coordinator_sees_charts_and_tables(page: Any, live_server: str) -> None:
     base = live_server
     login(page, base, "koordination.jugendamt")
-    page.get_by_role("link", name="Auswertung").click()
+    page.get_by_role("link", name="Auswertung", exact=True).click()
     page.wait_for_url(f"{base}/auswertung")
     assert page.get_by_role("heading", name="Auswertung", level=1).is_visible()
     page.wait_for_selector("canvas[data-chart-ready='ja']")
@@ -46,7 +46,7 @@ def test_coordinator_sees_charts_and_tables(page: Any, live_server: str) -> None
 def test_a_fachkraft_cannot_open_it(page: Any, live_server: str) -> None:
     base = live_server
     login(page, base, "fachkraft.frauenberatung")
-    assert page.get_by_role("link", name="Auswertung").count() == 0
+    assert page.get_by_role("link", name="Auswertung", exact=True).count() == 0
     response = page.goto(f"{base}/auswertung")
     assert response is not None and response.status == 403
     assert page.locator("canvas").count() == 0
