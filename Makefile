@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export HILFENETZ_DEV ?= 1
 
-.PHONY: run test setup lint typecheck importlint unit integration e2e bench clean chromium fonts
+.PHONY: run test setup lint typecheck importlint check unit integration e2e bench clean chromium fonts
 
 run: setup
 	$(BIN)/hilfenetz demo
@@ -47,7 +47,11 @@ typecheck: setup
 importlint: setup
 	$(BIN)/lint-imports
 
-test: setup chromium lint typecheck importlint
+# The shipped processes and forms pass the same checks as a deployment (one line per problem).
+check: setup
+	$(BIN)/hilfenetz check processes/ forms/
+
+test: setup chromium lint typecheck importlint check
 	$(BIN)/pytest -p no:cacheprovider
 
 bench: setup

@@ -37,8 +37,23 @@ def check_file(path: Path, forms_dir: Path) -> list[Problem]:
     return [Problem(path.name, None, "Unbekannter Dateityp (erwartet .bpmn, .dmn oder .form).")]
 
 
+#: What a directory given to ``hilfenetz check`` contributes (scenario and parameter files are skipped).
+CHECKED_SUFFIXES = (".bpmn", ".dmn", ".form")
+
+
+def expand_paths(paths: list[Path]) -> list[Path]:
+    """Files as given; a directory stands for its BPMN, DMN and form files (sorted, not recursive)."""
+    expanded: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            expanded.extend(sorted(p for p in path.iterdir() if p.suffix in CHECKED_SUFFIXES and p.is_file()))
+        else:
+            expanded.append(path)
+    return expanded
+
+
 def check_files(paths: list[Path], forms_dir: Path) -> list[Problem]:
     problems: list[Problem] = []
-    for path in paths:
+    for path in expand_paths(paths):
         problems.extend(check_file(path, forms_dir))
     return problems

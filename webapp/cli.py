@@ -14,7 +14,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from engine.checks import check_files
+from engine.checks import check_files, expand_paths
 from engine.errors import ConfigurationError, HilfenetzError, InvalidDefinitionError
 from engine.settings import VARIABLES, Settings
 
@@ -54,11 +54,12 @@ def cmd_deploy(settings: Settings, path: Path) -> int:
 
 
 def cmd_check(settings: Settings, paths: Sequence[Path]) -> int:
-    problems = check_files(list(paths), settings.forms_dir)
+    files = expand_paths(list(paths))
+    problems = check_files(files, settings.forms_dir)
     for problem in problems:
         print(f"{problem.file}: {problem.element or '-'}: {problem.reason}")
     if not problems:
-        print(f"{len(paths)} Datei(en) geprüft, keine Probleme.")
+        print(f"{len(files)} Datei(en) geprüft, keine Probleme.")
     return 1 if problems else 0
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from engine.jobs import EmbeddedJobRunner
+from engine.settings import REPO_ROOT
 from engine.worklist import WorklistQuery
 from tests.conftest import actor_lookup
 from tests.support.bpmn_factory import chain_bpmn, timer_bpmn, with_retention
@@ -122,3 +123,20 @@ def test_one_failing_job_does_not_stop_the_others(hn, monkeypatch) -> None:  # t
     monkeypatch.setattr(hn, "close_due_ballots", lambda: ran.append("ballots") or 0)
     EmbeddedJobRunner(hn, 1.0).run_once()
     assert ran == ["purge", "ballots"]
+
+
+def test_check_takes_directories_and_everything_shipped_is_clean(tmp_path, capsys, monkeypatch):
+    """`hilfenetz check processes/ forms/` checks every BPMN, DMN and form file in them (not the
+    scenario or parameter files), and what we ship has no problem."""
+    monkeypatch.setenv("HILFENETZ_DEV", "1")
+    assert main(["check", str(REPO_ROOT / "processes"), str(REPO_ROOT / "forms")]) == 0
+    shipped = [*(REPO_ROOT / "processes").glob("*.bpmn"), *(REPO_ROOT / "processes").glob("*.dmn")]
+    shipped += list((REPO_ROOT / "forms").glob("*.form"))
+    assert f"{len(shipped)} Datei(en) geprüft, keine Probleme." in capsys.readouterr().out
+    broken = tmp_path / "prozesse"
+    broken.mkdir()
+    (broken / "kaputt.bpmn").write_text("<definitions", encoding="utf-8")
+    (broken / "notizen.txt").write_text("kein Prozess", encoding="utf-8")
+    assert main(["check", str(broken)]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("kaputt.bpmn: ")
