@@ -3,6 +3,7 @@ audited override, drafts, and the ``hilfenetz anonymity-check`` command."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import re
@@ -16,7 +17,7 @@ from sqlalchemy import func, select
 from engine.anonymity import KINDS, find_personal_data
 from engine.anonymity.guard import AUDIT_ACTION, REASON_KEY
 from engine.errors import InvalidDefinitionError, InvalidSubmissionError, PersonalDataError
-from engine.forms import anonymity_check, check_submission, load_form, validate_submission
+from engine.forms import anonymity_check, check_draft, check_submission, load_form, validate_submission
 from engine.persistence.models import AuditEvent, ProcessInstance
 from engine.settings import REPO_ROOT
 from engine.worklist import WorklistQuery
@@ -380,3 +381,102 @@ def test_cli_prints_one_json_line_per_finding_and_exit_status(monkeypatch, capsy
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b"Die Mutter im Grundschulalter\xff\n")))
     assert main(["anonymity-check"]) == 0
     assert capsys.readouterr().out == ""
+
+
+# ----------------------------------------------------------------------------- shape tricks
+
+NAMED = "Frau Sabine Müller, geb. 12.03.1985"
+
+NESTED_FORM = {
+    "id": "protokoll_verschachtelt",
+    "type": "default",
+    "components": [
+        {"type": "textarea", "key": "protokoll", "label": "Protokoll", "properties": {"anonym": "true"}},
+        {"type": "textfield", "key": "ort_frei", "label": "Frei"},
+        {
+            "type": "dynamiclist",
+            "path": "massnahmen",
+            "components": [
+                {"type": "textfield", "key": "beschreibung", "label": "M", "properties": {"anonym": "true"}},
+                {
+                    "type": "dynamiclist",
+                    "path": "schritte",
+                    "components": [
+                        {"type": "textfield", "key": "text", "label": "S", "properties": {"anonym": "true"}}
+                    ],
+                },
+            ],
+        },
+    ],
+}
+
+SHAPE_TRICKS = [
+    {"protokoll": [NAMED]},
+    {"protokoll": {"x": NAMED}},
+    {"protokoll": {"x": {"y": [NAMED]}}},
+    {"massnahmen.0.beschreibung": NAMED},
+    {"protokoll.x": NAMED},
+    {"massnahmen": {"0": {"beschreibung": NAMED}}},
+    {"massnahmen": [{"beschreibung": [NAMED]}]},
+    {"massnahmen": [{"beschreibung": {"x": NAMED}}]},
+    {"massnahmen": [{"anders": NAMED}]},
+    {"massnahmen": [[{"beschreibung": NAMED}]]},
+    {"massnahmen": [{"schritte": [{"text": NAMED}]}]},
+    {"massnahmen": [{"schritte": [{"text": [NAMED]}]}]},
+    {"massnahmen": [{"schritte": [[NAMED]]}]},
+    {"ort_frei": {"x": NAMED}},
+    {"ort_frei": [[NAMED]]},
+    {"fremd": NAMED},
+]
+
+
+@pytest.mark.parametrize("data", SHAPE_TRICKS)
+def test_a_draft_keeps_only_what_the_guard_has_seen(data: dict[str, Any]) -> None:
+    definition = load_form(json.dumps(NESTED_FORM), filename="f.form")
+    try:
+        draft, _ = check_draft(definition, data)
+    except PersonalDataError:
+        return  # refused: nothing is stored
+    assert "Müller" not in json.dumps(draft, ensure_ascii=False)
+
+
+def test_a_draft_keeps_the_fields_in_their_shapes() -> None:
+    definition = load_form(json.dumps(NESTED_FORM), filename="f.form")
+    data = {
+        "protokoll": "Die Mutter war anwesend.",
+        "ort_frei": "Text",
+        "massnahmen": [{"beschreibung": "Beratung", "schritte": [{"text": "Termin", "x": 1}]}, "kaputt"],
+        "fremd": 1,
+    }
+    draft, guard = check_draft(definition, data, leave_out={"ort_frei"})
+    assert draft == {
+        "protokoll": "Die Mutter war anwesend.",
+        "massnahmen": [{"beschreibung": "Beratung", "schritte": [{"text": "Termin"}]}, {}],
+    }
+    assert not guard.findings
+    with pytest.raises(PersonalDataError) as refused:
+        check_draft(definition, {"massnahmen": [{"schritte": [{"text": NAMED}]}]})
+    assert set(refused.value.field_errors) == {"massnahmen.0.schritte.0.text"}
+
+
+@pytest.mark.parametrize("data", SHAPE_TRICKS)
+def test_a_submission_keeps_only_what_the_guard_has_seen(data: dict[str, Any]) -> None:
+    definition = load_form(json.dumps(NESTED_FORM), filename="f.form")
+    try:
+        checked = check_submission(definition, data)
+    except InvalidSubmissionError:  # refused (PersonalDataError is one): nothing is stored
+        return
+    assert "Müller" not in json.dumps(checked.data, ensure_ascii=False)
+
+
+@pytest.mark.parametrize("data", SHAPE_TRICKS)
+def test_the_engine_stores_no_draft_the_guard_has_not_seen(engine_for: Any, data: dict[str, Any]) -> None:
+    hn = engine_for({"kette": chain_bpmn(tasks=1, form="protokoll_verschachtelt")}, {"p": NESTED_FORM})
+    lena = actor_lookup(hn)("fachkraft.frauenberatung")
+    hn.start(lena, "kette", {})
+    task_id = hn.worklist(lena, WorklistQuery(view="alle")).tasks[0].id
+    with contextlib.suppress(PersonalDataError):
+        hn.save_draft(lena, task_id, data)
+    assert "Müller" not in json.dumps(
+        hn.task_detail(lena, task_id).form_data, ensure_ascii=False, default=str
+    )
