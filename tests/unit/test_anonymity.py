@@ -274,11 +274,46 @@ def test_shipped_forms_mark_exactly_the_anonymous_free_texts() -> None:
     assert marked == {
         "fallkonferenz_anfrage": ["anlass", "fragestellung"],
         "fallkonferenz_massnahme": ["massnahme_kommentar"],
-        "fallkonferenz_nachbereitung": ["nachbereitung_bewertung"],
+        "fallkonferenz_nachbereitung": ["eskalation_grund", "nachbereitung_bewertung"],
+        "fallkonferenz_organisation": ["rueckzugsgrund"],
         "fallkonferenz_protokoll": ["empfehlungen", "massnahmen.beschreibung", "protokoll"],
+        "fallkonferenz_pruefung": ["ablehnungsgrund", "pruefung_anmerkung", "rechtsgrundlage_begruendung"],
+        "fallkonferenz_teilnahme": ["absagegrund"],
+        "netzwerktreffen_durchfuehrung": ["verschiebungsgrund"],
+        "netzwerktreffen_einladung": ["tagesordnung", "titel"],
         "netzwerktreffen_massnahme": ["massnahme_kommentar"],
         "netzwerktreffen_protokoll": ["massnahmen.beschreibung", "protokoll"],
+        "netzwerktreffen_start": ["themenaufruf", "titel"],
+        "netzwerktreffen_themen": ["themen"],
+        "netzwerktreffen_vorbereitung": ["hinweise_vorbereitung", "tagesordnung"],
     }
+
+
+#: Text fields of the anonymous processes P4 (Fallkonferenz) and P6 (Netzwerktreffen) that are
+#: deliberately not checked, each with the reason. Every other textfield/textarea there is marked.
+UNMARKED_TEXT_FIELDS = {
+    # The venue of the meeting (a service building and room, e.g. "Kreishaus, Hoher Weg 1-3,
+    # Raum E.124"): an office address, no data about the case; the guard would refuse it.
+    ("fallkonferenz_organisation", "ort_format"),
+    ("netzwerktreffen_einladung", "ort"),
+}
+
+
+def test_every_free_text_of_the_anonymous_processes_is_marked() -> None:
+    unmarked = set()
+    text_fields = 0
+    for path in sorted((REPO_ROOT / "forms").glob("*.form")):
+        if not path.stem.startswith(("fallkonferenz_", "netzwerktreffen_")):
+            continue
+        definition = load_form(path.read_bytes(), filename=path.name)
+        for spec in definition.fields:
+            for field_spec in (spec, *spec.row_fields):
+                if field_spec.type in {"textfield", "textarea"}:
+                    text_fields += 1
+                    if not field_spec.anonymous:
+                        unmarked.add((path.stem, field_spec.key))
+    assert text_fields > 20  # the glob found the forms
+    assert unmarked == UNMARKED_TEXT_FIELDS
 
 
 # ----------------------------------------------------------------------------- engine use cases
