@@ -135,6 +135,31 @@ def test_a_name_after_a_title_with_an_article_needs_a_name_list() -> None:
     assert kinds("die Frau Yılmaz") == ["name"]
 
 
+@pytest.mark.parametrize("surname", ["Schulze", "Krüger", "Krämer", "Busch", "Hartung", "Wolf"])
+def test_a_surname_that_is_also_a_noun_is_a_name_directly_after_a_title(surname: str) -> None:
+    for text in (
+        f"Gespräch mit Frau {surname}.",
+        f"Herr {surname} hat angerufen.",
+        f"Familie {surname} zog um.",
+    ):
+        assert [(f.kind, f.text) for f in find_personal_data(text)] == [("name", surname)], text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Frau Bürgermeisterin eröffnet den Fachtag.",
+        "Herr Bürgermeister begrüßt die Gäste.",
+        "Danke, Frau Kollegin, für den Hinweis.",
+        "Frau Richterin hat die Anhörung vertagt.",
+        "Herr Staatsanwalt beantragt eine Frist.",
+        "Frau Vorsitzende schließt die Sitzung.",
+    ],
+)
+def test_a_role_or_office_after_a_title_is_no_name(text: str) -> None:
+    assert kinds(text) == []
+
+
 def test_hostile_input_does_not_break_the_detector() -> None:
     for text in ("", " ", "\x00" * 10, "Frau " * 2000, "😀 Frau 😀", "0" * 5000, "A-" * 3000):
         find_personal_data(text)
