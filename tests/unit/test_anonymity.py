@@ -160,6 +160,41 @@ def test_a_role_or_office_after_a_title_is_no_name(text: str) -> None:
     assert kinds(text) == []
 
 
+OBFUSCATED = [
+    ("name", "Teilnehmende: MÜLLER, SABINE und das Jugendamt.", "SABINE"),
+    ("name", "Gespräch mit FRAU SCHULZE.", "SCHULZE"),
+    ("name", "Gespräch mit Frau Ｓｃｈｕｌｚｅ.", "Ｓｃｈｕｌｚｅ"),  # fullwidth letters
+    ("name", "Die Mutter Mu\u0308ller war da.", "Mu\u0308ller"),  # combining diaeresis
+    ("telefon", "Tel. ０１７１ ２３４５６７８ (abends)", "０１７１ ２３４５６７８"),
+    ("telefon", "Rückruf unter 0 1 7 1 2 3 4 5 6 7 8.", "0 1 7 1 2 3 4 5 6 7 8"),
+    ("telefon", "Sichere Nummer: + 4 9 1 6 0 9 8 7 6 5 4 3 2", "+ 4 9 1 6 0 9 8 7 6 5 4 3 2"),
+    ("email", "Mail an max.mueller(at)gmx.de bitte.", "max.mueller(at)gmx.de"),
+    ("email", "Mail an max [at] web [dot] de bitte.", "max [at] web [dot] de"),
+    ("email", "Mail an s.yilmaz at gmx punkt de.", "s.yilmaz at gmx punkt de"),
+]
+
+
+@pytest.mark.parametrize(("kind", "text", "found"), OBFUSCATED)
+def test_obfuscated_personal_data_is_found_at_its_original_offsets(kind: str, text: str, found: str) -> None:
+    findings = find_personal_data(text)
+    assert any(f.kind == kind and f.text == found for f in findings), findings
+    for finding in findings:
+        assert text[finding.start : finding.end] == finding.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "TOP 3: Die AWO, der ASD und die KITA berichten; SGB VIII gilt.",
+        "HILFE FÜR FRAUEN IN NOT – POLIZEI SOEST INFORMIERT",
+        "Termin am 03.04.2025 um 10 Uhr, Raum 1 0 1; Hilfetelefon 116 016.",
+        "Wir treffen uns at home office; Protokoll (dot) folgt.",
+    ],
+)
+def test_capitals_acronyms_and_spaced_numbers_that_are_no_personal_data_pass(text: str) -> None:
+    assert find_personal_data(text) == []
+
+
 def test_hostile_input_does_not_break_the_detector() -> None:
     for text in ("", " ", "\x00" * 10, "Frau " * 2000, "😀 Frau 😀", "0" * 5000, "A-" * 3000):
         find_personal_data(text)
