@@ -149,8 +149,8 @@ def _spread(tokens: list[tuple[str, int, int]], marked: list[bool], text: str) -
     changed = True
     while changed:
         changed = False
-        for index, (word, start, _end) in enumerate(tokens):
-            if marked[index] or not _could_be_name(word) or word in ACADEMIC:
+        for index, (word, start, end) in enumerate(tokens):
+            if marked[index] or not _could_be_name(word) or text[start:end] in ACADEMIC:
                 continue
             left = index > 0 and marked[index - 1] and text[tokens[index - 1][2] : start].strip() == ""
             right = (
@@ -160,6 +160,22 @@ def _spread(tokens: list[tuple[str, int, int]], marked: list[bool], text: str) -
             )
             if left or (right and (lists.is_name(word) or _looks_foreign(word))):
                 marked[index] = changed = True
+        changed = _spread_family_names(tokens, marked, text) or changed
+
+
+def _spread_family_names(tokens: list[tuple[str, int, int]], marked: list[bool], text: str) -> bool:
+    """A found first name's right neighbour is the family name even when it is also a noun
+    ("Sabine Schulze"), unless it is a role, office or function word or looks like a noun."""
+    first = name_lists().first
+    changed = False
+    for index in range(1, len(tokens)):
+        word, start, end = tokens[index]
+        previous, _previous_start, previous_end = tokens[index - 1]
+        if marked[index] or not marked[index - 1] or previous not in first or text[previous_end:start] != " ":
+            continue
+        if _could_be_family_name(word) and not _NOUN_SUFFIX.search(word) and text[start:end] not in ACADEMIC:
+            marked[index] = changed = True
+    return changed
 
 
 def _merge(tokens: list[tuple[str, int, int]], marked: list[bool]) -> Iterator[Span]:

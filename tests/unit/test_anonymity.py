@@ -145,6 +145,16 @@ def test_a_surname_that_is_also_a_noun_is_a_name_directly_after_a_title(surname:
         assert [(f.kind, f.text) for f in find_personal_data(text)] == [("name", surname)], text
 
 
+def test_a_family_name_that_is_also_a_noun_joins_the_first_name_before_it() -> None:
+    for text, name in [
+        ("Frau Sabine Schulze kam.", "Sabine Schulze"),
+        ("Sabine Schulze kam.", "Sabine Schulze"),
+        ("Die Mutter Sabine Krämer kam.", "Sabine Krämer"),
+    ]:
+        assert [f.text for f in find_personal_data(text)] == [name]
+    assert [f.text for f in find_personal_data("Sabine Dr. Wolf")] == ["Sabine", "Wolf"]  # a title is no name
+
+
 @pytest.mark.parametrize(
     "text",
     [
