@@ -112,11 +112,15 @@ def _normalise(text: str) -> tuple[str, tuple[list[int], list[int]] | None]:
 
 
 _ALL_CAPS = re.compile(r"\b[^\W\d_]{4,}\b")
+_CAPS_HINT = re.compile(r"[A-ZÄÖÜ]{2}")  # cheap test: most text has no all-caps word at all
 
 
 def _recase(text: str) -> str:
     """All-caps words of four or more letters in normal case (same length), for the name lists;
     shorter ones stay as they are (acronyms such as AWO or ASD are not names)."""
+
+    if not _CAPS_HINT.search(text):
+        return text
 
     def recase(match: re.Match[str]) -> str:
         word = match.group()
