@@ -127,11 +127,28 @@ def _could_be_name(word: str) -> bool:
     return not (lists.is_noun(word) or _NOUN_SUFFIX.search(word) or word in TITLES or word in ROLES)
 
 
+#: Words ending like an article or adjective ("-e", "-en", "-er") that introduce a person, not a
+#: noun phrase: "sagte Frau Schulze", "Sehr geehrte Frau Krüger", "haben Herrn Busch informiert".
+_NOT_ARTICLES = frozenset(
+    """habe hatte hätte haben hatten hätten sagte sagten fragte fragten meldete meldeten berichtete
+    berichteten erklärte erklärten schilderte schilderten teilte teilten wollte wollten konnte
+    konnten sollte sollten musste mussten möchte möchten durfte bestätigte bestätigten äußerte
+    wünschte betonte ergänzte stellte erzählte informierte kontaktierte begleitete unterstützte
+    besuchte wurde wurden würde würden werde werden bitte bitten geehrte geehrter liebe lieber
+    rufe riefe traf trafen sprachen baten nannte nannten""".split()  # noqa: SIM905
+)
+
+
+def _after_article(before: str) -> bool:
+    match = _ARTICLES.search(before)
+    return match is not None and match.group().strip().lower() not in _NOT_ARTICLES
+
+
 def _after_title(text: str, tokens: list[tuple[str, int, int]], index: int, previous: str, word: str) -> bool:
     if previous not in TITLES and previous not in ACADEMIC:
         return False
     title_start = tokens[index - 1][1]
-    if previous in TITLES and _ARTICLES.search(text[max(0, title_start - 20) : title_start]):
+    if previous in TITLES and _after_article(text[max(0, title_start - 20) : title_start]):
         return name_lists().is_name(word) or _looks_foreign(word)
     if text[tokens[index - 1][2] : tokens[index][1]].isspace():
         return _could_be_family_name(word)

@@ -145,6 +145,20 @@ def test_a_surname_that_is_also_a_noun_is_a_name_directly_after_a_title(surname:
         assert [(f.kind, f.text) for f in find_personal_data(text)] == [("name", surname)], text
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Gestern sagte Frau Schulze, dass sie umzieht.",
+        "Dann hatte Frau Krüger angerufen.",
+        "Wir haben Herrn Busch informiert.",
+        "Sehr geehrte Frau Krämer,",
+    ],
+)
+def test_a_verb_or_salutation_before_the_title_is_no_article(text: str) -> None:
+    assert kinds(text) == ["name"]
+    assert kinds("Die junge Frau Angst hat.") == kinds("Die betroffene Frau Unterstützung.") == []
+
+
 def test_a_family_name_that_is_also_a_noun_joins_the_first_name_before_it() -> None:
     for text, name in [
         ("Frau Sabine Schulze kam.", "Sabine Schulze"),
