@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation, localcontext
@@ -31,6 +31,7 @@ __all__ = [
     "FieldSpec",
     "FormDefinition",
     "anonymity_check",
+    "check_draft",
     "check_submission",
     "form_field_keys",
     "load_form",
@@ -693,34 +694,75 @@ def check_submission(
 def anonymity_check(form: FormDefinition | None, data: Mapping[str, Any]) -> AnonymityGuard:
     """Check the marked fields of unvalidated input (a draft); raise :class:`PersonalDataError`
     when something is found and no reason was typed."""
+    return check_draft(form, data)[1]
+
+
+def check_draft(
+    form: FormDefinition | None, data: Mapping[str, Any], *, leave_out: Set[str] = frozenset()
+) -> tuple[dict[str, Any], AnonymityGuard]:
+    """The storable draft of unvalidated input and the guard that checked it.
+
+    Only what the guard has seen is kept: the form's own fields (top-level keys in ``leave_out``
+    dropped), by their exact paths, as nested data; marked text as a string, a dynamic list as a
+    list of rows holding only the row's fields (recursively), other fields as a scalar or a list
+    of scalars. Anything of another shape is dropped, so no text can hide from the guard in an
+    odd key or a nested object. Raises :class:`PersonalDataError` like :func:`check_submission`.
+    """
+    data = data if isinstance(data, Mapping) else {}
+    fields = [f for f in form.fields if f.key not in leave_out] if form is not None else []
+    draft = _draft_scope(fields, data)
     guard = AnonymityGuard.for_submission(data)
     errors: dict[str, str] = {}
-    for spec in form.fields if form is not None else ():
-        if spec.type == "dynamiclist":
-            rows = _get(data, spec.path)
-            for index, row in enumerate(rows if isinstance(rows, list) else []):
-                for cell in spec.row_fields:
-                    _guard_value(
-                        guard,
-                        cell,
-                        _get(row, cell.path) if isinstance(row, Mapping) else None,
-                        f"{spec.key}.{index}.",
-                        errors,
-                    )
-        else:
-            _guard_value(guard, spec, _get(data, spec.path), "", errors)
+    _guard_scope(guard, fields, draft, "", errors)
     if guard.refused:
         raise PersonalDataError(PERSONAL_DATA_MESSAGE, errors, guard.finding_details(), REASON_KEY)
-    return guard
+    return draft, guard
 
 
-def _guard_value(
-    guard: AnonymityGuard, spec: FieldSpec, value: Any, prefix: str, errors: dict[str, str]
-) -> None:
+def _draft_scope(fields: Sequence[FieldSpec], raw: Mapping[str, Any]) -> dict[str, Any]:
+    draft: dict[str, Any] = {}
+    for spec in fields:
+        value = _draft_value(spec, _get(raw, spec.path))
+        if value is not _MISSING:
+            _set(draft, spec.path, value)
+    return draft
+
+
+def _draft_value(spec: FieldSpec, value: Any) -> Any:
+    """``value`` in the shape the field can hold, or ``_MISSING`` (dropped)."""
+    if value is _MISSING or value is None:
+        return value
+    if spec.type == "dynamiclist":
+        if not isinstance(value, list):
+            return _MISSING
+        return [
+            _draft_scope(spec.row_fields, row if isinstance(row, Mapping) else {}) for row in value[:MAX_ROWS]
+        ]
     if spec.anonymous:
-        message = guard.check(prefix + spec.key, value)
-        if message:
-            errors[prefix + spec.key] = message
+        return str(value) if _is_number(value) else value if isinstance(value, str) else _MISSING
+    if _is_scalar(value):
+        return value
+    if isinstance(value, list) and len(value) <= 1000 and all(_is_scalar(item) for item in value):
+        return list(value)
+    return _MISSING
+
+
+def _guard_scope(
+    guard: AnonymityGuard,
+    fields: Sequence[FieldSpec],
+    data: Mapping[str, Any],
+    prefix: str,
+    errors: dict[str, str],
+) -> None:
+    for spec in fields:
+        value = _get(data, spec.path)
+        if spec.type == "dynamiclist":
+            for index, row in enumerate(value if isinstance(value, list) else []):
+                _guard_scope(guard, spec.row_fields, row, f"{prefix}{spec.key}.{index}.", errors)
+        elif spec.anonymous:
+            message = guard.check(prefix + spec.key, value)
+            if message:
+                errors[prefix + spec.key] = message
 
 
 # --------------------------------------------------------------------------- phase 1: types

@@ -22,7 +22,7 @@ from engine.assignment import may_start, user_keys
 from engine.clock import Clock
 from engine.directory import actor_of, effective_identity
 from engine.errors import ConflictError, InvalidSubmissionError, NotFoundError, NotPermittedError, ScriptError
-from engine.forms import CheckedSubmission, anonymity_check, check_submission, form_field_keys
+from engine.forms import CheckedSubmission, check_draft, check_submission
 from engine.kontaktdaten import ContactSubmission, contact_field_keys, split_contact_data, store_contact_data
 from engine.persistence.database import Database
 from engine.persistence.models import (
@@ -165,17 +165,15 @@ class Instances:
             return Completion(instance_id, tuple(created))
 
     def save_draft(self, actor: Actor, task_id: str, data: Mapping[str, Any]) -> None:
-        """Store unvalidated input on the server (only the form's own keys). A draft is stored too,
-        so fields of an anonymous record pass the anonymity guard as on completion."""
+        """Store unvalidated input on the server: only the form's own fields, in their shapes, and
+        only after the anonymity guard has seen them, as on completion."""
         with conflicts_as_409(), self.db.write() as session:
             row = ensure_open(session.get(UserTask, task_id))
             self._check_may_work(session, actor, row)
             version = self.runtime.version(session, _definition_id(session, row))
             form = version.forms.get(row.form_id or "")
-            allowed = {k.split(".")[0] for k in form_field_keys(form)} if form is not None else set()
-            allowed -= contact_field_keys(form)  # contact data never sit in a draft
-            guard = anonymity_check(form, data)
-            row.draft = {k: v for k, v in data.items() if k.split(".")[0] in allowed}
+            # only what the guard has seen is stored; contact data never sit in a draft
+            row.draft, guard = check_draft(form, data, leave_out=contact_field_keys(form))
             _audit_draft_override(session, self.clock.now(), actor, row, guard)
             audit(
                 session,

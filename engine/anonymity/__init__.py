@@ -10,6 +10,8 @@ German explanation), sorted by position, none inside another. Kinds are stable k
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass
 
 from engine.anonymity.patterns import RULE_FINDERS, Span
@@ -60,10 +62,15 @@ class Finding:
 
 
 def find_personal_data(text: str) -> list[Finding]:
-    """Every finding in ``text``, by position; a finding inside a longer one is dropped."""
-    spans: list[Span] = list(find_names(text))
+    """Every finding in ``text``, by position; a finding inside a longer one is dropped.
+
+    The text is checked in NFKC form (fullwidth letters, ligatures, superscript digits become
+    plain), names also with all-caps words in normal case ("MUSTERMANN, MAX"); offsets and texts
+    of the findings always refer to the original ``text``."""
+    folded, origin = _normalise(text)
+    spans: list[Span] = list(find_names(_recase(folded)))
     for finder in RULE_FINDERS:
-        spans.extend(finder(text))
+        spans.extend(finder(folded))
     spans.sort(key=lambda span: (span[1], -(span[2] - span[1])))
     kept: list[Span] = []
     for kind, start, end in spans:
@@ -72,11 +79,55 @@ def find_personal_data(text: str) -> list[Finding]:
         kept.append((kind, start, end))
     findings = []
     for kind, start, end in kept:
-        piece = text[start:end]
+        piece = folded[start:end]
         start += len(piece) - len(piece.lstrip())
         end -= len(piece) - len(piece.rstrip())
+        if end <= start:
+            continue
+        if origin is not None:
+            start, end = origin[0][start], origin[1][end - 1]
         findings.append(Finding(kind, start, end, text[start:end]))
     return findings
+
+
+def _normalise(text: str) -> tuple[str, tuple[list[int], list[int]] | None]:
+    """``text`` in NFKC form and, if that differs, for each of its characters the start and end
+    offset of the original characters it came from (a base character with its combining marks)."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text, None
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    index = 0
+    while index < len(text):
+        stop = index + 1
+        while stop < len(text) and unicodedata.combining(text[stop]):
+            stop += 1
+        piece = unicodedata.normalize("NFKC", text[index:stop])
+        pieces.append(piece)
+        starts.extend([index] * len(piece))
+        ends.extend([stop] * len(piece))
+        index = stop
+    return "".join(pieces), (starts, ends)
+
+
+_ALL_CAPS = re.compile(r"\b[^\W\d_]{4,}\b")
+_CAPS_HINT = re.compile(r"[A-ZÄÖÜ]{2}")  # cheap test: most text has no all-caps word at all
+
+
+def _recase(text: str) -> str:
+    """All-caps words of four or more letters in normal case (same length), for the name lists;
+    shorter ones stay as they are (acronyms such as AWO or ASD are not names)."""
+
+    if not _CAPS_HINT.search(text):
+        return text
+
+    def recase(match: re.Match[str]) -> str:
+        word = match.group()
+        normal = word.capitalize()
+        return normal if word.isupper() and len(normal) == len(word) else word
+
+    return _ALL_CAPS.sub(recase, text)
 
 
 def describe(findings: list[Finding]) -> str:

@@ -27,6 +27,12 @@ EMAIL = re.compile(r"[\w.+%-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}")
 PHONE = re.compile(
     r"(?<![\w.,])(?:\+|00)\d{2}[\s/()-]*(?:\d[\s/()-]?){6,14}\d|(?<![\w.,])0\d{2,5}\s?[/-]?\s?\d[\d\s-]{3,12}\d"
 )
+# Written to dodge a filter: "max.mueller(at)gmx.de", "name [at] web [dot] de", "name at gmx punkt de".
+_AT = r"\s*(?:\(at\)|\[at\]|\{at\}|\(ät\)|\s(?:at|ät|AT)\s)\s*"
+_DOT = r"(?:\s*(?:\(dot\)|\[dot\]|\{dot\}|\(punkt\)|\[punkt\])\s*|\s(?:dot|punkt|DOT|PUNKT)\s|\.)"
+EMAIL_OBFUSCATED = re.compile(rf"[\w.+%-]+{_AT}[\w-]+(?:{_DOT}[\w-]+)*{_DOT}[A-Za-z]{{2,}}\b")
+# Digits spread out by spaces, slashes or dashes: "0 1 7 1 - 2 3 4 5 6 7 8", "+4 9 1 6 0 …".
+PHONE_SPACED = re.compile(r"(?<![\w.,])(?:\+\s?4\s?9|0)(?:[ \t/-]{0,3}\d){7,14}(?!\w)")
 IBAN = re.compile(r"\b[A-Z]{2}\d{2}(?:\s?[A-Z0-9]{4}){3,7}(?:\s?[A-Z0-9]{1,4})?\b")
 FILE_NUMBER = re.compile(
     r"(?:\b(?:Az|Aktenzeichen|AZ|Gz|Geschäftszeichen|Vorgangsnummer|Vorgangs-Nr|Vorgang-Nr|Vorgangsnr"
@@ -281,6 +287,8 @@ def _iter(pattern: re.Pattern[str], kind: str, text: str) -> Iterator[Span]:
 
 def find_contact(text: str) -> Iterator[Span]:
     yield from _iter(EMAIL, "email", text)
+    yield from _iter(EMAIL_OBFUSCATED, "email", text)
+    yield from _iter(PHONE_SPACED, "telefon", text)
     yield from _iter(IBAN, "iban", text)
     for match in PHONE.finditer(text):
         digits = sum(ch.isdigit() for ch in match.group())

@@ -31,7 +31,7 @@ ORGS = ["kreisgesundheitsamt", "kreispolizei"]
 INVITED = sorted(
     f"{u}@hilfenetz.invalid" for u in ("fachkraft.polizei", "leitung.polizei", "fachkraft.gesundheitsamt")
 )
-AGENDA_SECRET = "TOP 3: Fall Familie Beispiel, Lindenweg 4"
+AGENDA_SECRET = "TOP 3: Vertraulicher Punkt zur Fallarbeit im Netzwerk"  # anonymous: the field is marked
 
 
 @pytest.fixture
