@@ -719,6 +719,16 @@ def check_draft(
     return draft, guard
 
 
+def draft_shape(
+    form: FormDefinition | None, data: Mapping[str, Any], *, leave_out: Set[str] = frozenset()
+) -> dict[str, Any]:
+    """``data`` cut to the shape :func:`check_draft` stores, without checking it again: for showing
+    a draft stored before that shape was enforced (anything in an odd key or shape is dropped)."""
+    data = data if isinstance(data, Mapping) else {}
+    fields = [f for f in form.fields if f.key not in leave_out] if form is not None else []
+    return _draft_scope(fields, data)
+
+
 def _draft_scope(fields: Sequence[FieldSpec], raw: Mapping[str, Any]) -> dict[str, Any]:
     draft: dict[str, Any] = {}
     for spec in fields:

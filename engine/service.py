@@ -81,9 +81,14 @@ from engine.errors import (
     Problem,
     ScriptError,
 )
-from engine.forms import referenced_names
+from engine.forms import draft_shape, referenced_names
 from engine.instances import Completion, Instances, latest_definition
-from engine.kontaktdaten import contact_consent_withdrawn, purge_expired, read_contact_data
+from engine.kontaktdaten import (
+    contact_consent_withdrawn,
+    contact_field_keys,
+    purge_expired,
+    read_contact_data,
+)
 from engine.mail import Mailer, SmtpMailer
 from engine.meeting_calendar import calendar_bytes
 from engine.notifications import Notifications
@@ -496,7 +501,8 @@ class Hilfenetz:
             task = workflow.get_task_from_id(UUID(row.id))
             shown = referenced_names(form)  # only what the form can show goes to the browser
             task_data = {k: v for k, v in (task.data if task else {}).items() if k in shown}
-            task_data.update(row.draft or {})
+            # the stored draft in the shape the anonymity guard checks (older drafts may hold odd keys)
+            task_data.update(draft_shape(form, row.draft or {}, leave_out=contact_field_keys(form)))
         completed, active = _markers(workflow)
         return TaskDetail(
             summary=summary(
