@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from engine.errors import NotPermittedError
+from engine.errors import InvalidSubmissionError, NotPermittedError
 from engine.persistence.models import AuditEvent, Organisation
 from engine.projection import BERLIN
 from engine.read_models import Actor
@@ -30,6 +30,9 @@ NOT_PERMITTED = (
     "Das Audit-Protokoll sehen nur die Koordination und die/der Datenschutzbeauftragte. "
     "Wenden Sie sich bitte an die Koordinierungsstelle."
 )
+#: Years a search may name: outside them the Berlin day bounds would overflow.
+YEARS = range(2000, 2101)
+DAY_OUT_OF_RANGE = "Bitte ein Datum zwischen dem 01.01.2000 und dem 31.12.2100 angeben."
 CSV_COLUMNS = (
     "id",
     "chain_seq",
@@ -67,6 +70,14 @@ class AuditQuery:
     per_page: int = 50
 
     def normalised(self) -> AuditQuery:
+        """The query with trimmed texts and page bounds; days outside ``YEARS`` are refused (422)."""
+        wrong = {
+            name: DAY_OUT_OF_RANGE
+            for name, day in (("date_from", self.date_from), ("date_to", self.date_to))
+            if day is not None and day.year not in YEARS
+        }
+        if wrong:
+            raise InvalidSubmissionError("Der Zeitraum der Suche ist ungültig.", wrong)
         return replace(
             self,
             actor=self.actor.strip()[:200],

@@ -4,6 +4,7 @@ login entries, and the search for the Koordination and the data-protection offic
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
@@ -231,6 +232,24 @@ def test_search_pages_and_filters_by_actor_and_period(hn, actor, clock):
     day = clock.now().date()
     assert hn.audit_search(officer, AuditQuery(date_from=day, date_to=day, actor="lena")).total == page.total
     assert hn.audit_search(officer, AuditQuery(date_to=day.replace(year=day.year - 1))).total == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "day"),
+    [("date_from", date(1, 1, 1)), ("date_to", date(9999, 12, 31)), ("date_to", date(1999, 12, 31))],
+)
+def test_a_day_outside_2000_to_2100_is_refused_with_a_german_message(hn, actor, field, day):
+    """The Berlin bounds of 0001-01-01 and of the day after 9999-12-31 overflow (was a 500)."""
+    _some_history(hn, actor)
+    officer = actor("datenschutz.kreis")
+    for call in (lambda q: hn.audit_search(officer, q), lambda q: hn.audit_export(officer, q, "csv")):
+        with pytest.raises(InvalidSubmissionError) as refused:
+            call(AuditQuery(**{field: day}))
+        assert refused.value.field_errors == {
+            field: "Bitte ein Datum zwischen dem 01.01.2000 und dem 31.12.2100 angeben."
+        }
+    edge = hn.audit_search(officer, AuditQuery(date_from=date(2000, 1, 1), date_to=date(2100, 12, 31)))
+    assert edge.total > 0
 
 
 def test_export_as_csv_and_json_is_audited(hn, actor):
