@@ -50,8 +50,9 @@ LOGIN_ACTIONS = (
 class AuditTrail:
     """``seal_after_commit`` (embedded mode): on SQLite, where write transactions run one at a time
     (``BEGIN IMMEDIATE``), the rows are sealed inside their own transaction just before it commits —
-    no window at all. On PostgreSQL a short transaction right after the commit seals them (with
-    ``synchronous_commit`` off: a seal lost in a crash is simply made again by the next one)."""
+    no window at all. On PostgreSQL a short transaction right after the commit seals them, once the
+    writer's session is closed so the seal reuses its pooled connection instead of needing a second
+    one (with ``synchronous_commit`` off: a seal lost in a crash is simply made again by the next one)."""
 
     def __init__(self, db: Database, clock: Clock, *, seal_after_commit: bool) -> None:
         self.db = db
