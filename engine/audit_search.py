@@ -160,8 +160,14 @@ def _view(row: AuditEvent) -> AuditEntryView:
     )
 
 
-def search(session: Session, query: AuditQuery) -> AuditPage:
-    """One page of matching entries, newest first."""
+def distinct_actions(session: Session) -> tuple[str, ...]:
+    """Every action name in the trail (a scan of the whole table: the caller caches it)."""
+    return tuple(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
+def search(session: Session, query: AuditQuery, actions: Sequence[str]) -> AuditPage:
+    """One page of matching entries, newest first; ``actions`` are offered in the action filter
+    (the chosen one is always among them)."""
     stmt = _filtered(query)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
@@ -169,13 +175,12 @@ def search(session: Session, query: AuditQuery) -> AuditPage:
         .offset((query.page - 1) * query.per_page)
         .limit(query.per_page)
     )
-    actions = session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
     organisations = session.execute(select(Organisation.slug, Organisation.name).order_by(Organisation.name))
     return AuditPage(
         entries=tuple(_view(r) for r in rows),
         total=total,
         query=query,
-        actions=tuple(actions),
+        actions=tuple(sorted({*actions, query.action} - {""})),
         organisations=tuple((slug, name) for slug, name in organisations),
     )
 
@@ -212,6 +217,7 @@ __all__ = [
     "AuditEntryView",
     "AuditPage",
     "AuditQuery",
+    "distinct_actions",
     "export_rows",
     "may_search",
     "require_search",
