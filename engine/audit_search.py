@@ -32,7 +32,7 @@ NOT_PERMITTED = (
 )
 #: Years a search may name: outside them the Berlin day bounds would overflow.
 YEARS = range(2000, 2101)
-DAY_OUT_OF_RANGE = "Bitte ein Datum zwischen dem 01.01.2000 und dem 31.12.2100 angeben."
+DAY_OUT_OF_RANGE = "Bitte ein Datum zwischen 2000 und 2100 angeben."
 CSV_COLUMNS = (
     "id",
     "chain_seq",

@@ -163,7 +163,7 @@ def _parse_date(text: str | None, field: str, errors: dict[str, str]) -> date | 
         errors[field] = f"„{text[:40]}“ ist kein Datum. {PERIOD_HINT}"
         return None
     if not 2000 <= day.year <= 2100:  # outside, the Berlin day bounds would overflow
-        errors[field] = "Bitte ein Datum zwischen 2000-01-01 und 2100-12-31 angeben."
+        errors[field] = "Bitte ein Datum zwischen 2000 und 2100 angeben."
         return None
     return day
 

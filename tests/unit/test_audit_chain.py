@@ -245,9 +245,7 @@ def test_a_day_outside_2000_to_2100_is_refused_with_a_german_message(hn, actor, 
     for call in (lambda q: hn.audit_search(officer, q), lambda q: hn.audit_export(officer, q, "csv")):
         with pytest.raises(InvalidSubmissionError) as refused:
             call(AuditQuery(**{field: day}))
-        assert refused.value.field_errors == {
-            field: "Bitte ein Datum zwischen dem 01.01.2000 und dem 31.12.2100 angeben."
-        }
+        assert refused.value.field_errors == {field: "Bitte ein Datum zwischen 2000 und 2100 angeben."}
     edge = hn.audit_search(officer, AuditQuery(date_from=date(2000, 1, 1), date_to=date(2100, 12, 31)))
     assert edge.total > 0
 
