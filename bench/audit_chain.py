@@ -30,7 +30,7 @@ def without_sealing(hn: Hilfenetz) -> None:
     if hn.db.is_sqlite:
         event.remove(hn.db._write_sessions, "before_commit", trail._before_commit)
     else:
-        event.remove(hn.db._write_sessions, "after_commit", trail._after_commit)
+        hn.db.remove_after_write_commit(trail._after_commit)
 
 
 def measure(label: str, root: Path, url_with: str, url_without: str, rounds: int, n: int) -> None:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from engine.errors import NotPermittedError
+from engine.errors import InvalidSubmissionError, NotPermittedError
 from engine.persistence.models import AuditEvent, Organisation
 from engine.projection import BERLIN
 from engine.read_models import Actor
@@ -30,6 +30,9 @@ NOT_PERMITTED = (
     "Das Audit-Protokoll sehen nur die Koordination und die/der Datenschutzbeauftragte. "
     "Wenden Sie sich bitte an die Koordinierungsstelle."
 )
+#: Years a search may name: outside them the Berlin day bounds would overflow.
+YEARS = range(2000, 2101)
+DAY_OUT_OF_RANGE = "Bitte ein Datum zwischen 2000 und 2100 angeben."
 CSV_COLUMNS = (
     "id",
     "chain_seq",
@@ -67,6 +70,14 @@ class AuditQuery:
     per_page: int = 50
 
     def normalised(self) -> AuditQuery:
+        """The query with trimmed texts and page bounds; days outside ``YEARS`` are refused (422)."""
+        wrong = {
+            name: DAY_OUT_OF_RANGE
+            for name, day in (("date_from", self.date_from), ("date_to", self.date_to))
+            if day is not None and day.year not in YEARS
+        }
+        if wrong:
+            raise InvalidSubmissionError("Der Zeitraum der Suche ist ungültig.", wrong)
         return replace(
             self,
             actor=self.actor.strip()[:200],
@@ -149,8 +160,14 @@ def _view(row: AuditEvent) -> AuditEntryView:
     )
 
 
-def search(session: Session, query: AuditQuery) -> AuditPage:
-    """One page of matching entries, newest first."""
+def distinct_actions(session: Session) -> tuple[str, ...]:
+    """Every action name in the trail (a scan of the whole table: the caller caches it)."""
+    return tuple(session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action)))
+
+
+def search(session: Session, query: AuditQuery, actions: Sequence[str]) -> AuditPage:
+    """One page of matching entries, newest first; ``actions`` are offered in the action filter
+    (the chosen one is always among them)."""
     stmt = _filtered(query)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
     rows = session.scalars(
@@ -158,13 +175,12 @@ def search(session: Session, query: AuditQuery) -> AuditPage:
         .offset((query.page - 1) * query.per_page)
         .limit(query.per_page)
     )
-    actions = session.scalars(select(AuditEvent.action).distinct().order_by(AuditEvent.action))
     organisations = session.execute(select(Organisation.slug, Organisation.name).order_by(Organisation.name))
     return AuditPage(
         entries=tuple(_view(r) for r in rows),
         total=total,
         query=query,
-        actions=tuple(actions),
+        actions=tuple(sorted({*actions, query.action} - {""})),
         organisations=tuple((slug, name) for slug, name in organisations),
     )
 
@@ -201,6 +217,7 @@ __all__ = [
     "AuditEntryView",
     "AuditPage",
     "AuditQuery",
+    "distinct_actions",
     "export_rows",
     "may_search",
     "require_search",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, text
@@ -46,16 +46,22 @@ LOGIN_ACTIONS = (
     "logout",
 )
 
+#: How long the action names offered in the search's action filter are kept before they are read
+#: again (``SELECT DISTINCT action`` scans the whole trail).
+ACTIONS_KEPT = timedelta(minutes=10)
+
 
 class AuditTrail:
     """``seal_after_commit`` (embedded mode): on SQLite, where write transactions run one at a time
     (``BEGIN IMMEDIATE``), the rows are sealed inside their own transaction just before it commits —
-    no window at all. On PostgreSQL a short transaction right after the commit seals them (with
-    ``synchronous_commit`` off: a seal lost in a crash is simply made again by the next one)."""
+    no window at all. On PostgreSQL a short transaction right after the commit seals them, once the
+    writer's session is closed so the seal reuses its pooled connection instead of needing a second
+    one (with ``synchronous_commit`` off: a seal lost in a crash is simply made again by the next one)."""
 
     def __init__(self, db: Database, clock: Clock, *, seal_after_commit: bool) -> None:
         self.db = db
         self.clock = clock
+        self._actions: tuple[datetime, tuple[str, ...]] | None = None
         if seal_after_commit and db.is_sqlite:
             db.before_write_commit(self._before_commit)
         elif seal_after_commit:
@@ -101,10 +107,18 @@ class AuditTrail:
         audit_search.require_search(actor)
         query = query.normalised()
         with self.db.write() as session:
-            page = audit_search.search(session, query)
+            page = audit_search.search(session, query, self._known_actions(session))
             audit(session, self.clock.now(), actor, "audit_durchsucht", None, detail=query.filters())
             session.commit()
             return page
+
+    def _known_actions(self, session: Session) -> tuple[str, ...]:
+        """The trail's action names, read again at most every ``ACTIONS_KEPT``."""
+        now = self.clock.now()
+        kept = self._actions
+        if kept is None or not kept[0] <= now < kept[0] + ACTIONS_KEPT:
+            kept = self._actions = (now, audit_search.distinct_actions(session))
+        return kept[1]
 
     def export(self, actor: Actor, query: AuditQuery, fmt: str) -> str:
         audit_search.require_search(actor)
@@ -143,4 +157,4 @@ def login_refused(session: Session, now: datetime, actor: Actor | None, reason: 
     audit(session, now, actor, action, None, detail={"grund": reason})
 
 
-__all__ = ["LOGIN_ACTIONS", "READ_ACTIONS", "AuditTrail", "login_refused"]
+__all__ = ["ACTIONS_KEPT", "LOGIN_ACTIONS", "READ_ACTIONS", "AuditTrail", "login_refused"]

@@ -20,6 +20,7 @@ audit trail says:
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -157,17 +158,21 @@ def _parse_date(text: str | None, field: str, errors: dict[str, str]) -> date | 
     if not text or not text.strip():
         return None
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         errors[field] = f"„{text[:40]}“ ist kein Datum. {PERIOD_HINT}"
         return None
+    if not 2000 <= day.year <= 2100:  # outside, the Berlin day bounds would overflow
+        errors[field] = "Bitte ein Datum zwischen 2000 und 2100 angeben."
+        return None
+    return day
 
 
 def parse_version(text: str | None) -> int | None:
     """The chosen version number; empty or ``alle`` means every version."""
     if not text or text.strip() in ("", "alle"):
         return None
-    if not text.strip().isdigit() or len(text.strip()) > 6:
+    if not re.fullmatch(r"[0-9]{1,6}", text.strip()):
         raise InvalidSubmissionError(
             "Bitte eine Versionsnummer oder „alle“ wählen.", {"version": "Keine gültige Versionsnummer."}
         )

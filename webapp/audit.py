@@ -3,6 +3,8 @@ The engine checks the role (403 for everyone else) and audits every search and e
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Flask, Response, render_template, request
 from werkzeug.datastructures import MultiDict
 
@@ -11,7 +13,7 @@ from engine.read_models import Actor
 from webapp.facade import current_actor, hilfenetz
 from webapp.i18n import _
 from webapp.labels import ACTIONS
-from webapp.worklist import DATE_ERROR, parse_day
+from webapp.worklist import day_error, parse_day, parse_page
 
 bp = Blueprint("audit", __name__, url_prefix="/audit-protokoll")
 
@@ -56,12 +58,11 @@ def query_from(args: MultiDict[str, str]) -> tuple[AuditQuery, dict[str, str]]:
         if args.get(name, "").strip():
             try:
                 days[name] = parse_day(args[name])
-            except ValueError:
-                errors[name] = _(DATE_ERROR)
+            except ValueError as error:
+                errors[name] = day_error(error)
     case = args.get("vorgang", "").strip()
-    if case and not (case.isdigit() and len(case) < 12):
+    if case and not re.fullmatch(r"[0-9]{1,11}", case):
         errors["vorgang"] = _(CASE_ERROR)
-    page = args.get("page", "1")
     query = AuditQuery(
         date_from=days["date_from"],
         date_to=days["date_to"],
@@ -69,7 +70,7 @@ def query_from(args: MultiDict[str, str]) -> tuple[AuditQuery, dict[str, str]]:
         organisation=args.get("organisation", ""),
         action=args.get("action", ""),
         instance_id=int(case) if case and "vorgang" not in errors else None,
-        page=int(page) if page.isdigit() and len(page) < 9 else 1,
+        page=parse_page(args.get("page", "1")),
     )
     return query, errors
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import threading
 import time
@@ -76,7 +77,7 @@ class LoginRateLimit:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> SignedInUser | None:
-    actor = hilfenetz().actor(int(user_id)) if user_id.isdigit() else None
+    actor = hilfenetz().actor(int(user_id)) if re.fullmatch(r"[0-9]{1,18}", user_id) else None
     return SignedInUser(actor) if actor else None
 
 

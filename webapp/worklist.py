@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -29,16 +30,36 @@ STATES = (
 )
 SORTS = (("faelligkeit", "Fälligkeit"), ("prioritaet", "Priorität"), ("erstellt", "Erstellt"))
 DATE_ERROR = "Bitte geben Sie ein Datum wie 24.11.2026 ein."
+DATE_RANGE_ERROR = "Bitte geben Sie ein Datum zwischen dem 01.01.2000 und dem 31.12.2100 ein."
+#: Days a filter may name (outside, adding a day or turning Berlin time into UTC would overflow).
+YEARS = range(2000, 2101)
+
+
+class DayOutOfRange(ValueError):
+    """A well-formed date outside ``YEARS``."""
 
 
 def parse_day(text: str) -> date | None:
-    """A date from a date input (2026-11-24) or typed in German notation (24.11.2026)."""
+    """A date from a date input (2026-11-24) or typed in German notation (24.11.2026), 2000–2100."""
     for pattern in ("%Y-%m-%d", "%d.%m.%Y"):
         try:
-            return datetime.strptime(text.strip(), pattern).date()
+            day = datetime.strptime(text.strip(), pattern).date()
         except ValueError:
             continue
+        if day.year not in YEARS:
+            raise DayOutOfRange(text)
+        return day
     raise ValueError(text)
+
+
+def day_error(error: ValueError) -> str:
+    """The German message for a date ``parse_day`` refused."""
+    return _(DATE_RANGE_ERROR) if isinstance(error, DayOutOfRange) else _(DATE_ERROR)
+
+
+def parse_page(text: str) -> int:
+    """A page number from the query string; anything but plain ASCII digits means page 1."""
+    return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else 1
 
 
 def query_from(args: MultiDict[str, str]) -> tuple[WorklistQuery, dict[str, str]]:
@@ -50,9 +71,8 @@ def query_from(args: MultiDict[str, str]) -> tuple[WorklistQuery, dict[str, str]
         if args.get(name, "").strip():
             try:
                 days[name] = parse_day(args[name])
-            except ValueError:
-                errors[name] = _(DATE_ERROR)
-    page = args.get("page", "1")
+            except ValueError as error:
+                errors[name] = day_error(error)
     query = WorklistQuery(
         view=args.get("view", "alle"),
         process_key=args.get("process", ""),
@@ -60,7 +80,7 @@ def query_from(args: MultiDict[str, str]) -> tuple[WorklistQuery, dict[str, str]
         due_from=days["due_from"],
         due_to=days["due_to"],
         sort=args.get("sort", "faelligkeit"),
-        page=int(page) if page.isdigit() else 1,
+        page=parse_page(args.get("page", "1")),
     )
     return query.normalised(), errors
 
@@ -72,12 +92,12 @@ def page_url(**changes: Any) -> str:
 
 
 @bp.get("/aufgaben")
-def index() -> str:
-    """Meine Aufgaben: the chosen view, filtered and paged."""
+def index() -> tuple[str, int]:
+    """Meine Aufgaben: the chosen view, filtered and paged (422 when a filter was not understood)."""
     query, errors = query_from(request.args)
     actor = current_actor()
     page = hilfenetz().worklist(actor, query)
-    return render_template(
+    html = render_template(
         "worklist/index.html",
         page=page,
         query=query,
@@ -88,6 +108,7 @@ def index() -> str:
         sorts=SORTS,
         page_url=page_url,
     )
+    return html, 422 if errors else 200
 
 
 def open_task_count() -> int | None:

@@ -39,10 +39,25 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+_COMMITTED = "hilfenetz.committed"
+
+
+def _note_commit(session: Session) -> None:
+    session.info[_COMMITTED] = True
+
+
 class Database:
     """Owns the engines and session factories for one database URL."""
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        echo: bool = False,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        pool_timeout: float = 30.0,
+    ) -> None:
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -53,21 +68,34 @@ class Database:
             _configure_sqlite(self.write_engine, immediate=True)
             _configure_sqlite(self.read_engine, immediate=False)
         else:
-            self.write_engine = create_engine(url, echo=echo, pool_size=10, pool_recycle=1800)
+            self.write_engine = create_engine(
+                url,
+                echo=echo,
+                pool_size=pool_size,
+                max_overflow=max_overflow,
+                pool_timeout=pool_timeout,
+                pool_recycle=1800,
+            )
             self.read_engine = self.write_engine
         self._write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
         self._read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._after_close: list[Callable[[Session], None]] = []
+        event.listen(self._write_sessions, "after_commit", _note_commit)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A write transaction: committed by the caller's use case via ``session.commit()``,
-        rolled back if the block leaves without committing."""
+        rolled back if the block leaves without committing. Once the session is closed (its
+        connection back in the pool) and if it committed, the ``after_write_commit`` handlers run."""
         session = self._write_sessions()
         try:
             yield session
         finally:
             session.rollback()
             session.close()
+            if session.info.pop(_COMMITTED, False):
+                for handler in self._after_close:
+                    handler(session)
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -83,8 +111,14 @@ class Database:
         event.listen(self._write_sessions, "before_commit", handler)
 
     def after_write_commit(self, handler: Callable[[Session], None]) -> None:
-        """Call ``handler(session)`` after every committed write transaction (it may open its own)."""
-        event.listen(self._write_sessions, "after_commit", handler)
+        """Call ``handler(session)`` after a write session committed, once ``write()`` has closed it:
+        the handler may open its own transaction without needing a second pooled connection (with
+        every connection held by a writer waiting for a second one, all would wait for the pool
+        timeout). ``session.info`` is still readable; the session must not be used otherwise."""
+        self._after_close.append(handler)
+
+    def remove_after_write_commit(self, handler: Callable[[Session], None]) -> None:
+        self._after_close.remove(handler)
 
     def dispose(self) -> None:
         self.write_engine.dispose()

@@ -4,6 +4,7 @@ UPDATE, DELETE and TRUNCATE; tampering with the trigger disabled is found by the
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -11,9 +12,11 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DatabaseError
 
+from engine.persistence.database import Database
 from engine.persistence.models import AuditEvent
 from engine.runtime import audit
-from tests.conftest import actor_lookup, build_engine
+from engine.service import Hilfenetz
+from tests.conftest import actor_lookup, build_engine, make_settings
 
 WRITERS = 4
 PER_WRITER = 40
@@ -106,3 +109,36 @@ def test_the_trigger_refuses_changes_and_tampering_is_found(pg):
         conn.execute(text("DELETE FROM audit_event WHERE id = :id"), {"id": victim.id})
     report = pg.verify_audit_trail()
     assert (report.broken.kind, report.broken.seq) == ("deleted", victim.chain_seq)
+
+
+@pytest.mark.parametrize(("pool_size", "writers"), [(1, 1), (2, 6)])
+def test_sealing_after_commit_needs_no_second_connection(
+    tmp_path, postgres_url, clock, definitions, caplog, pool_size, writers
+):
+    """The seal after a commit used to run while the writer's connection was still checked out, so it
+    took a second one from the pool: with every connection held by a writer, all seals waited for the
+    pool timeout (30 s by default; 1 s here) and failed. Now each writer holds one connection at a time."""
+    settings = make_settings(tmp_path, postgres_url, *definitions)
+    database = Database(postgres_url, pool_size=pool_size, max_overflow=0, pool_timeout=1)
+    hn = Hilfenetz(settings, clock=clock, database=database)
+    try:
+        hn.prepare_demo()
+        hn.seal_audit_trail()
+        user = actor_lookup(hn)("fachkraft.frauenberatung")
+        barrier = threading.Barrier(writers)
+        errors: list[BaseException] = []
+        threads = [
+            threading.Thread(target=_write, args=(hn, user, 5, barrier, errors)) for _ in range(writers)
+        ]
+        with caplog.at_level(logging.ERROR, logger="engine.audit_trail"):
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert errors == []
+        assert not [r.getMessage() for r in caplog.records if "Versiegeln" in r.getMessage()]
+        rows = _rows(hn)
+        assert sum(r.action == "test_gelesen" for r in rows) == 5 * writers
+        assert all(r.chain_seq is not None for r in rows)  # sealed right after each commit
+    finally:
+        database.dispose()

@@ -77,7 +77,9 @@ def test_worklist_views_filters_and_paging(hn, actor, client, clock):
     page = client.get("/aufgaben?state=ueberfaellig").get_data(as_text=True)
     assert '<span class="badge badge--overdue">überfällig</span>' in page
     assert "21 offene Aufgabe(n) sind überfällig" in page
-    page = client.get("/aufgaben?due_from=31.02.2026").get_data(as_text=True)
+    response = client.get("/aufgaben?due_from=31.02.2026")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
     assert "Bitte geben Sie ein Datum wie 24.11.2026 ein." in page and 'aria-invalid="true"' in page
     assert 'aria-describedby="due_from-fehler"' in page
     assert len(TASK_LINK.findall(client.get("/aufgaben?due_to=2026-01-07").get_data(as_text=True))) == 0

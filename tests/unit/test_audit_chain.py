@@ -4,15 +4,16 @@ login entries, and the search for the Koordination and the data-protection offic
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import DatabaseError
 
 from engine.audit_chain import chain_hash, find_break
 from engine.audit_search import AuditQuery
-from engine.audit_trail import LOGIN_ACTIONS
+from engine.audit_trail import ACTIONS_KEPT, LOGIN_ACTIONS
 from engine.errors import InvalidSubmissionError, NotPermittedError
 from engine.persistence.models import AuditChainHead, AuditEvent
 from engine.service import Hilfenetz
@@ -231,6 +232,46 @@ def test_search_pages_and_filters_by_actor_and_period(hn, actor, clock):
     day = clock.now().date()
     assert hn.audit_search(officer, AuditQuery(date_from=day, date_to=day, actor="lena")).total == page.total
     assert hn.audit_search(officer, AuditQuery(date_to=day.replace(year=day.year - 1))).total == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "day"),
+    [("date_from", date(1, 1, 1)), ("date_to", date(9999, 12, 31)), ("date_to", date(1999, 12, 31))],
+)
+def test_a_day_outside_2000_to_2100_is_refused_with_a_german_message(hn, actor, field, day):
+    """The Berlin bounds of 0001-01-01 and of the day after 9999-12-31 overflow (was a 500)."""
+    _some_history(hn, actor)
+    officer = actor("datenschutz.kreis")
+    for call in (lambda q: hn.audit_search(officer, q), lambda q: hn.audit_export(officer, q, "csv")):
+        with pytest.raises(InvalidSubmissionError) as refused:
+            call(AuditQuery(**{field: day}))
+        assert refused.value.field_errors == {field: "Bitte ein Datum zwischen 2000 und 2100 angeben."}
+    edge = hn.audit_search(officer, AuditQuery(date_from=date(2000, 1, 1), date_to=date(2100, 12, 31)))
+    assert edge.total > 0
+
+
+def test_the_action_filter_is_read_once_per_interval_not_on_every_search(hn, actor, clock):
+    """``SELECT DISTINCT action`` scans the whole trail: it runs at most every ACTIONS_KEPT."""
+    _some_history(hn, actor)
+    officer = actor("datenschutz.kreis")
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(hn.db.write_engine, "before_cursor_execute", count)
+    try:
+        first = hn.audit_search(officer, AuditQuery())
+        assert "instance_viewed" in first.actions and "audit_durchsucht" not in first.actions
+        second = hn.audit_search(officer, AuditQuery(action="noch_nie_geschrieben"))
+        assert second.actions == tuple(sorted({*first.actions, "noch_nie_geschrieben"}))
+        assert sum("DISTINCT" in s for s in statements) == 1
+        clock.advance(ACTIONS_KEPT)
+        third = hn.audit_search(officer, AuditQuery())
+        assert "audit_durchsucht" in third.actions  # read again: the searches are now known
+        assert sum("DISTINCT" in s for s in statements) == 2
+    finally:
+        event.remove(hn.db.write_engine, "before_cursor_execute", count)
 
 
 def test_export_as_csv_and_json_is_audited(hn, actor):

@@ -262,7 +262,13 @@ def test_only_coordination_and_steering_group_see_the_analytics(
 
 @pytest.mark.parametrize(
     ("von", "bis", "field"),
-    [("gestern", None, "von"), (None, "2026-02-30", "bis"), ("2026-03-01", "2026-02-01", "von")],
+    [
+        ("gestern", None, "von"),
+        (None, "2026-02-30", "bis"),
+        ("2026-03-01", "2026-02-01", "von"),
+        ("0001-01-01", None, "von"),  # Berlin → UTC overflowed (was a 500)
+        (None, "9999-12-31", "bis"),  # the day after overflowed (was a 500)
+    ],
 )
 def test_a_bad_period_is_refused_with_a_german_field_error(
     engine: Hilfenetz, who: Callable[[str], Actor], von: str | None, bis: str | None, field: str
@@ -281,6 +287,8 @@ def test_unknown_process_version_or_junk_version(engine: Hilfenetz, who: Callabl
         engine.process_analytics(coordinator, "kette", None, None, "7")
     with pytest.raises(InvalidSubmissionError):
         engine.process_analytics(coordinator, "kette", None, None, "1; DROP TABLE")
+    with pytest.raises(InvalidSubmissionError):
+        engine.process_analytics(coordinator, "kette", None, None, "²")  # isdigit() but not int()
     chosen = engine.process_analytics(coordinator, "kette", None, None, "1")
     assert chosen.version == 1 and [v.version for v in chosen.versions] == [1]
 
