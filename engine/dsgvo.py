@@ -6,8 +6,10 @@ Two kinds of person:
   instances started, audit entries with them as actor, notifications, e-mail log, ballots they
   were electors of and their own votes (a secret ballot stores no choice: the export says so);
   contact records they recorded are listed by number only (they are data of third persons);
-* a **data subject of a case** — the referral contact records (Kontaktdaten) whose values contain
-  the search text (name or pseudonym), plus the consent records given with those records or under
+* a **data subject of a case** — the referral contact records (Kontaktdaten) whose name fields
+  contain every word of the search text as a whole word (case- and umlaut-folded); the officer sees
+  each hit with its context and ticks the records that belong to the person, and only those (re-checked
+  by the engine) are exported or erased; plus the consent records given with those records or under
   that pseudonym (:func:`engine.consent.consents_of_subject`).
 
 Erasure first shows a plan: per item erase, anonymise or keep, with the German reason when a duty
@@ -18,6 +20,8 @@ never rewritten (hash chain) — stays intact and verifiable.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,7 +31,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine import consent
-from engine.errors import NotFoundError
+from engine.errors import InvalidSubmissionError, NotFoundError
 from engine.persistence.models import (
     Absence,
     AuditEvent,
@@ -170,17 +174,118 @@ def find_people(session: Session, query: str) -> list[PersonHit]:
     return hits
 
 
+#: A contact field is name-like when its key or label contains one of these (case-insensitive).
+NAME_FIELD_MARKERS = ("name", "pseudonym")
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
+def name_tokens(text: str) -> set[str]:
+    """Whole words of ``text``, case- and umlaut-folded ("Müller" and "Mueller" are the same word)."""
+    folded = unicodedata.normalize("NFC", text).casefold().translate(_FOLD)
+    plain = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+    return set(re.findall(r"\w+", plain))
+
+
+def _name_fields(record: Kontaktdaten) -> dict[str, str]:
+    """The name-like fields of a contact record: key → value."""
+    values: Mapping[str, Any] = record.fields.get("values") or {}
+    labels: Mapping[str, str] = record.fields.get("labels") or {}
+    return {
+        k: _text(v)
+        for k, v in values.items()
+        if any(m in f"{k} {labels.get(k, '')}".lower() for m in NAME_FIELD_MARKERS)
+    }
+
+
+def _matched_fields(record: Kontaktdaten, wanted: set[str]) -> list[str]:
+    """Labels of the name-like fields that together contain every word of the search (else none)."""
+    fields = _name_fields(record)
+    tokens = {k: name_tokens(v) for k, v in fields.items()}
+    if not wanted or not wanted <= set().union(*tokens.values()):
+        return []
+    labels: Mapping[str, str] = record.fields.get("labels") or {}
+    return [labels.get(k, k) for k, t in tokens.items() if t & wanted]
+
+
 def _contact_records(session: Session, text: str) -> list[Kontaktdaten]:
-    """Stored contact records whose values contain ``text`` (case-insensitive)."""
-    needle = text.strip().lower()
-    if len(needle) < MIN_QUERY:
+    """Stored contact records whose name-like fields contain every word of ``text`` as a whole word."""
+    return [r for r, _ in _contact_matches(session, text)]
+
+
+def _contact_matches(session: Session, text: str) -> list[tuple[Kontaktdaten, list[str]]]:
+    wanted = name_tokens(text)
+    if len(text.strip()) < MIN_QUERY or not wanted:
         return []
     rows = session.scalars(
         select(Kontaktdaten).where(Kontaktdaten.deleted_at.is_(None)).order_by(Kontaktdaten.id)
     )
-    return [
-        r for r in rows if any(needle in _text(v).lower() for v in (r.fields.get("values") or {}).values())
-    ]
+    matches = [(r, _matched_fields(r, wanted)) for r in rows]
+    return [(r, fields) for r, fields in matches if fields]
+
+
+@dataclass(frozen=True)
+class ContactHit:
+    """One contact record a search found, with the context the officer needs to decide whether it
+    is the person asking (shown to the data-protection officer only)."""
+
+    record: int
+    instance_id: int
+    process: str
+    recorded_at: datetime
+    recorded_by_org: str
+    matched: tuple[str, ...]
+    """Labels of the fields that matched."""
+    names: str
+    """The values of the name-like fields (e.g. the full name)."""
+    case_running: bool
+
+
+def contact_hits(session: Session, text: str) -> list[ContactHit]:
+    """Every contact record matching ``text`` word by word, for the officer to tick."""
+    matches = _contact_matches(session, text)
+    names = _process_names(session)
+    instances = {
+        i: (k, st)
+        for i, k, st in session.execute(
+            select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.status).where(
+                ProcessInstance.id.in_([r.instance_id for r, _ in matches])
+            )
+        )
+    }
+    hits = []
+    for r, fields in matches:
+        key, status = instances.get(r.instance_id, ("", ""))
+        hits.append(
+            ContactHit(
+                r.id,
+                r.instance_id,
+                names.get(key, key),
+                r.recorded_at,
+                r.recorded_by_org,
+                tuple(fields),
+                "; ".join(v for v in _name_fields(r).values() if v),
+                status != "completed",
+            )
+        )
+    return hits
+
+
+def selected_records(session: Session, text: str, ids: Iterable[int]) -> list[Kontaktdaten]:
+    """The chosen contact records, re-checked: each must still match the search (else an error)."""
+    chosen = sorted(set(ids))
+    if not chosen:
+        message = "Bitte mindestens einen Kontaktdatensatz auswählen, der zu der Person gehört."
+        raise InvalidSubmissionError(message, {"datensatz": message})
+    found = {r.id: r for r in _contact_records(session, text)}
+    stray = [i for i in chosen if i not in found]
+    if stray:
+        message = (
+            "Diese Datensätze passen nicht (mehr) zur Suche: "
+            + ", ".join(str(i) for i in stray)
+            + ". Bitte die Person erneut suchen und die Auswahl prüfen."
+        )
+        raise InvalidSubmissionError(message, {"datensatz": message})
+    return [found[i] for i in chosen]
 
 
 # --- Art. 15: staff account ------------------------------------------------------------------
@@ -410,8 +515,12 @@ def _consent_cell(value: Any) -> Any:
     return value
 
 
-def subject_export(session: Session, text: str, now: datetime, created_by: str) -> PersonalDataExport:
-    records = _contact_records(session, text)
+def subject_export(
+    session: Session, text: str, ids: Iterable[int], now: datetime, created_by: str
+) -> PersonalDataExport:
+    """The chosen contact records (re-checked against the search) and the consents given with them
+    or under the search text as pseudonym."""
+    records = selected_records(session, text, ids)
     names = _process_names(session)
     keys = {
         i: v
@@ -559,8 +668,8 @@ def erase_account(session: Session, user: User, now: datetime) -> ErasurePlan:
     return ErasurePlan(plan.kind, plan.subject, plan.items, applied=True)
 
 
-def subject_erasure_plan(session: Session, text: str) -> ErasurePlan:
-    records = _contact_records(session, text)
+def subject_erasure_plan(session: Session, text: str, ids: Iterable[int]) -> ErasurePlan:
+    records = selected_records(session, text, ids)
     status = {
         i: v
         for i, v in session.execute(
@@ -571,10 +680,14 @@ def subject_erasure_plan(session: Session, text: str) -> ErasurePlan:
     }
     items = []
     for r in records:
+        what = (
+            f"Kontaktdatensatz {r.id} (Vorgang #{r.instance_id}, erfasst am "
+            f"{r.recorded_at.date().isoformat()} von {r.recorded_by_org})"
+        )
         if status.get(r.instance_id) != "completed":
             items.append(
                 ErasureItem(
-                    f"Kontaktdatensatz {r.id} (Vorgang #{r.instance_id})",
+                    what,
                     1,
                     KEEP,
                     f"Der Vorgang #{r.instance_id} läuft noch: die Kontaktdaten werden für die vereinbarte "
@@ -585,9 +698,7 @@ def subject_erasure_plan(session: Session, text: str) -> ErasurePlan:
                 )
             )
         else:
-            items.append(
-                ErasureItem(f"Kontaktdatensatz {r.id} (Vorgang #{r.instance_id})", 1, ERASE, "", r.id)
-            )
+            items.append(ErasureItem(what, 1, ERASE, "", r.id))
     items.append(
         ErasureItem(
             "Einwilligungen",
@@ -600,8 +711,11 @@ def subject_erasure_plan(session: Session, text: str) -> ErasurePlan:
     return ErasurePlan("betroffene", text, tuple(items))
 
 
-def erase_subject(session: Session, text: str, now: datetime) -> tuple[ErasurePlan, list[int]]:
-    plan = subject_erasure_plan(session, text)
+def erase_subject(
+    session: Session, text: str, ids: Iterable[int], now: datetime
+) -> tuple[ErasurePlan, list[int]]:
+    """Erase exactly the chosen records whose case has ended (the others keep their reason)."""
+    plan = subject_erasure_plan(session, text, ids)
     allowed = {i.record for i in plan.items if i.action == ERASE and i.record is not None}
     if allowed:
         session.execute(
