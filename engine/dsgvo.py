@@ -14,8 +14,9 @@ Two kinds of person:
 
 Erasure first shows a plan: per item erase, anonymise or keep, with the German reason when a duty
 to keep applies. An account is anonymised (name, user name, e-mail, password; roles removed) but
-keeps its id, so the audit trail — which records the actor's id and the name at that time and is
-never rewritten (hash chain) — stays intact and verifiable.
+keeps its id. The audit trail is append-only and hash-chained: its entries keep the actor's id,
+the display name at that time (``actor_name``) and names in some details (forwarding target,
+substitute, ballot member) — the plan says so (:data:`AUDIT_KEEP_REASON`).
 """
 
 from __future__ import annotations
@@ -55,6 +56,16 @@ MIN_QUERY = 3
 #: No password hash ever equals this: an anonymised account cannot sign in.
 UNUSABLE_PASSWORD = "!"  # noqa: S105
 ERASE, ANONYMISE, KEEP = "löschen", "anonymisieren", "behalten"
+#: What stays in the audit trail after an account is anonymised, and why (said truthfully).
+AUDIT_KEEP_REASON = (
+    "Die Protokolleinträge bleiben unverändert erhalten, und zwar mit der Kontonummer und dem Namen, "
+    "den das Konto bei der Handlung trug; einzelne Einträge nennen den Namen auch als Empfängerin einer "
+    "Weiterleitung, als Vertretung oder bei Abstimmungen als Mitglied bzw. Vertretung. Das Protokoll "
+    "kann nur ergänzt werden und ist durch eine Hash-Kette gesichert: jede Änderung würde die Prüfung "
+    "des ganzen Protokolls ungültig machen. Rechtsgrundlage: Rechenschafts- und Nachweispflicht "
+    "(Art. 5 Abs. 2, Art. 30 DSGVO; Art. 17 Abs. 3 lit. b und e DSGVO). Die Einträge werden für die "
+    "Aufbewahrungsdauer des Protokolls aufbewahrt; Hilfenetz löscht Protokolleinträge nicht selbst."
+)
 
 
 @dataclass(frozen=True)
@@ -624,9 +635,7 @@ def account_erasure_plan(session: Session, user: User, now: datetime) -> Erasure
             "Protokolleinträge (Audit)",
             count(AuditEvent, AuditEvent.actor_id == user.id),
             KEEP,
-            "Rechenschaftspflicht (Art. 5 Abs. 2, Art. 17 Abs. 3 lit. b und e DSGVO): das Protokoll wird nie "
-            "geändert (Hash-Kette); es verweist auf die Kontonummer, die nach der Anonymisierung keinen "
-            "Namen mehr trägt.",
+            AUDIT_KEEP_REASON,
         ),
         ErasureItem(
             "Stimmabgaben",

@@ -156,6 +156,9 @@ def test_a_disabled_account_is_anonymised_and_the_audit_trail_keeps_its_id(
     dsb = actor("datenschutz.kreis")
     plan = hn.account_erasure(dsb, lena.username)
     assert plan.items[0].action == ANONYMISE and not plan.applied
+    reason = {i.what: i.reason for i in plan.blocked}["Protokolleinträge (Audit)"]
+    assert "keinen Namen" not in reason  # it was untrue: the entries keep the name
+    assert "dem Namen" in reason and "Art. 30" in reason and "Hash-Kette" in reason
     done = hn.account_erasure(dsb, lena.username, confirm=True)
     assert done.applied
     with hn.db.read() as session:
@@ -170,6 +173,8 @@ def test_a_disabled_account_is_anonymised_and_the_audit_trail_keeps_its_id(
         )
         assert session.scalars(select(Absence).where(Absence.user_id == lena.id)).all() == []
         assert session.scalars(select(AuditEvent).where(AuditEvent.actor_id == lena.id)).first() is not None
+        names = set(session.scalars(select(AuditEvent.actor_name).where(AuditEvent.actor_id == lena.id)))
+        assert "Lena Probe" in names  # what the plan says stays, stays
         logged = session.scalars(select(AuditEvent).where(AuditEvent.action == "dsgvo_loeschung")).one()
         assert logged.detail["konto"] == lena.id and "Lena" not in json.dumps(logged.detail)
 
