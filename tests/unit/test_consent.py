@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -252,3 +253,35 @@ def test_a_legal_basis_not_on_the_list_is_refused(hn, actor) -> None:
             coordinator, task, {**choice, "rechtsgrundlage": "erfunden", "rechtsgrundlage_begruendung": "x"}
         )
     assert task_of(hn, coordinator, instance_id, "Task_AnfragePruefen") == task  # nothing saved
+
+
+def test_the_consent_date_is_checked_against_the_berlin_day(hn, actor, clock: ManualClock) -> None:
+    instance_id = start_p1(hn, actor, WITHOUT_CONSENT)
+    police = actor("fachkraft.polizei")
+    clock.set(datetime(2026, 11, 24, 23, 30, tzinfo=UTC))  # already 25 November in Soest
+    assert hn.record_consent(police, instance_id, verbal(given_on="2026-11-25"))
+    with pytest.raises(InvalidSubmissionError) as future:
+        hn.record_consent(police, instance_id, verbal(given_on="2026-11-26"))
+    assert set(future.value.field_errors) == {"given_on"}
+
+
+def test_a_withdrawal_by_a_recipient_tells_the_organisation_that_recorded_the_consent(hn, actor) -> None:
+    instance_id = start_p1(hn, actor, WITH_CONSENT)
+    counsellor = actor("fachkraft.frauenberatung")
+    [record] = hn.consents_of_case(counsellor, instance_id)
+    hn.withdraw_consent(counsellor, record.id, "die Betroffene (in der Beratung)")
+    hn.notifications.deliver_outbox()
+    with hn.db.read() as session:
+        told = set(
+            session.scalars(
+                select(User.username)
+                .join(Notification, Notification.user_id == User.id)
+                .where(Notification.kind == consent.WITHDRAWN_KIND)
+            )
+        )
+        logged = session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "einwilligung_widerrufen")
+        ).one()
+    assert "fachkraft.polizei" in told  # the police recorded it and must stop using it too
+    assert not any(u.endswith("frauenberatung") for u in told)  # not the withdrawing organisation
+    assert logged["benachrichtigt"] == ["kreispolizei"]
