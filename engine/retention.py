@@ -1,6 +1,9 @@
 """The retention job: erase per ended instance and data category what its period allows no longer.
 
-Each process version declares its periods in the BPMN (``engine/retention_rules.py``). A category
+Each process version declares its periods in the BPMN (``engine/retention_rules.py``); a version
+deployed before a declaration existed takes the period from the newest version of the same process
+that declares it (:func:`effective_periods`; versions still without one are listed on the
+Datenschutz page, :func:`retention_gaps`). A category
 of an instance is due when the instance has ended (``status = completed``) and ``ended_at +
 period`` has passed, and no instance its messages started is still running (that case may still
 read it). What "erase" means per category:
@@ -70,18 +73,54 @@ def _running_child() -> Any:
     return exists().where(child.parent_instance_id == ProcessInstance.id, child.status != ENDED)
 
 
-def due_erasures(session: Session, until: datetime, limit: int) -> list[DueErasure]:
-    """Categories of ended instances whose period is over at ``until``, oldest first."""
-    found: list[DueErasure] = []
-    for definition in session.execute(
+@dataclass(frozen=True)
+class RetentionGap:
+    """A deployed process version for which some categories have no period (nothing is erased)."""
+
+    process_key: str
+    process_name: str
+    version: int
+    missing: tuple[str, ...]
+
+
+def effective_periods(session: Session) -> list[tuple[Any, dict[str, str]]]:
+    """Every stored version with its periods. A version that declares no period for a category
+    (deployed before the declarations existed) takes it from the newest version of the same process
+    that declares one, so its instances are erased too."""
+    versions = session.execute(
         select(
             ProcessDefinition.id,
             ProcessDefinition.process_key,
             ProcessDefinition.name,
+            ProcessDefinition.version,
             ProcessDefinition.bpmn_xml,
-        ).order_by(ProcessDefinition.id)
-    ):
-        periods = declared_retention(definition.bpmn_xml, definition.process_key)
+        ).order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())
+    ).all()
+    declared = [(v, declared_retention(v.bpmn_xml, v.process_key)) for v in versions]
+    newest: dict[tuple[str, str], str] = {}
+    for v, periods in declared:  # newest version first per process
+        for category, period in periods.items():
+            newest.setdefault((v.process_key, category), period)
+    result = []
+    for v, periods in sorted(declared, key=lambda pair: pair[0].id):
+        fallback = {c: newest[(v.process_key, c)] for c in CATEGORY_KEYS if (v.process_key, c) in newest}
+        result.append((v, {**fallback, **periods}))
+    return result
+
+
+def retention_gaps(session: Session) -> list[RetentionGap]:
+    """Versions whose instances keep some category for ever: no version of the process declares it."""
+    return [
+        RetentionGap(v.process_key, v.name, v.version, tuple(c for c in CATEGORY_KEYS if c not in periods))
+        for v, periods in effective_periods(session)
+        if any(c not in periods for c in CATEGORY_KEYS)
+    ]
+
+
+def due_erasures(session: Session, until: datetime, limit: int) -> list[DueErasure]:
+    """Categories of ended instances whose period is over at ``until``, oldest first."""
+    found: list[DueErasure] = []
+    for definition, periods in effective_periods(session):
         for category in CATEGORY_KEYS:
             if category in periods and len(found) < limit:
                 found.extend(

@@ -1183,6 +1183,16 @@ class Hilfenetz:
         with self.db.read() as session:
             return retention.due_erasures(session, self.clock.now() + timedelta(days=days), 1000)
 
+    def retention_gaps(self, actor: Actor) -> list[retention.RetentionGap]:
+        """Process versions for which some data category has no retention period at all."""
+        if not any(actor.has_role(r) for r in RETENTION_VIEWERS):
+            raise NotPermittedError(
+                "Nur die Koordination, die Administration und die oder der Datenschutzbeauftragte "
+                "dürfen die Löschvorschau sehen."
+            )
+        with self.db.read() as session:
+            return retention.retention_gaps(session)
+
     # --- Betroffenenrechte, DSGVO Art. 15 und 17 (engine/dsgvo.py) --------------------------------
     def find_people(self, actor: Actor, query: str) -> list[dsgvo.PersonHit]:
         _require_data_protection(actor)

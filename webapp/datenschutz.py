@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, Response, abort, render_template, request
 
 from engine.dsgvo import DSB_ROLE, MIN_QUERY, PersonalDataExport
 from engine.read_models import Actor
-from engine.retention_rules import CATEGORIES
+from engine.retention_rules import CATEGORIES, LABELS
 from webapp.facade import current_actor, hilfenetz
 from webapp.i18n import _
 
@@ -70,8 +70,10 @@ def index() -> str:
         records=records,
         error=error,
         preview=hilfenetz().retention_preview(actor, PREVIEW_DAYS),
+        gaps=hilfenetz().retention_gaps(actor),
         days=PREVIEW_DAYS,
         categories=CATEGORIES,
+        labels=LABELS,
     )
 
 

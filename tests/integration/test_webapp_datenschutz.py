@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from engine.persistence.models import AuditEvent, Kontaktdaten, ProcessInstance, User
+from engine.persistence.models import AuditEvent, Kontaktdaten, ProcessDefinition, ProcessInstance, User
 from engine.service import Hilfenetz
 from tests.integration.test_webapp_auth import login, make_app
 
@@ -130,3 +130,21 @@ def test_the_coordination_sees_the_preview_but_cannot_search(client: FlaskClient
         ).status_code
         == 403
     )
+
+
+def test_the_page_names_process_versions_without_retention_periods(
+    client: FlaskClient, hn: Hilfenetz
+) -> None:
+    login(client, "koordination.jugendamt")
+    assert "ohne Aufbewahrungsfrist" not in client.get("/datenschutz").get_data(as_text=True)
+    with hn.db.write() as session:
+        definition = session.scalars(
+            select(ProcessDefinition).where(ProcessDefinition.process_key == "kette")
+        )
+        for row in definition:
+            row.bpmn_xml = row.bpmn_xml.replace('name="aufbewahrung.kontaktdaten"', 'name="x.kontaktdaten"')
+        session.commit()
+    page = client.get("/datenschutz").get_data(as_text=True)
+    assert "Prozessversionen ohne Aufbewahrungsfrist" in page
+    row = page[page.index("Versionen ohne Frist") :]
+    assert "(kette)" in row and "Kontaktdaten" in row

@@ -65,3 +65,11 @@ def test_every_shipped_process_declares_every_category(path: Path) -> None:
     assert set(periods) == set(CATEGORY_KEYS)
     for value in periods.values():
         parse_iso_duration(value)
+
+
+def test_a_zero_period_is_refused(hn: Hilfenetz) -> None:
+    periods = {"falldaten": "P0D", "entwuerfe": "PT0S", "kontaktdaten": "P3M", "benachrichtigungen": "P6M"}
+    reasons = _refusal(hn, "sofort", _with(periods, "sofort"))
+    assert len(reasons) == 2 and all("ist null" in r for r in reasons)
+    assert any("„aufbewahrung.falldaten“ = „P0D“" in r for r in reasons)
+    assert any("„aufbewahrung.entwuerfe“ = „PT0S“" in r for r in reasons)
