@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine import consent
+from engine import consent, retention
 from engine.errors import InvalidSubmissionError, NotFoundError
 from engine.persistence.models import (
     Absence,
@@ -677,46 +677,98 @@ def erase_account(session: Session, user: User, now: datetime) -> ErasurePlan:
     return ErasurePlan(plan.kind, plan.subject, plan.items, applied=True)
 
 
-def subject_erasure_plan(session: Session, text: str, ids: Iterable[int]) -> ErasurePlan:
-    records = selected_records(session, text, ids)
-    status = {
-        i: v
-        for i, v in session.execute(
-            select(ProcessInstance.id, ProcessInstance.status).where(
-                ProcessInstance.id.in_([r.instance_id for r in records])
+def _cases(session: Session, instance_ids: Iterable[int | None]) -> dict[int, tuple[str, dict[str, str]]]:
+    """Status and retention periods (category → ISO duration) of these instances."""
+    wanted = sorted({i for i in instance_ids if i is not None})
+    if not wanted:
+        return {}
+    periods = {v.id: p for v, p in retention.effective_periods(session)}
+    return {
+        i: (status, periods.get(definition, {}))
+        for i, status, definition in session.execute(
+            select(ProcessInstance.id, ProcessInstance.status, ProcessInstance.definition_id).where(
+                ProcessInstance.id.in_(wanted)
             )
         )
     }
-    items = []
-    for r in records:
-        what = (
-            f"Kontaktdatensatz {r.id} (Vorgang #{r.instance_id}, erfasst am "
-            f"{r.recorded_at.date().isoformat()} von {r.recorded_by_org})"
-        )
-        if status.get(r.instance_id) != "completed":
-            items.append(
-                ErasureItem(
-                    what,
-                    1,
-                    KEEP,
-                    f"Der Vorgang #{r.instance_id} läuft noch: die Kontaktdaten werden für die vereinbarte "
-                    "Kontaktaufnahme gebraucht (Art. 17 Abs. 3 DSGVO i. V. m. der Einwilligung). "
-                    "Widerruft die Person die Einwilligung, bitte den Vorgang beenden und die Löschung "
-                    "erneut anstoßen.",
-                    r.id,
-                )
-            )
-        else:
-            items.append(ErasureItem(what, 1, ERASE, "", r.id))
-    items.append(
-        ErasureItem(
-            "Einwilligungen",
-            0,
-            KEEP,
-            "Einwilligungen und ihr Widerruf werden im Einwilligungsmodul verwaltet; der Nachweis der "
-            "Einwilligung ist aufzubewahren (Art. 7 Abs. 1 DSGVO).",
-        )
+
+
+def _period_text(periods: Mapping[str, str], category: str) -> str:
+    return periods.get(category, "keine Frist festgelegt")
+
+
+def _contact_item(record: Kontaktdaten, running: bool) -> ErasureItem:
+    what = (
+        f"Kontaktdatensatz {record.id} (Vorgang #{record.instance_id}, erfasst am "
+        f"{record.recorded_at.date().isoformat()} von {record.recorded_by_org})"
     )
+    if not running:
+        return ErasureItem(what, 1, ERASE, "", record.id)
+    return ErasureItem(
+        what,
+        1,
+        KEEP,
+        f"Der Vorgang #{record.instance_id} läuft noch: die Kontaktdaten werden für die vereinbarte "
+        "Kontaktaufnahme gebraucht (Art. 17 Abs. 3 DSGVO i. V. m. der Einwilligung). "
+        "Widerruft die Person die Einwilligung, bitte den Vorgang beenden und die Löschung "
+        "erneut anstoßen.",
+        record.id,
+    )
+
+
+def _case_item(instance_id: int, running: bool, periods: Mapping[str, str]) -> ErasureItem:
+    what = f"Falldaten des Vorgangs #{instance_id} (Prozessdaten: Formulareingaben, Aufgaben, Titel)"
+    if running:
+        reason = (
+            f"Der Vorgang #{instance_id} läuft noch: die Fallakte wird für die Hilfe gebraucht, die die "
+            "Organisationen gerade leisten (Art. 17 Abs. 3 DSGVO)."
+        )
+    else:
+        reason = (
+            "Die Falldaten gehören zur Fallakte der beteiligten Organisationen (Dokumentations- und "
+            "Nachweispflichten, Art. 17 Abs. 3 lit. b und e DSGVO). Der tägliche Löschlauf löscht sie "
+            f"nach der Aufbewahrungsfrist des Prozesses ({_period_text(periods, 'falldaten')} ab dem "
+            "Ende des Vorgangs)."
+        )
+    return ErasureItem(what, 1, KEEP, reason)
+
+
+def _consent_item(given: Mapping[str, Any], running: bool, periods: Mapping[str, str]) -> ErasureItem:
+    case = given.get("vorgang")
+    what = f"Einwilligung {given['id']} (Vorgang #{case}, erteilt am {given['erteilt_am']})"
+    if running:
+        reason = (
+            f"Der Vorgang #{case} läuft noch: die Einwilligung ist die Grundlage der Weitergabe und "
+            "muss nachgewiesen werden können (Art. 7 Abs. 1 DSGVO). Die Person kann sie jederzeit "
+            "widerrufen; der Widerruf wird auf der Seite der Einwilligung erfasst."
+        )
+    else:
+        reason = (
+            "Nachweispflicht (Art. 7 Abs. 1, Art. 5 Abs. 2 DSGVO): Der tägliche Löschlauf löscht das "
+            "unterschriebene Formular und die Namen darin (Zeugin/Zeuge, Widerruf durch, Zweck) nach "
+            f"der Frist „Einwilligungen“ ({_period_text(periods, 'einwilligungen')} ab dem Ende des "
+            "Vorgangs); Datum, Datenarten und Empfänger bleiben ohne Namen als Nachweis."
+        )
+    return ErasureItem(what, 1, KEEP, reason)
+
+
+def subject_erasure_plan(session: Session, text: str, ids: Iterable[int]) -> ErasurePlan:
+    """Per chosen contact record erase (case ended) or keep; the case data and the consents of the
+    person are listed with the reason they stay and when the retention job erases them."""
+    records = selected_records(session, text, ids)
+    consents = consent.consents_of_subject(session, text, [r.id for r in records])
+    cases = _cases(session, [r.instance_id for r in records] + [c.get("vorgang") for c in consents])
+
+    def running(instance_id: int | None) -> bool:
+        return instance_id is None or cases.get(instance_id, ("", {}))[0] != "completed"
+
+    items = [_contact_item(r, running(r.instance_id)) for r in records]
+    for instance_id in sorted({r.instance_id for r in records}):
+        items.append(_case_item(instance_id, running(instance_id), cases.get(instance_id, ("", {}))[1]))
+    for given in consents:
+        case = given.get("vorgang")
+        periods = cases.get(case, ("", {}))[1] if case is not None else {}
+        items.append(_consent_item(given, running(case) and case is not None, periods))
     return ErasurePlan("betroffene", text, tuple(items))
 
 

@@ -15,6 +15,9 @@ read it). What "erase" means per category:
 * ``entwuerfe`` — the tasks' drafts are dropped.
 * ``kontaktdaten`` — the instance's contact records are emptied (as the contact-data purge does).
 * ``benachrichtigungen`` — the in-app notifications about the instance are deleted.
+* ``einwilligungen`` — the consent records of the instance lose their signed form (deleted) and
+  the names in them (witness, who withdrew, the free-text purpose become :data:`MARKER`); date,
+  categories and recipients stay as proof without names.
 
 Each erasure writes one ``retention_erasure`` row (the key makes it at most once per instance and
 category) and one audit entry with instance, category, period and count — never the data. The
@@ -37,6 +40,8 @@ from engine.definitions import declared_retention
 from engine.persistence.database import exclusive
 from engine.persistence.models import (
     Ballot,
+    ConsentDocument,
+    ConsentRecord,
     Kontaktdaten,
     Notification,
     ProcessDefinition,
@@ -264,9 +269,37 @@ def erase_notifications(session: Session, instance_id: int, now: datetime) -> in
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def erase_consents(session: Session, instance_id: int, now: datetime) -> int:
+    """Einwilligungen: the signed forms are deleted; witness, who withdrew and the purpose (free
+    text that may hold names) become the marker. Returns how many consent records were touched."""
+    records = session.scalars(
+        select(ConsentRecord).where(ConsentRecord.instance_id == instance_id).order_by(ConsentRecord.id)
+    ).all()
+    ids = [r.id for r in records]
+    if ids:
+        session.execute(
+            delete(ConsentDocument)
+            .where(ConsentDocument.consent_id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+    count = 0
+    for record in records:
+        changed = False
+        for name in ("witness", "withdrawn_by"):
+            if getattr(record, name) not in (None, MARKER):
+                setattr(record, name, MARKER)
+                changed = True
+        if record.purpose != MARKER:
+            record.purpose = MARKER
+            changed = True
+        count += changed
+    return count
+
+
 ERASERS: dict[str, Callable[[Session, int, datetime], int]] = {
     "falldaten": erase_case_data,
     "entwuerfe": erase_drafts,
     "kontaktdaten": erase_contact_records,
     "benachrichtigungen": erase_notifications,
+    "einwilligungen": erase_consents,
 }

@@ -44,6 +44,13 @@ CATEGORIES: tuple[Category, ...] = (
     Category(
         "benachrichtigungen", "Benachrichtigungen", "Benachrichtigungen in der Anwendung zu diesem Vorgang"
     ),
+    Category(
+        "einwilligungen",
+        "Einwilligungen",
+        "Einwilligungen des Vorgangs: das unterschriebene Formular wird gelöscht; Zeugin/Zeuge, wer "
+        "widerrufen hat und der Zweck werden geleert (Datum, Datenarten und Empfänger bleiben als "
+        "Nachweis ohne Namen)",
+    ),
 )
 CATEGORY_KEYS = tuple(c.key for c in CATEGORIES)
 LABELS = {c.key: c.label for c in CATEGORIES}

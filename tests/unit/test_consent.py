@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,16 @@ from engine.consent_steps import legal_bases
 from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError
 from engine.persistence.models import (
     AuditEvent,
+    ConsentDocument,
     ConsentRecord,
     Kontaktdaten,
     Notification,
     ProcessInstance,
+    RetentionErasure,
     User,
 )
 from engine.read_models import Actor
+from engine.retention import MARKER, erase_due
 from engine.service import Hilfenetz
 from engine.settings import REPO_ROOT
 from engine.worklist import WorklistQuery
@@ -285,3 +288,46 @@ def test_a_withdrawal_by_a_recipient_tells_the_organisation_that_recorded_the_co
     assert "fachkraft.polizei" in told  # the police recorded it and must stop using it too
     assert not any(u.endswith("frauenberatung") for u in told)  # not the withdrawing organisation
     assert logged["benachrichtigt"] == ["kreispolizei"]
+
+
+def test_the_retention_job_deletes_signed_forms_and_blanks_names_after_the_case_period(
+    hn, actor, clock: ManualClock
+) -> None:
+    instance_id = start_p1(hn, actor, WITHOUT_CONSENT)
+    police = actor("fachkraft.polizei")
+    signed = hn.record_consent(
+        police, instance_id, verbal(form="schriftlich", witness="", document=Upload("f.pdf", PDF))
+    )
+    spoken = hn.record_consent(police, instance_id, verbal(purpose="Gespräch mit Frau Erika B."))
+    hn.withdraw_consent(police, spoken, "Erika B. persönlich")
+    with hn.db.write() as session:
+        session.execute(ProcessInstance.__table__.update().values(status="completed", ended_at=clock.now()))
+        session.commit()
+
+    def run() -> None:
+        with hn.db.write() as session:
+            erase_due(session, clock.now(), 100)
+            session.commit()
+
+    clock.advance(timedelta(days=3 * 365 - 2))  # polizeieinsatz: aufbewahrung.einwilligungen = P3Y
+    run()
+    with hn.db.read() as session:
+        assert session.scalars(select(ConsentDocument.consent_id)).all() == [signed]
+    clock.advance(timedelta(days=3))
+    run()
+    with hn.db.read() as session:
+        assert session.scalars(select(ConsentDocument)).all() == []
+        rows = {
+            r.id: (r.witness, r.withdrawn_by, r.purpose, r.given_on, r.recipients, r.withdrawn_at)
+            for r in session.scalars(select(ConsentRecord))
+        }
+        erased = set(
+            session.scalars(
+                select(RetentionErasure.category).where(RetentionErasure.instance_id == instance_id)
+            )
+        )
+    assert "einwilligungen" in erased
+    assert rows[spoken][:3] == (MARKER,) * 3
+    assert rows[signed][2] == MARKER and rows[signed][0] in ("", None)
+    assert rows[spoken][3:5] == ("2026-01-05", ["kreisjugendamt"])
+    assert rows[spoken][5] is not None  # the proof of the withdrawal stays, without the name

@@ -241,6 +241,14 @@ def test_a_data_subject_is_found_exported_and_erased_unless_her_case_is_open(
     actions = {i.record: (i.action, i.reason) for i in plan.items if i.record is not None}
     assert actions[closed_record] == (ERASE, "")
     assert actions[open_record][0] == KEEP and f"Vorgang #{running} läuft noch" in actions[open_record][1]
+    kept = {i.what.split(" (")[0]: i.reason for i in plan.items if i.action == KEEP}
+    assert f"Vorgang #{running} läuft noch" in kept[f"Falldaten des Vorgangs #{running}"]
+    assert (
+        "Löschlauf" in kept[f"Falldaten des Vorgangs #{done}"]
+        and "P1Y" in kept[f"Falldaten des Vorgangs #{done}"]
+    )
+    consent_reason = kept[f"Einwilligung {closed_consent}"]
+    assert "Art. 7 Abs. 1" in consent_reason and "„Einwilligungen“ (P1Y" in consent_reason
     with hn.db.read() as session:
         fields = {r.id: r.fields for r in session.scalars(select(Kontaktdaten))}
         logged = [
