@@ -331,3 +331,27 @@ def test_the_retention_job_deletes_signed_forms_and_blanks_names_after_the_case_
     assert rows[signed][2] == MARKER and rows[signed][0] in ("", None)
     assert rows[spoken][3:5] == ("2026-01-05", ["kreisjugendamt"])
     assert rows[spoken][5] is not None  # the proof of the withdrawal stays, without the name
+
+
+def test_a_withdrawal_between_the_two_mode_decisions_makes_the_conference_anonymous(hn, actor) -> None:
+    data = json.loads((PROCESSES / "fallkonferenz.scenarios.json").read_text(encoding="utf-8"))
+    scenario = next(s for s in data["scenarios"] if s["name"].startswith("Identifiziert mit erfasster"))
+    requester = actor("fachkraft.frauenberatung")
+    instance_id = hn.start(requester, "fallkonferenz", scenario["start"]["data"])
+    consent_id = hn.record_consent(requester, instance_id, ConsentInput(**scenario["steps"][0]["consent"]))
+    coordinator = actor("koordination.jugendamt")
+    check = next(s for s in scenario["steps"] if s.get("complete") == "Task_AnfragePruefen")
+    hn.complete(coordinator, task_of(hn, coordinator, instance_id, "Task_AnfragePruefen"), check["data"])
+    hn.withdraw_consent(requester, consent_id, "die Betroffene")
+    organise = next(s for s in scenario["steps"] if s.get("complete") == "Task_Organisieren")
+    hn.complete(requester, task_of(hn, requester, instance_id, "Task_Organisieren"), organise["data"])
+    with hn.db.read() as session:
+        decisions = [
+            d["modus"]
+            for d in session.scalars(
+                select(AuditEvent.detail)
+                .where(AuditEvent.action == "fallkonferenz_modus", AuditEvent.instance_id == instance_id)
+                .order_by(AuditEvent.id)
+            )
+        ]
+    assert decisions == ["identifiziert", "anonym"]  # the second decision sees the withdrawal
