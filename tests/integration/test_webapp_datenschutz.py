@@ -94,6 +94,9 @@ def test_the_officer_searches_exports_and_erases_with_confirmation(
     export = client.post("/datenschutz/betroffene/auskunft.json", data=chosen)
     rows = json.loads(export.data)["abschnitte"]["kontaktdaten"]["eintraege"]
     assert rows[0]["Angaben"] == "Name: Erika Mustermann"
+    pdf = client.post("/datenschutz/betroffene/auskunft.pdf", data=chosen)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert "Erika Mustermann" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
 
     plan = client.post("/datenschutz/betroffene/loeschen", data=chosen)
     assert "Löschung ausführen" in plan.get_data(as_text=True)
