@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -30,6 +31,7 @@ from engine.persistence.models import ConsentDocument, ConsentRecord, Organisati
 from engine.read_models import Actor, ConsentDocumentFile, ConsentView
 from engine.runtime import audit, enqueue
 
+BERLIN = ZoneInfo("Europe/Berlin")
 #: The fixed list of data categories a consent (or a transfer) names.
 CATEGORIES: dict[str, str] = {
     "kontaktdaten": "Kontaktdaten (Name, Anschrift, Telefon, Erreichbarkeit)",
@@ -292,7 +294,7 @@ def _valid_date(text: str, now: datetime) -> bool:
         day = date.fromisoformat(text)
     except (TypeError, ValueError):
         return False
-    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text)) and day <= now.date()
+    return bool(re.fullmatch(r"\d{4}-\d{2}-\d{2}", text)) and day <= now.astimezone(BERLIN).date()
 
 
 def _sniff(document: Upload | None, errors: dict[str, str]) -> tuple[str, str] | None:
@@ -344,7 +346,8 @@ def withdraw(session: Session, actor: Actor, consent_id: int, withdrawn_by: str,
     record.withdrawn_by = withdrawn_by.strip()
     record.withdrawal_recorded_by_id = actor.id
     record.withdrawal_recorded_by_org = actor.organisation
-    told = sorted(set(record.recipients) - {actor.organisation})
+    involved_orgs = {record.given_to_org, record.recorded_by_org, *record.recipients}
+    told = sorted(org for org in involved_orgs - {actor.organisation} if org)
     audit(
         session,
         now,

@@ -6,18 +6,23 @@ Two kinds of person:
   instances started, audit entries with them as actor, notifications, e-mail log, ballots they
   were electors of and their own votes (a secret ballot stores no choice: the export says so);
   contact records they recorded are listed by number only (they are data of third persons);
-* a **data subject of a case** — the referral contact records (Kontaktdaten) whose values contain
-  the search text (name or pseudonym), plus the consent records given with those records or under
+* a **data subject of a case** — the referral contact records (Kontaktdaten) whose name fields
+  contain every word of the search text as a whole word (case- and umlaut-folded); the officer sees
+  each hit with its context and ticks the records that belong to the person, and only those (re-checked
+  by the engine) are exported or erased; plus the consent records given with those records or under
   that pseudonym (:func:`engine.consent.consents_of_subject`).
 
 Erasure first shows a plan: per item erase, anonymise or keep, with the German reason when a duty
 to keep applies. An account is anonymised (name, user name, e-mail, password; roles removed) but
-keeps its id, so the audit trail — which records the actor's id and the name at that time and is
-never rewritten (hash chain) — stays intact and verifiable.
+keeps its id. The audit trail is append-only and hash-chained: its entries keep the actor's id,
+the display name at that time (``actor_name``) and names in some details (forwarding target,
+substitute, ballot member) — the plan says so (:data:`AUDIT_KEEP_REASON`).
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,8 +31,8 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from engine import consent
-from engine.errors import NotFoundError
+from engine import consent, retention
+from engine.errors import InvalidSubmissionError, NotFoundError
 from engine.persistence.models import (
     Absence,
     AuditEvent,
@@ -51,6 +56,16 @@ MIN_QUERY = 3
 #: No password hash ever equals this: an anonymised account cannot sign in.
 UNUSABLE_PASSWORD = "!"  # noqa: S105
 ERASE, ANONYMISE, KEEP = "löschen", "anonymisieren", "behalten"
+#: What stays in the audit trail after an account is anonymised, and why (said truthfully).
+AUDIT_KEEP_REASON = (
+    "Die Protokolleinträge bleiben unverändert erhalten, und zwar mit der Kontonummer und dem Namen, "
+    "den das Konto bei der Handlung trug; einzelne Einträge nennen den Namen auch als Empfängerin einer "
+    "Weiterleitung, als Vertretung oder bei Abstimmungen als Mitglied bzw. Vertretung. Das Protokoll "
+    "kann nur ergänzt werden und ist durch eine Hash-Kette gesichert: jede Änderung würde die Prüfung "
+    "des ganzen Protokolls ungültig machen. Rechtsgrundlage: Rechenschafts- und Nachweispflicht "
+    "(Art. 5 Abs. 2, Art. 30 DSGVO; Art. 17 Abs. 3 lit. b und e DSGVO). Die Einträge werden für die "
+    "Aufbewahrungsdauer des Protokolls aufbewahrt; Hilfenetz löscht Protokolleinträge nicht selbst."
+)
 
 
 @dataclass(frozen=True)
@@ -170,17 +185,118 @@ def find_people(session: Session, query: str) -> list[PersonHit]:
     return hits
 
 
+#: A contact field is name-like when its key or label contains one of these (case-insensitive).
+NAME_FIELD_MARKERS = ("name", "pseudonym")
+_FOLD = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
+
+
+def name_tokens(text: str) -> set[str]:
+    """Whole words of ``text``, case- and umlaut-folded ("Müller" and "Mueller" are the same word)."""
+    folded = unicodedata.normalize("NFC", text).casefold().translate(_FOLD)
+    plain = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+    return set(re.findall(r"\w+", plain))
+
+
+def _name_fields(record: Kontaktdaten) -> dict[str, str]:
+    """The name-like fields of a contact record: key → value."""
+    values: Mapping[str, Any] = record.fields.get("values") or {}
+    labels: Mapping[str, str] = record.fields.get("labels") or {}
+    return {
+        k: _text(v)
+        for k, v in values.items()
+        if any(m in f"{k} {labels.get(k, '')}".lower() for m in NAME_FIELD_MARKERS)
+    }
+
+
+def _matched_fields(record: Kontaktdaten, wanted: set[str]) -> list[str]:
+    """Labels of the name-like fields that together contain every word of the search (else none)."""
+    fields = _name_fields(record)
+    tokens = {k: name_tokens(v) for k, v in fields.items()}
+    if not wanted or not wanted <= set().union(*tokens.values()):
+        return []
+    labels: Mapping[str, str] = record.fields.get("labels") or {}
+    return [labels.get(k, k) for k, t in tokens.items() if t & wanted]
+
+
 def _contact_records(session: Session, text: str) -> list[Kontaktdaten]:
-    """Stored contact records whose values contain ``text`` (case-insensitive)."""
-    needle = text.strip().lower()
-    if len(needle) < MIN_QUERY:
+    """Stored contact records whose name-like fields contain every word of ``text`` as a whole word."""
+    return [r for r, _ in _contact_matches(session, text)]
+
+
+def _contact_matches(session: Session, text: str) -> list[tuple[Kontaktdaten, list[str]]]:
+    wanted = name_tokens(text)
+    if len(text.strip()) < MIN_QUERY or not wanted:
         return []
     rows = session.scalars(
         select(Kontaktdaten).where(Kontaktdaten.deleted_at.is_(None)).order_by(Kontaktdaten.id)
     )
-    return [
-        r for r in rows if any(needle in _text(v).lower() for v in (r.fields.get("values") or {}).values())
-    ]
+    matches = [(r, _matched_fields(r, wanted)) for r in rows]
+    return [(r, fields) for r, fields in matches if fields]
+
+
+@dataclass(frozen=True)
+class ContactHit:
+    """One contact record a search found, with the context the officer needs to decide whether it
+    is the person asking (shown to the data-protection officer only)."""
+
+    record: int
+    instance_id: int
+    process: str
+    recorded_at: datetime
+    recorded_by_org: str
+    matched: tuple[str, ...]
+    """Labels of the fields that matched."""
+    names: str
+    """The values of the name-like fields (e.g. the full name)."""
+    case_running: bool
+
+
+def contact_hits(session: Session, text: str) -> list[ContactHit]:
+    """Every contact record matching ``text`` word by word, for the officer to tick."""
+    matches = _contact_matches(session, text)
+    names = _process_names(session)
+    instances = {
+        i: (k, st)
+        for i, k, st in session.execute(
+            select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.status).where(
+                ProcessInstance.id.in_([r.instance_id for r, _ in matches])
+            )
+        )
+    }
+    hits = []
+    for r, fields in matches:
+        key, status = instances.get(r.instance_id, ("", ""))
+        hits.append(
+            ContactHit(
+                r.id,
+                r.instance_id,
+                names.get(key, key),
+                r.recorded_at,
+                r.recorded_by_org,
+                tuple(fields),
+                "; ".join(v for v in _name_fields(r).values() if v),
+                status != "completed",
+            )
+        )
+    return hits
+
+
+def selected_records(session: Session, text: str, ids: Iterable[int]) -> list[Kontaktdaten]:
+    """The chosen contact records, re-checked: each must still match the search (else an error)."""
+    chosen = sorted(set(ids))
+    if not chosen:
+        message = "Bitte mindestens einen Kontaktdatensatz auswählen, der zu der Person gehört."
+        raise InvalidSubmissionError(message, {"datensatz": message})
+    found = {r.id: r for r in _contact_records(session, text)}
+    stray = [i for i in chosen if i not in found]
+    if stray:
+        message = (
+            "Diese Datensätze passen nicht (mehr) zur Suche: "
+            + ", ".join(str(i) for i in stray)
+            + ". Bitte die Person erneut suchen und die Auswahl prüfen."
+        )
+        raise InvalidSubmissionError(message, {"datensatz": message})
+    return [found[i] for i in chosen]
 
 
 # --- Art. 15: staff account ------------------------------------------------------------------
@@ -410,8 +526,12 @@ def _consent_cell(value: Any) -> Any:
     return value
 
 
-def subject_export(session: Session, text: str, now: datetime, created_by: str) -> PersonalDataExport:
-    records = _contact_records(session, text)
+def subject_export(
+    session: Session, text: str, ids: Iterable[int], now: datetime, created_by: str
+) -> PersonalDataExport:
+    """The chosen contact records (re-checked against the search) and the consents given with them
+    or under the search text as pseudonym."""
+    records = selected_records(session, text, ids)
     names = _process_names(session)
     keys = {
         i: v
@@ -515,9 +635,7 @@ def account_erasure_plan(session: Session, user: User, now: datetime) -> Erasure
             "Protokolleinträge (Audit)",
             count(AuditEvent, AuditEvent.actor_id == user.id),
             KEEP,
-            "Rechenschaftspflicht (Art. 5 Abs. 2, Art. 17 Abs. 3 lit. b und e DSGVO): das Protokoll wird nie "
-            "geändert (Hash-Kette); es verweist auf die Kontonummer, die nach der Anonymisierung keinen "
-            "Namen mehr trägt.",
+            AUDIT_KEEP_REASON,
         ),
         ErasureItem(
             "Stimmabgaben",
@@ -559,49 +677,106 @@ def erase_account(session: Session, user: User, now: datetime) -> ErasurePlan:
     return ErasurePlan(plan.kind, plan.subject, plan.items, applied=True)
 
 
-def subject_erasure_plan(session: Session, text: str) -> ErasurePlan:
-    records = _contact_records(session, text)
-    status = {
-        i: v
-        for i, v in session.execute(
-            select(ProcessInstance.id, ProcessInstance.status).where(
-                ProcessInstance.id.in_([r.instance_id for r in records])
+def _cases(session: Session, instance_ids: Iterable[int | None]) -> dict[int, tuple[str, dict[str, str]]]:
+    """Status and retention periods (category → ISO duration) of these instances."""
+    wanted = sorted({i for i in instance_ids if i is not None})
+    if not wanted:
+        return {}
+    periods = {v.id: p for v, p in retention.effective_periods(session)}
+    return {
+        i: (status, periods.get(definition, {}))
+        for i, status, definition in session.execute(
+            select(ProcessInstance.id, ProcessInstance.status, ProcessInstance.definition_id).where(
+                ProcessInstance.id.in_(wanted)
             )
         )
     }
-    items = []
-    for r in records:
-        if status.get(r.instance_id) != "completed":
-            items.append(
-                ErasureItem(
-                    f"Kontaktdatensatz {r.id} (Vorgang #{r.instance_id})",
-                    1,
-                    KEEP,
-                    f"Der Vorgang #{r.instance_id} läuft noch: die Kontaktdaten werden für die vereinbarte "
-                    "Kontaktaufnahme gebraucht (Art. 17 Abs. 3 DSGVO i. V. m. der Einwilligung). "
-                    "Widerruft die Person die Einwilligung, bitte den Vorgang beenden und die Löschung "
-                    "erneut anstoßen.",
-                    r.id,
-                )
-            )
-        else:
-            items.append(
-                ErasureItem(f"Kontaktdatensatz {r.id} (Vorgang #{r.instance_id})", 1, ERASE, "", r.id)
-            )
-    items.append(
-        ErasureItem(
-            "Einwilligungen",
-            0,
-            KEEP,
-            "Einwilligungen und ihr Widerruf werden im Einwilligungsmodul verwaltet; der Nachweis der "
-            "Einwilligung ist aufzubewahren (Art. 7 Abs. 1 DSGVO).",
-        )
+
+
+def _period_text(periods: Mapping[str, str], category: str) -> str:
+    return periods.get(category, "keine Frist festgelegt")
+
+
+def _contact_item(record: Kontaktdaten, running: bool) -> ErasureItem:
+    what = (
+        f"Kontaktdatensatz {record.id} (Vorgang #{record.instance_id}, erfasst am "
+        f"{record.recorded_at.date().isoformat()} von {record.recorded_by_org})"
     )
+    if not running:
+        return ErasureItem(what, 1, ERASE, "", record.id)
+    return ErasureItem(
+        what,
+        1,
+        KEEP,
+        f"Der Vorgang #{record.instance_id} läuft noch: die Kontaktdaten werden für die vereinbarte "
+        "Kontaktaufnahme gebraucht (Art. 17 Abs. 3 DSGVO i. V. m. der Einwilligung). "
+        "Widerruft die Person die Einwilligung, bitte den Vorgang beenden und die Löschung "
+        "erneut anstoßen.",
+        record.id,
+    )
+
+
+def _case_item(instance_id: int, running: bool, periods: Mapping[str, str]) -> ErasureItem:
+    what = f"Falldaten des Vorgangs #{instance_id} (Prozessdaten: Formulareingaben, Aufgaben, Titel)"
+    if running:
+        reason = (
+            f"Der Vorgang #{instance_id} läuft noch: die Fallakte wird für die Hilfe gebraucht, die die "
+            "Organisationen gerade leisten (Art. 17 Abs. 3 DSGVO)."
+        )
+    else:
+        reason = (
+            "Die Falldaten gehören zur Fallakte der beteiligten Organisationen (Dokumentations- und "
+            "Nachweispflichten, Art. 17 Abs. 3 lit. b und e DSGVO). Der tägliche Löschlauf löscht sie "
+            f"nach der Aufbewahrungsfrist des Prozesses ({_period_text(periods, 'falldaten')} ab dem "
+            "Ende des Vorgangs)."
+        )
+    return ErasureItem(what, 1, KEEP, reason)
+
+
+def _consent_item(given: Mapping[str, Any], running: bool, periods: Mapping[str, str]) -> ErasureItem:
+    case = given.get("vorgang")
+    what = f"Einwilligung {given['id']} (Vorgang #{case}, erteilt am {given['erteilt_am']})"
+    if running:
+        reason = (
+            f"Der Vorgang #{case} läuft noch: die Einwilligung ist die Grundlage der Weitergabe und "
+            "muss nachgewiesen werden können (Art. 7 Abs. 1 DSGVO). Die Person kann sie jederzeit "
+            "widerrufen; der Widerruf wird auf der Seite der Einwilligung erfasst."
+        )
+    else:
+        reason = (
+            "Nachweispflicht (Art. 7 Abs. 1, Art. 5 Abs. 2 DSGVO): Der tägliche Löschlauf löscht das "
+            "unterschriebene Formular und die Namen darin (Zeugin/Zeuge, Widerruf durch, Zweck) nach "
+            f"der Frist „Einwilligungen“ ({_period_text(periods, 'einwilligungen')} ab dem Ende des "
+            "Vorgangs); Datum, Datenarten und Empfänger bleiben ohne Namen als Nachweis."
+        )
+    return ErasureItem(what, 1, KEEP, reason)
+
+
+def subject_erasure_plan(session: Session, text: str, ids: Iterable[int]) -> ErasurePlan:
+    """Per chosen contact record erase (case ended) or keep; the case data and the consents of the
+    person are listed with the reason they stay and when the retention job erases them."""
+    records = selected_records(session, text, ids)
+    consents = consent.consents_of_subject(session, text, [r.id for r in records])
+    cases = _cases(session, [r.instance_id for r in records] + [c.get("vorgang") for c in consents])
+
+    def running(instance_id: int | None) -> bool:
+        return instance_id is None or cases.get(instance_id, ("", {}))[0] != "completed"
+
+    items = [_contact_item(r, running(r.instance_id)) for r in records]
+    for instance_id in sorted({r.instance_id for r in records}):
+        items.append(_case_item(instance_id, running(instance_id), cases.get(instance_id, ("", {}))[1]))
+    for given in consents:
+        case = given.get("vorgang")
+        periods = cases.get(case, ("", {}))[1] if case is not None else {}
+        items.append(_consent_item(given, running(case) and case is not None, periods))
     return ErasurePlan("betroffene", text, tuple(items))
 
 
-def erase_subject(session: Session, text: str, now: datetime) -> tuple[ErasurePlan, list[int]]:
-    plan = subject_erasure_plan(session, text)
+def erase_subject(
+    session: Session, text: str, ids: Iterable[int], now: datetime
+) -> tuple[ErasurePlan, list[int]]:
+    """Erase exactly the chosen records whose case has ended (the others keep their reason)."""
+    plan = subject_erasure_plan(session, text, ids)
     allowed = {i.record for i in plan.items if i.action == ERASE and i.record is not None}
     if allowed:
         session.execute(

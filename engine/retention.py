@@ -1,6 +1,9 @@
 """The retention job: erase per ended instance and data category what its period allows no longer.
 
-Each process version declares its periods in the BPMN (``engine/retention_rules.py``). A category
+Each process version declares its periods in the BPMN (``engine/retention_rules.py``); a version
+deployed before a declaration existed takes the period from the newest version of the same process
+that declares it (:func:`effective_periods`; versions still without one are listed on the
+Datenschutz page, :func:`retention_gaps`). A category
 of an instance is due when the instance has ended (``status = completed``) and ``ended_at +
 period`` has passed, and no instance its messages started is still running (that case may still
 read it). What "erase" means per category:
@@ -12,6 +15,9 @@ read it). What "erase" means per category:
 * ``entwuerfe`` — the tasks' drafts are dropped.
 * ``kontaktdaten`` — the instance's contact records are emptied (as the contact-data purge does).
 * ``benachrichtigungen`` — the in-app notifications about the instance are deleted.
+* ``einwilligungen`` — the consent records of the instance lose their signed form (deleted) and
+  the names in them (witness, who withdrew, the free-text purpose become :data:`MARKER`); date,
+  categories and recipients stay as proof without names.
 
 Each erasure writes one ``retention_erasure`` row (the key makes it at most once per instance and
 category) and one audit entry with instance, category, period and count — never the data. The
@@ -34,6 +40,8 @@ from engine.definitions import declared_retention
 from engine.persistence.database import exclusive
 from engine.persistence.models import (
     Ballot,
+    ConsentDocument,
+    ConsentRecord,
     Kontaktdaten,
     Notification,
     ProcessDefinition,
@@ -70,18 +78,54 @@ def _running_child() -> Any:
     return exists().where(child.parent_instance_id == ProcessInstance.id, child.status != ENDED)
 
 
-def due_erasures(session: Session, until: datetime, limit: int) -> list[DueErasure]:
-    """Categories of ended instances whose period is over at ``until``, oldest first."""
-    found: list[DueErasure] = []
-    for definition in session.execute(
+@dataclass(frozen=True)
+class RetentionGap:
+    """A deployed process version for which some categories have no period (nothing is erased)."""
+
+    process_key: str
+    process_name: str
+    version: int
+    missing: tuple[str, ...]
+
+
+def effective_periods(session: Session) -> list[tuple[Any, dict[str, str]]]:
+    """Every stored version with its periods. A version that declares no period for a category
+    (deployed before the declarations existed) takes it from the newest version of the same process
+    that declares one, so its instances are erased too."""
+    versions = session.execute(
         select(
             ProcessDefinition.id,
             ProcessDefinition.process_key,
             ProcessDefinition.name,
+            ProcessDefinition.version,
             ProcessDefinition.bpmn_xml,
-        ).order_by(ProcessDefinition.id)
-    ):
-        periods = declared_retention(definition.bpmn_xml, definition.process_key)
+        ).order_by(ProcessDefinition.process_key, ProcessDefinition.version.desc())
+    ).all()
+    declared = [(v, declared_retention(v.bpmn_xml, v.process_key)) for v in versions]
+    newest: dict[tuple[str, str], str] = {}
+    for v, periods in declared:  # newest version first per process
+        for category, period in periods.items():
+            newest.setdefault((v.process_key, category), period)
+    result = []
+    for v, periods in sorted(declared, key=lambda pair: pair[0].id):
+        fallback = {c: newest[(v.process_key, c)] for c in CATEGORY_KEYS if (v.process_key, c) in newest}
+        result.append((v, {**fallback, **periods}))
+    return result
+
+
+def retention_gaps(session: Session) -> list[RetentionGap]:
+    """Versions whose instances keep some category for ever: no version of the process declares it."""
+    return [
+        RetentionGap(v.process_key, v.name, v.version, tuple(c for c in CATEGORY_KEYS if c not in periods))
+        for v, periods in effective_periods(session)
+        if any(c not in periods for c in CATEGORY_KEYS)
+    ]
+
+
+def due_erasures(session: Session, until: datetime, limit: int) -> list[DueErasure]:
+    """Categories of ended instances whose period is over at ``until``, oldest first."""
+    found: list[DueErasure] = []
+    for definition, periods in effective_periods(session):
         for category in CATEGORY_KEYS:
             if category in periods and len(found) < limit:
                 found.extend(
@@ -225,9 +269,37 @@ def erase_notifications(session: Session, instance_id: int, now: datetime) -> in
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def erase_consents(session: Session, instance_id: int, now: datetime) -> int:
+    """Einwilligungen: the signed forms are deleted; witness, who withdrew and the purpose (free
+    text that may hold names) become the marker. Returns how many consent records were touched."""
+    records = session.scalars(
+        select(ConsentRecord).where(ConsentRecord.instance_id == instance_id).order_by(ConsentRecord.id)
+    ).all()
+    ids = [r.id for r in records]
+    if ids:
+        session.execute(
+            delete(ConsentDocument)
+            .where(ConsentDocument.consent_id.in_(ids))
+            .execution_options(synchronize_session=False)
+        )
+    count = 0
+    for record in records:
+        changed = False
+        for name in ("witness", "withdrawn_by"):
+            if getattr(record, name) not in (None, MARKER):
+                setattr(record, name, MARKER)
+                changed = True
+        if record.purpose != MARKER:
+            record.purpose = MARKER
+            changed = True
+        count += changed
+    return count
+
+
 ERASERS: dict[str, Callable[[Session, int, datetime], int]] = {
     "falldaten": erase_case_data,
     "entwuerfe": erase_drafts,
     "kontaktdaten": erase_contact_records,
     "benachrichtigungen": erase_notifications,
+    "einwilligungen": erase_consents,
 }

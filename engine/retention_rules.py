@@ -9,7 +9,8 @@ Every process declares, on its ``bpmn:process`` element, one Camunda property pe
 
 The value is an ISO-8601 duration (``P3Y``, ``P6M``, ``P90D``) counted from the end of the
 instance. Deployment and ``hilfenetz check`` refuse a process that misses a category or whose
-period does not parse. The daily retention job (``engine/retention.py``) applies them.
+period does not parse or is zero (``P0D``, ``PT0S``). The daily retention job
+(``engine/retention.py``) applies them.
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ CATEGORIES: tuple[Category, ...] = (
     Category(
         "benachrichtigungen", "Benachrichtigungen", "Benachrichtigungen in der Anwendung zu diesem Vorgang"
     ),
+    Category(
+        "einwilligungen",
+        "Einwilligungen",
+        "Einwilligungen des Vorgangs: das unterschriebene Formular wird gelöscht; Zeugin/Zeuge, wer "
+        "widerrufen hat und der Zweck werden geleert (Datum, Datenarten und Empfänger bleiben als "
+        "Nachweis ohne Namen)",
+    ),
 )
 CATEGORY_KEYS = tuple(c.key for c in CATEGORIES)
 LABELS = {c.key: c.label for c in CATEGORIES}
@@ -71,7 +79,7 @@ def parse_retention(
             )
             continue
         try:
-            parse_iso_duration(value)
+            length = parse_iso_duration(value)
         except ValueError:
             problems.append(
                 Problem(
@@ -79,6 +87,17 @@ def parse_retention(
                     element,
                     f"Die Aufbewahrungsfrist „{name}“ = „{value}“ ist keine ISO-8601-Dauer. Bitte z. B. "
                     "„P3Y“ (3 Jahre), „P6M“ (6 Monate) oder „P90D“ (90 Tage) eintragen.",
+                )
+            )
+            continue
+        if not length:
+            problems.append(
+                Problem(
+                    filename,
+                    element,
+                    f"Die Aufbewahrungsfrist „{name}“ = „{value}“ ist null. Eine Frist von null würde die "
+                    "Daten sofort beim Ende des Vorgangs löschen; bitte eine echte Dauer wie „P90D“ "
+                    "eintragen.",
                 )
             )
             continue

@@ -1189,11 +1189,27 @@ class Hilfenetz:
         with self.db.read() as session:
             return retention.due_erasures(session, self.clock.now() + timedelta(days=days), 1000)
 
+    def retention_gaps(self, actor: Actor) -> list[retention.RetentionGap]:
+        """Process versions for which some data category has no retention period at all."""
+        if not any(actor.has_role(r) for r in RETENTION_VIEWERS):
+            raise NotPermittedError(
+                "Nur die Koordination, die Administration und die oder der Datenschutzbeauftragte "
+                "dürfen die Löschvorschau sehen."
+            )
+        with self.db.read() as session:
+            return retention.retention_gaps(session)
+
     # --- Betroffenenrechte, DSGVO Art. 15 und 17 (engine/dsgvo.py) --------------------------------
     def find_people(self, actor: Actor, query: str) -> list[dsgvo.PersonHit]:
         _require_data_protection(actor)
         with self.db.read() as session:
             return dsgvo.find_people(session, query)
+
+    def find_contact_records(self, actor: Actor, query: str) -> list[dsgvo.ContactHit]:
+        """The contact records whose names match ``query`` word by word, for the officer to choose."""
+        _require_data_protection(actor)
+        with self.db.read() as session:
+            return dsgvo.contact_hits(session, query)
 
     def export_account(self, actor: Actor, username: str, fmt: str = "json") -> dsgvo.PersonalDataExport:
         """Everything stored about a staff account: for the Datenschutzbeauftragte, or one's own."""
@@ -1214,15 +1230,18 @@ class Hilfenetz:
             session.commit()
             return export
 
-    def export_subject(self, actor: Actor, text: str, fmt: str = "json") -> dsgvo.PersonalDataExport:
-        """Everything stored about a data subject found by name or pseudonym (contact data, consents)."""
+    def export_subject(
+        self, actor: Actor, text: str, records: Sequence[int], fmt: str = "json"
+    ) -> dsgvo.PersonalDataExport:
+        """Everything stored about a data subject: the contact records the officer chose from the
+        search (re-checked) and the consents given with them."""
         _require_data_protection(actor, "Auskünfte über Betroffene geben")
         _require_search_text(text)
         now = self.clock.now()
         with self.db.write() as session:
-            export = dsgvo.subject_export(session, text, now, actor.display_name)
-            records = [row[0] for row in export.sections[0].rows]
-            detail = {"art": "betroffene", "datensaetze": records, "format": fmt}
+            export = dsgvo.subject_export(session, text, records, now, actor.display_name)
+            exported = [row[0] for row in export.sections[0].rows]
+            detail = {"art": "betroffene", "datensaetze": exported, "format": fmt}
             audit(session, now, actor, "dsgvo_auskunft", None, detail=detail)
             session.commit()
             return export
@@ -1251,15 +1270,18 @@ class Hilfenetz:
             session.commit()
             return plan
 
-    def subject_erasure(self, actor: Actor, text: str, *, confirm: bool = False) -> dsgvo.ErasurePlan:
-        """The erasure plan of a data subject's contact data, or its execution (audited)."""
+    def subject_erasure(
+        self, actor: Actor, text: str, records: Sequence[int], *, confirm: bool = False
+    ) -> dsgvo.ErasurePlan:
+        """The erasure plan of the chosen contact records of a data subject, or its execution
+        (audited); exactly the records shown are acted on."""
         _require_data_protection(actor, "Daten Betroffener löschen")
         _require_search_text(text)
         now = self.clock.now()
         with self.db.write() as session:
             if not confirm:
-                return dsgvo.subject_erasure_plan(session, text)
-            plan, erased = dsgvo.erase_subject(session, text, now)
+                return dsgvo.subject_erasure_plan(session, text, records)
+            plan, erased = dsgvo.erase_subject(session, text, records, now)
             audit(
                 session,
                 now,

@@ -14,7 +14,7 @@ from flask import Blueprint, Flask, Response, abort, render_template, request
 
 from engine.dsgvo import DSB_ROLE, MIN_QUERY, PersonalDataExport
 from engine.read_models import Actor
-from engine.retention_rules import CATEGORIES
+from engine.retention_rules import CATEGORIES, LABELS
 from webapp.facade import current_actor, hilfenetz
 from webapp.i18n import _
 
@@ -61,15 +61,19 @@ def index() -> str:
     error = (
         _("Bitte mindestens {n} Zeichen eingeben.", n=MIN_QUERY) if query and len(query) < MIN_QUERY else ""
     )
+    records = hilfenetz().find_contact_records(actor, query) if officer and query and not error else []
     return render_template(
         "datenschutz/index.html",
         officer=officer,
         query=query,
         hits=hits,
+        records=records,
         error=error,
         preview=hilfenetz().retention_preview(actor, PREVIEW_DAYS),
+        gaps=hilfenetz().retention_gaps(actor),
         days=PREVIEW_DAYS,
         categories=CATEGORIES,
+        labels=LABELS,
     )
 
 
@@ -79,9 +83,15 @@ def account_export(username: str, fmt: str) -> Response:
     return _download(export, fmt, username)
 
 
+def _chosen_records() -> list[int]:
+    """The ticked contact record ids; anything not a number becomes -1, which the engine refuses."""
+    return [int(v) if v.strip().isdigit() else -1 for v in request.form.getlist("datensatz")]
+
+
 @bp.post("/datenschutz/betroffene/auskunft.<fmt>")
 def subject_export(fmt: str) -> Response:
-    export = hilfenetz().export_subject(current_actor(), request.form.get("q", ""), _format(fmt))
+    query = request.form.get("q", "")
+    export = hilfenetz().export_subject(current_actor(), query, _chosen_records(), _format(fmt))
     return _download(export, fmt, "betroffene")
 
 
@@ -90,15 +100,18 @@ def account_erasure(username: str) -> str:
     """Without ``bestaetigt``: the plan to confirm; with it: carried out (kept items keep their reason)."""
     confirm = request.form.get("bestaetigt") == "ja"
     plan = hilfenetz().account_erasure(current_actor(), username, confirm=confirm)
-    return render_template("datenschutz/loeschung.html", plan=plan, username=username, query="")
+    return render_template("datenschutz/loeschung.html", plan=plan, username=username, query="", records=[])
 
 
 @bp.post("/datenschutz/betroffene/loeschen")
 def subject_erasure() -> str:
     query = request.form.get("q", "").strip()
     confirm = request.form.get("bestaetigt") == "ja"
-    plan = hilfenetz().subject_erasure(current_actor(), query, confirm=confirm)
-    return render_template("datenschutz/loeschung.html", plan=plan, username="", query=query)
+    records = _chosen_records()
+    plan = hilfenetz().subject_erasure(current_actor(), query, records, confirm=confirm)
+    return render_template(
+        "datenschutz/loeschung.html", plan=plan, username="", query=query, records=sorted(set(records))
+    )
 
 
 @bp.get("/meine-daten")

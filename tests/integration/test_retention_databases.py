@@ -27,7 +27,13 @@ from engine.worklist import WorklistQuery
 from tests.conftest import actor_lookup
 from tests.support.bpmn_factory import chain_bpmn, retention_properties
 
-PERIODS = {"falldaten": "P30D", "entwuerfe": "P10D", "kontaktdaten": "P60D", "benachrichtigungen": "P20D"}
+PERIODS = {
+    "falldaten": "P30D",
+    "entwuerfe": "P10D",
+    "kontaktdaten": "P60D",
+    "benachrichtigungen": "P20D",
+    "einwilligungen": "P90D",
+}
 SECRET = "Erika Mustermann, Hauptstraße 3"
 
 
@@ -191,7 +197,7 @@ def test_two_runners_at_once_erase_each_category_once(
     other = engine_for({"kette": periodic_bpmn()}, url=any_db_url)
     user = actor_lookup(hn)("fachkraft.frauenberatung")
     cases = [_finished_case(hn, user) for _ in range(4)]
-    clock.advance(timedelta(days=61))
+    clock.advance(timedelta(days=91))
     barrier = threading.Barrier(2)
     counts: list[int] = []
     errors: list[BaseException] = []
@@ -209,10 +215,10 @@ def test_two_runners_at_once_erase_each_category_once(
     for thread in threads:
         thread.join(60)
     assert errors == []
-    assert sum(counts) == len(cases) * 4
+    assert sum(counts) == len(cases) * len(PERIODS)
     assert _erased(hn) == {(c, k) for c in cases for k in PERIODS}
     with hn.db.read() as session:
         logged = session.scalar(
             select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "aufbewahrung_geloescht")
         )
-    assert logged == len(cases) * 4
+    assert logged == len(cases) * len(PERIODS)

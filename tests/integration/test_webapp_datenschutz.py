@@ -14,7 +14,7 @@ from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
-from engine.persistence.models import AuditEvent, Kontaktdaten, ProcessInstance, User
+from engine.persistence.models import AuditEvent, Kontaktdaten, ProcessDefinition, ProcessInstance, User
 from engine.service import Hilfenetz
 from tests.integration.test_webapp_auth import login, make_app
 
@@ -82,22 +82,28 @@ def test_the_officer_searches_exports_and_erases_with_confirmation(
     short = client.post("/datenschutz", data={"csrf_token": token, "q": "ab"}).get_data(as_text=True)
     assert "mindestens 3 Zeichen" in short
     found = client.post("/datenschutz", data={"csrf_token": token, "q": "muster"}).get_data(as_text=True)
-    assert "Betroffene Person" in found and "Erika Mustermann" not in found  # only the search text
+    assert "Betroffene Person" not in found  # "muster" is not a whole word of "Erika Mustermann"
     assert "Mira Muster" in found  # an account matches too
 
-    export = client.post(
-        "/datenschutz/betroffene/auskunft.json", data={"csrf_token": token, "q": "mustermann"}
-    )
+    listed = client.post("/datenschutz", data={"csrf_token": token, "q": "mustermann"}).get_data(as_text=True)
+    assert "Gefundene Kontaktdatensätze" in listed and "Erika Mustermann" in listed  # the officer decides
+    with hn.db.read() as session:
+        record = session.scalars(select(Kontaktdaten.id)).one()
+    assert f'name="datensatz" value="{record}"' in listed
+    chosen = {"csrf_token": token, "q": "mustermann", "datensatz": str(record)}
+    export = client.post("/datenschutz/betroffene/auskunft.json", data=chosen)
     rows = json.loads(export.data)["abschnitte"]["kontaktdaten"]["eintraege"]
     assert rows[0]["Angaben"] == "Name: Erika Mustermann"
+    pdf = client.post("/datenschutz/betroffene/auskunft.pdf", data=chosen)
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    assert "Erika Mustermann" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.data)).pages)
 
-    plan = client.post("/datenschutz/betroffene/loeschen", data={"csrf_token": token, "q": "mustermann"})
+    plan = client.post("/datenschutz/betroffene/loeschen", data=chosen)
     assert "Löschung ausführen" in plan.get_data(as_text=True)
+    assert f'name="datensatz" value="{record}"' in plan.get_data(as_text=True)  # confirm acts on these
     with hn.db.read() as session:
         assert session.scalars(select(Kontaktdaten.fields)).one() != {}  # nothing before confirming
-    done = client.post(
-        "/datenschutz/betroffene/loeschen", data={"csrf_token": token, "q": "mustermann", "bestaetigt": "ja"}
-    )
+    done = client.post("/datenschutz/betroffene/loeschen", data={**chosen, "bestaetigt": "ja"})
     assert "wurde gelöscht" in done.get_data(as_text=True)
     with hn.db.read() as session:
         assert session.scalars(select(Kontaktdaten.fields)).one() == {}
@@ -112,6 +118,9 @@ def test_the_officer_searches_exports_and_erases_with_confirmation(
     for path in ("/datenschutz/betroffene/loeschen", "/datenschutz/betroffene/auskunft.pdf"):
         short = client.post(path, data={"csrf_token": token, "q": " a "})
         assert short.status_code == 422 and "mindestens 3 Zeichen" in short.get_data(as_text=True)
+        for bad in ("", "abc", str(record + 99)):  # none ticked, not a number, not a hit: 422, never 500
+            refused = client.post(path, data={"csrf_token": token, "q": "mustermann", "datensatz": bad})
+            assert refused.status_code == 422, bad
 
 
 def test_the_coordination_sees_the_preview_but_cannot_search(client: FlaskClient) -> None:
@@ -124,3 +133,21 @@ def test_the_coordination_sees_the_preview_but_cannot_search(client: FlaskClient
         ).status_code
         == 403
     )
+
+
+def test_the_page_names_process_versions_without_retention_periods(
+    client: FlaskClient, hn: Hilfenetz
+) -> None:
+    login(client, "koordination.jugendamt")
+    assert "ohne Aufbewahrungsfrist" not in client.get("/datenschutz").get_data(as_text=True)
+    with hn.db.write() as session:
+        definition = session.scalars(
+            select(ProcessDefinition).where(ProcessDefinition.process_key == "kette")
+        )
+        for row in definition:
+            row.bpmn_xml = row.bpmn_xml.replace('name="aufbewahrung.kontaktdaten"', 'name="x.kontaktdaten"')
+        session.commit()
+    page = client.get("/datenschutz").get_data(as_text=True)
+    assert "Prozessversionen ohne Aufbewahrungsfrist" in page
+    row = page[page.index("Versionen ohne Frist") :]
+    assert "(kette)" in row and "Kontaktdaten" in row

@@ -131,7 +131,13 @@ NOTIZ_FORM = {
 
 
 #: Retention periods test processes get when they declare none (deployment insists on them).
-TEST_RETENTION = {"falldaten": "P1Y", "entwuerfe": "P1M", "kontaktdaten": "P3M", "benachrichtigungen": "P6M"}
+TEST_RETENTION = {
+    "falldaten": "P1Y",
+    "entwuerfe": "P1M",
+    "kontaktdaten": "P3M",
+    "benachrichtigungen": "P6M",
+    "einwilligungen": "P1Y",
+}
 _PROCESS_TAG = re.compile(r"<bpmn:process\b[^>]*?(?<!/)>")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,16 @@ from engine.consent_steps import legal_bases
 from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError
 from engine.persistence.models import (
     AuditEvent,
+    ConsentDocument,
     ConsentRecord,
     Kontaktdaten,
     Notification,
     ProcessInstance,
+    RetentionErasure,
     User,
 )
 from engine.read_models import Actor
+from engine.retention import MARKER, erase_due
 from engine.service import Hilfenetz
 from engine.settings import REPO_ROOT
 from engine.worklist import WorklistQuery
@@ -252,3 +256,102 @@ def test_a_legal_basis_not_on_the_list_is_refused(hn, actor) -> None:
             coordinator, task, {**choice, "rechtsgrundlage": "erfunden", "rechtsgrundlage_begruendung": "x"}
         )
     assert task_of(hn, coordinator, instance_id, "Task_AnfragePruefen") == task  # nothing saved
+
+
+def test_the_consent_date_is_checked_against_the_berlin_day(hn, actor, clock: ManualClock) -> None:
+    instance_id = start_p1(hn, actor, WITHOUT_CONSENT)
+    police = actor("fachkraft.polizei")
+    clock.set(datetime(2026, 11, 24, 23, 30, tzinfo=UTC))  # already 25 November in Soest
+    assert hn.record_consent(police, instance_id, verbal(given_on="2026-11-25"))
+    with pytest.raises(InvalidSubmissionError) as future:
+        hn.record_consent(police, instance_id, verbal(given_on="2026-11-26"))
+    assert set(future.value.field_errors) == {"given_on"}
+
+
+def test_a_withdrawal_by_a_recipient_tells_the_organisation_that_recorded_the_consent(hn, actor) -> None:
+    instance_id = start_p1(hn, actor, WITH_CONSENT)
+    counsellor = actor("fachkraft.frauenberatung")
+    [record] = hn.consents_of_case(counsellor, instance_id)
+    hn.withdraw_consent(counsellor, record.id, "die Betroffene (in der Beratung)")
+    hn.notifications.deliver_outbox()
+    with hn.db.read() as session:
+        told = set(
+            session.scalars(
+                select(User.username)
+                .join(Notification, Notification.user_id == User.id)
+                .where(Notification.kind == consent.WITHDRAWN_KIND)
+            )
+        )
+        logged = session.scalars(
+            select(AuditEvent.detail).where(AuditEvent.action == "einwilligung_widerrufen")
+        ).one()
+    assert "fachkraft.polizei" in told  # the police recorded it and must stop using it too
+    assert not any(u.endswith("frauenberatung") for u in told)  # not the withdrawing organisation
+    assert logged["benachrichtigt"] == ["kreispolizei"]
+
+
+def test_the_retention_job_deletes_signed_forms_and_blanks_names_after_the_case_period(
+    hn, actor, clock: ManualClock
+) -> None:
+    instance_id = start_p1(hn, actor, WITHOUT_CONSENT)
+    police = actor("fachkraft.polizei")
+    signed = hn.record_consent(
+        police, instance_id, verbal(form="schriftlich", witness="", document=Upload("f.pdf", PDF))
+    )
+    spoken = hn.record_consent(police, instance_id, verbal(purpose="Gespräch mit Frau Erika B."))
+    hn.withdraw_consent(police, spoken, "Erika B. persönlich")
+    with hn.db.write() as session:
+        session.execute(ProcessInstance.__table__.update().values(status="completed", ended_at=clock.now()))
+        session.commit()
+
+    def run() -> None:
+        with hn.db.write() as session:
+            erase_due(session, clock.now(), 100)
+            session.commit()
+
+    clock.advance(timedelta(days=3 * 365 - 2))  # polizeieinsatz: aufbewahrung.einwilligungen = P3Y
+    run()
+    with hn.db.read() as session:
+        assert session.scalars(select(ConsentDocument.consent_id)).all() == [signed]
+    clock.advance(timedelta(days=3))
+    run()
+    with hn.db.read() as session:
+        assert session.scalars(select(ConsentDocument)).all() == []
+        rows = {
+            r.id: (r.witness, r.withdrawn_by, r.purpose, r.given_on, r.recipients, r.withdrawn_at)
+            for r in session.scalars(select(ConsentRecord))
+        }
+        erased = set(
+            session.scalars(
+                select(RetentionErasure.category).where(RetentionErasure.instance_id == instance_id)
+            )
+        )
+    assert "einwilligungen" in erased
+    assert rows[spoken][:3] == (MARKER,) * 3
+    assert rows[signed][2] == MARKER and rows[signed][0] in ("", None)
+    assert rows[spoken][3:5] == ("2026-01-05", ["kreisjugendamt"])
+    assert rows[spoken][5] is not None  # the proof of the withdrawal stays, without the name
+
+
+def test_a_withdrawal_between_the_two_mode_decisions_makes_the_conference_anonymous(hn, actor) -> None:
+    data = json.loads((PROCESSES / "fallkonferenz.scenarios.json").read_text(encoding="utf-8"))
+    scenario = next(s for s in data["scenarios"] if s["name"].startswith("Identifiziert mit erfasster"))
+    requester = actor("fachkraft.frauenberatung")
+    instance_id = hn.start(requester, "fallkonferenz", scenario["start"]["data"])
+    consent_id = hn.record_consent(requester, instance_id, ConsentInput(**scenario["steps"][0]["consent"]))
+    coordinator = actor("koordination.jugendamt")
+    check = next(s for s in scenario["steps"] if s.get("complete") == "Task_AnfragePruefen")
+    hn.complete(coordinator, task_of(hn, coordinator, instance_id, "Task_AnfragePruefen"), check["data"])
+    hn.withdraw_consent(requester, consent_id, "die Betroffene")
+    organise = next(s for s in scenario["steps"] if s.get("complete") == "Task_Organisieren")
+    hn.complete(requester, task_of(hn, requester, instance_id, "Task_Organisieren"), organise["data"])
+    with hn.db.read() as session:
+        decisions = [
+            d["modus"]
+            for d in session.scalars(
+                select(AuditEvent.detail)
+                .where(AuditEvent.action == "fallkonferenz_modus", AuditEvent.instance_id == instance_id)
+                .order_by(AuditEvent.id)
+            )
+        ]
+    assert decisions == ["identifiziert", "anonym"]  # the second decision sees the withdrawal

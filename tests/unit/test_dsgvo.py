@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from engine.consent import consent_from_referral
 from engine.dsgvo import ANONYMISE, ERASE, KEEP
-from engine.errors import NotFoundError, NotPermittedError
+from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError
 from engine.persistence.models import (
     Absence,
     AuditEvent,
@@ -156,6 +156,9 @@ def test_a_disabled_account_is_anonymised_and_the_audit_trail_keeps_its_id(
     dsb = actor("datenschutz.kreis")
     plan = hn.account_erasure(dsb, lena.username)
     assert plan.items[0].action == ANONYMISE and not plan.applied
+    reason = {i.what: i.reason for i in plan.blocked}["Protokolleinträge (Audit)"]
+    assert "keinen Namen" not in reason  # it was untrue: the entries keep the name
+    assert "dem Namen" in reason and "Art. 30" in reason and "Hash-Kette" in reason
     done = hn.account_erasure(dsb, lena.username, confirm=True)
     assert done.applied
     with hn.db.read() as session:
@@ -170,11 +173,13 @@ def test_a_disabled_account_is_anonymised_and_the_audit_trail_keeps_its_id(
         )
         assert session.scalars(select(Absence).where(Absence.user_id == lena.id)).all() == []
         assert session.scalars(select(AuditEvent).where(AuditEvent.actor_id == lena.id)).first() is not None
+        names = set(session.scalars(select(AuditEvent.actor_name).where(AuditEvent.actor_id == lena.id)))
+        assert "Lena Probe" in names  # what the plan says stays, stays
         logged = session.scalars(select(AuditEvent).where(AuditEvent.action == "dsgvo_loeschung")).one()
         assert logged.detail["konto"] == lena.id and "Lena" not in json.dumps(logged.detail)
 
 
-def _contact(hn: Hilfenetz, instance_id: int, name: str) -> int:
+def _contact(hn: Hilfenetz, instance_id: int, name: str, street: str = "Hauptstraße 1") -> int:
     now = hn.clock.now()
     with hn.db.write() as session:
         record = Kontaktdaten(
@@ -183,7 +188,10 @@ def _contact(hn: Hilfenetz, instance_id: int, name: str) -> int:
             recorded_by_org="kreispolizei",
             consent_date="2026-01-05",
             recipients=["frauenberatung-soest"],
-            fields={"values": {"name": name, "telefon": "0170 1234567"}, "labels": {"name": "Name"}},
+            fields={
+                "values": {"name": name, "anschrift": street, "telefon": "0170 1234567"},
+                "labels": {"name": "Name", "anschrift": "Anschrift"},
+            },
             retention_until=now + timedelta(days=90),
         )
         session.add(record)
@@ -219,7 +227,9 @@ def test_a_data_subject_is_found_exported_and_erased_unless_her_case_is_open(
 
     hits = hn.find_people(dsb, "mustermann")
     assert [(h.kind, h.key) for h in hits] == [("betroffene", "mustermann")]
-    export = hn.export_subject(dsb, "mustermann", "json")
+    chosen = [h.record for h in hn.find_contact_records(dsb, "mustermann")]
+    assert chosen == [open_record, closed_record]
+    export = hn.export_subject(dsb, "mustermann", chosen, "json")
     rows = export.as_json()["abschnitte"]["kontaktdaten"]["eintraege"]
     assert [r["Datensatz"] for r in rows] == [str(open_record), str(closed_record)]
     assert "Max Andere" not in json.dumps(export.as_json(), ensure_ascii=False)
@@ -227,10 +237,18 @@ def test_a_data_subject_is_found_exported_and_erased_unless_her_case_is_open(
     assert [c["Einwilligung"] for c in consents] == [str(closed_consent)]  # given with her record
     assert consents[0]["Empfänger"] == "frauenberatung-soest"
 
-    plan = hn.subject_erasure(dsb, "mustermann", confirm=True)
+    plan = hn.subject_erasure(dsb, "mustermann", chosen, confirm=True)
     actions = {i.record: (i.action, i.reason) for i in plan.items if i.record is not None}
     assert actions[closed_record] == (ERASE, "")
     assert actions[open_record][0] == KEEP and f"Vorgang #{running} läuft noch" in actions[open_record][1]
+    kept = {i.what.split(" (")[0]: i.reason for i in plan.items if i.action == KEEP}
+    assert f"Vorgang #{running} läuft noch" in kept[f"Falldaten des Vorgangs #{running}"]
+    assert (
+        "Löschlauf" in kept[f"Falldaten des Vorgangs #{done}"]
+        and "P1Y" in kept[f"Falldaten des Vorgangs #{done}"]
+    )
+    consent_reason = kept[f"Einwilligung {closed_consent}"]
+    assert "Art. 7 Abs. 1" in consent_reason and "„Einwilligungen“ (P1Y" in consent_reason
     with hn.db.read() as session:
         fields = {r.id: r.fields for r in session.scalars(select(Kontaktdaten))}
         logged = [
@@ -239,4 +257,54 @@ def test_a_data_subject_is_found_exported_and_erased_unless_her_case_is_open(
     assert fields[closed_record] == {} and fields[open_record]["values"]["name"] == SUBJECT
     assert "Mustermann" not in json.dumps(logged, ensure_ascii=False)
     with pytest.raises(NotPermittedError):
-        hn.export_subject(user, "mustermann")
+        hn.export_subject(user, "mustermann", chosen)
+
+
+def _completed_case(hn: Hilfenetz, user: Actor) -> int:
+    done = hn.start(user, "kette", {})
+    for _ in range(5):
+        page = hn.worklist(user, WorklistQuery(view="alle"))
+        task = next(t for t in page.tasks if t.instance_id == done)
+        hn.complete(user, task.id, {"notiz": "ok"})
+    return done
+
+
+def test_only_whole_names_match_and_only_the_chosen_records_are_exported_and_erased(
+    hn: Hilfenetz, actor: Callable[[str], Actor]
+) -> None:
+    done = _completed_case(hn, actor("fachkraft.frauenberatung"))
+    mueller = _contact(hn, done, "Anna Müller", "Lindenweg 2")
+    namesake = _contact(hn, done, "Anna Mueller", "Birkenweg 9")
+    street = _contact(hn, done, "Hans Schmidt", "Müllerstraße 3")
+    johann = _contact(hn, done, "Johann Becker")
+    ann = _contact(hn, done, "Ann Weber")
+    dsb = actor("datenschutz.kreis")
+
+    hits = hn.find_contact_records(dsb, "müller")
+    assert [h.record for h in hits] == [mueller, namesake]  # umlaut-folded, not the street
+    assert hits[0].matched == ("Name",) and hits[0].names == "Anna Müller" and not hits[0].case_running
+    assert [h.record for h in hn.find_contact_records(dsb, "Ann")] == [ann]  # not "Johann", not "Anna"
+    assert [h.record for h in hn.find_contact_records(dsb, "anna müller")] == [mueller, namesake]
+    assert hn.find_contact_records(dsb, "Anna Schmidt") == []  # every word must match
+
+    export = hn.export_subject(dsb, "Müller", [mueller], "json")
+    text = json.dumps(export.as_json(), ensure_ascii=False)
+    assert "Anna Müller" in text and "Birkenweg" not in text and "Hans Schmidt" not in text
+    for wrong in ([street], [mueller, johann], [-1]):  # the engine re-checks what was posted
+        with pytest.raises(InvalidSubmissionError, match="passen nicht"):
+            hn.export_subject(dsb, "Müller", wrong, "json")
+        with pytest.raises(InvalidSubmissionError, match="passen nicht"):
+            hn.subject_erasure(dsb, "Müller", wrong, confirm=True)
+    with pytest.raises(InvalidSubmissionError, match="mindestens einen"):
+        hn.subject_erasure(dsb, "Müller", [], confirm=True)
+
+    plan = hn.subject_erasure(dsb, "Müller", [mueller])
+    assert [i.record for i in plan.items if i.record] == [mueller]
+    assert f"Vorgang #{done}, erfasst am" in plan.items[0].what
+    hn.subject_erasure(dsb, "Müller", [mueller], confirm=True)
+    with hn.db.read() as session:
+        fields = {r.id: r.fields for r in session.scalars(select(Kontaktdaten))}
+    assert fields[mueller] == {}
+    assert fields[namesake]["values"]["name"] == "Anna Mueller"
+    assert fields[street]["values"]["anschrift"] == "Müllerstraße 3"
+    assert fields[johann] != {} and fields[ann] != {}

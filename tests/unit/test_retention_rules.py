@@ -12,7 +12,7 @@ from engine.errors import InvalidDefinitionError
 from engine.projection import parse_iso_duration
 from engine.retention_rules import CATEGORY_KEYS
 from engine.service import Hilfenetz
-from tests.support.bpmn_factory import chain_bpmn, retention_properties
+from tests.support.bpmn_factory import TEST_RETENTION, chain_bpmn, retention_properties
 
 SHIPPED = Path(__file__).resolve().parents[2] / "processes"
 
@@ -48,11 +48,18 @@ def test_a_missing_category_an_unparsable_period_and_an_unknown_category_are_nam
     assert any("„aufbewahrung.falldaten“ = „drei Jahre“ ist keine ISO-8601-Dauer" in r for r in reasons)
     assert any("Unbekannte Datenkategorie „sonstiges“" in r for r in reasons)
     assert any("aufbewahrung.benachrichtigungen" in r and "keine Aufbewahrungsfrist" in r for r in reasons)
+    assert any("aufbewahrung.einwilligungen" in r and "keine Aufbewahrungsfrist" in r for r in reasons)
     assert len(reasons) == 3
 
 
 def test_complete_declarations_deploy_and_are_read_back(hn: Hilfenetz) -> None:
-    periods = {"falldaten": "P10Y", "entwuerfe": "P1M", "kontaktdaten": "P3M", "benachrichtigungen": "P6M"}
+    periods = {
+        "falldaten": "P10Y",
+        "entwuerfe": "P1M",
+        "kontaktdaten": "P3M",
+        "benachrichtigungen": "P6M",
+        "einwilligungen": "P10Y",
+    }
     path = hn.settings.processes_dir / "gut.bpmn"
     path.write_text(_with(periods, "gut"), encoding="utf-8")
     assert hn.deploy_file(path).key == "gut"
@@ -65,3 +72,11 @@ def test_every_shipped_process_declares_every_category(path: Path) -> None:
     assert set(periods) == set(CATEGORY_KEYS)
     for value in periods.values():
         parse_iso_duration(value)
+
+
+def test_a_zero_period_is_refused(hn: Hilfenetz) -> None:
+    periods = {**TEST_RETENTION, "falldaten": "P0D", "entwuerfe": "PT0S"}
+    reasons = _refusal(hn, "sofort", _with(periods, "sofort"))
+    assert len(reasons) == 2 and all("ist null" in r for r in reasons)
+    assert any("„aufbewahrung.falldaten“ = „P0D“" in r for r in reasons)
+    assert any("„aufbewahrung.entwuerfe“ = „PT0S“" in r for r in reasons)
