@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.element_trail import ENTERED, LEFT
@@ -261,38 +261,41 @@ def element_catalogue(bpmn_xml: str, process_key: str) -> list[tuple[str, str, s
 def load_visits(session: Session, definition_ids: Sequence[int], period: Period) -> list[_Visit]:
     """Visits of the versions' instances that began in the period (with their exits, if any).
 
-    Reads only the ``element_entered`` rows of the period and the ``element_left`` rows of
-    exactly those tasks (a sub-select on ``task_id``), nothing after the period's entries."""
+    Reads the ``element_entered`` rows inside the period only, then the ``element_left`` rows of
+    the versions since the period's start; exits of tasks not entered in the period are dropped
+    here. (A sub-select or join on the unindexed ``task_id`` made PostgreSQL compare every row
+    with every row: 100 times slower.)"""
     start, end = period.start, period.end
-    entered_in_period = (
-        select(AuditEvent.task_id)
+    of_versions = ProcessInstance.definition_id.in_(definition_ids)
+    visits: dict[str, _Visit] = {}
+    for task_id, instance_id, element_id, at in session.execute(
+        select(AuditEvent.task_id, AuditEvent.instance_id, AuditEvent.element_id, AuditEvent.at)
         .join(ProcessInstance, ProcessInstance.id == AuditEvent.instance_id)
         .where(
-            ProcessInstance.definition_id.in_(definition_ids),
+            of_versions,
             AuditEvent.action == ENTERED,
             AuditEvent.at >= start,
-            AuditEvent.at < end,
+            # The upper bound as an expression, not an index range: with a closed range on the
+            # ``at`` index PostgreSQL AND-ed it into every per-case lookup (1.7 s instead of 8 ms).
+            func.coalesce(AuditEvent.at, start) < end,
         )
-    )
-    rows = session.execute(
-        select(AuditEvent.task_id, AuditEvent.instance_id, AuditEvent.element_id, AuditEvent.action)
-        .add_columns(AuditEvent.at)
-        .where(
-            AuditEvent.task_id.in_(entered_in_period),
-            AuditEvent.action.in_((ENTERED, LEFT)),
-            AuditEvent.at >= start,
-        )
-        .order_by(AuditEvent.id)
-    )
-    visits: dict[str, _Visit] = {}
-    for task_id, instance_id, element_id, action, at in rows:
-        at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        if action == ENTERED:
-            if at < end and element_id and instance_id is not None:
-                visits[task_id] = _Visit(instance_id, element_id, at)
-        elif task_id in visits:
-            visits[task_id].left = at
+    ):
+        if task_id and element_id and instance_id is not None:
+            visits[task_id] = _Visit(instance_id, element_id, _aware(at))
+    if not visits:
+        return []
+    for task_id, at in session.execute(
+        select(AuditEvent.task_id, AuditEvent.at)
+        .join(ProcessInstance, ProcessInstance.id == AuditEvent.instance_id)
+        .where(of_versions, AuditEvent.action == LEFT, AuditEvent.at >= start)
+    ):
+        if task_id in visits:
+            visits[task_id].left = _aware(at)
     return list(visits.values())
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
 def parallel_elements(bpmn_xml: str, process_key: str) -> frozenset[str]:
