@@ -43,9 +43,25 @@ def duration_text(seconds: float | None) -> str:
 
 
 def runs_text(figures: ElementFigures, min_cases: int) -> str:
+    """„< 5“ (suppressed), „0“, or the rounded count „≈ 10“."""
     if figures.suppressed:
         return f"< {min_cases}"
-    return str(figures.runs)
+    return _approximately(figures.runs)
+
+
+def open_text(figures: ElementFigures, min_cases: int) -> str:
+    """„< 5“ for 1 … 4 open runs, „–“ when withheld or suppressed, else the rounded count."""
+    if figures.open_small:
+        return f"< {min_cases}"
+    if figures.open_runs is None:
+        return "–"
+    return _approximately(figures.open_runs)
+
+
+def _approximately(count: int | None) -> str:
+    if not count:
+        return "0"
+    return f"≈ {count}"
 
 
 def heat_label(heat: int | None) -> str:
@@ -79,11 +95,11 @@ def overlay_data(result: ProcessAnalytics) -> list[dict[str, Any]]:
         elif not f.runs:
             text = _("0 Durchläufe")
         elif f.median_seconds is None:
-            text = _("{n}× · Zeiten: zu wenige abgeschlossen", n=f.runs)
+            text = _("{n}× · Zeiten: zu wenige abgeschlossen", n=_approximately(f.runs))
         else:
             text = _(
                 "{n}× · Median {median} · 90 % {p90}",
-                n=f.runs,
+                n=_approximately(f.runs),
                 median=duration_text(f.median_seconds),
                 p90=duration_text(f.p90_seconds),
             )
@@ -144,5 +160,6 @@ def init_app(app: Flask) -> None:
         shows_process_analytics=shows_navigation,
         analytics_duration=duration_text,
         analytics_runs=runs_text,
+        analytics_open=open_text,
         analytics_heat_label=heat_label,
     )

@@ -81,16 +81,18 @@ def test_the_coordinator_sees_diagram_overlays_and_table(client: FlaskClient) ->
     html = response.get_data(as_text=True)
     assert 'class="bpmn-diagram hn-heatmap"' in html and "js/heatmap.js" in html
     # 1 … 6 days: median 3 days 12 h, 90th percentile 1 + 0.9 · 5 = 5.5 days.
-    assert row_of(html, "aufgabe_1") == "Aufgabe 1 Aufgabe 6 0 3 Tage 12 Std. 5 Tage 12 Std. Stufe 5 von 5"
-    assert row_of(html, "aufgabe_2") == "Aufgabe 2 Aufgabe 6 6 – – keine Angabe"
+    # Counts rounded to the nearest multiple of five: 6 cases show "≈ 5".
+    assert row_of(html, "aufgabe_1") == "Aufgabe 1 Aufgabe ≈ 5 0 3 Tage 12 Std. 5 Tage 12 Std. Stufe 5 von 5"
+    assert row_of(html, "aufgabe_2") == "Aufgabe 2 Aufgabe ≈ 5 ≈ 5 – – keine Angabe"
     assert row_of(html, "ende") == "ohne Namen (ende) Endereignis 0 0 – – keine Angabe"
     overlays = {o["id"]: o for o in overlays_of(html)}
     assert overlays["aufgabe_1"] == {
         "id": "aufgabe_1",
-        "text": "6× · Median 3 Tage 12 Std. · 90 % 5 Tage 12 Std.",
+        "text": "≈ 5× · Median 3 Tage 12 Std. · 90 % 5 Tage 12 Std.",
         "heat": 4,
     }
-    assert overlays["aufgabe_2"]["text"] == "6× · Zeiten: zu wenige abgeschlossen"
+    assert overlays["aufgabe_2"]["text"] == "≈ 5× · Zeiten: zu wenige abgeschlossen"
+    assert "Vielfache von 5" in html  # the rounding rule is stated
     assert '<th scope="row"' in html
     assert 'href="/auswertung/prozess" aria-current="page"' in html  # the navigation link
 
@@ -103,6 +105,24 @@ def test_fewer_than_five_cases_show_less_than_five(client: FlaskClient) -> None:
     overlays = {o["id"]: o for o in overlays_of(html)}
     assert overlays["aufgabe_2"] == {"id": "aufgabe_2", "text": "< 5 Fälle", "heat": None}
     assert overlays["aufgabe_1"]["text"] == "0 Durchläufe"
+
+
+@pytest.mark.parametrize(("finished", "open_cell"), [(4, "&lt; 5"), (1, "–")])
+def test_davon_offen_never_gives_away_a_small_number(
+    client: FlaskClient, hn: Hilfenetz, clock: ManualClock, finished: int, open_cell: str
+) -> None:
+    """Six cases at task 2: 2 open show "< 5"; 5 open are withheld when only 1 finished (6 − 5)."""
+    fachkraft = actor_lookup(hn)("fachkraft.frauenberatung")
+    clock.advance(timedelta(hours=1))
+    with hn.db.read() as session:
+        open_tasks = session.scalars(
+            select(UserTask.id).where(UserTask.element_id == "aufgabe_2", UserTask.status == "open")
+        ).all()
+    for task_id in open_tasks[:finished]:
+        hn.complete(fachkraft, task_id, {"notiz": "erledigt"})
+    login(client, "koordination.jugendamt")
+    html = client.get(f"/auswertung/prozess/kette?{PERIOD}").get_data(as_text=True)
+    assert row_of(html, "aufgabe_2") == f"Aufgabe 2 Aufgabe ≈ 5 {open_cell} – – keine Angabe"
 
 
 def test_the_steering_group_sees_it_in_english(client: FlaskClient) -> None:
@@ -132,6 +152,9 @@ def test_the_chooser_goes_to_the_process_address(client: FlaskClient) -> None:
         ("version=eins", 422, "Versionsnummer"),
         ("version=99", 404, "Version 99"),
         ("von=" + "9" * 5000, 422, "kein Datum"),
+        ("bis=9999-12-31", 422, "zwischen 2000 und 2100"),
+        ("von=0001-01-01", 422, "zwischen 2000 und 2100"),
+        ("von=2000-01-01&bis=2100-12-31", 422, "länger als drei Jahre"),
     ],
 )
 def test_bad_input_answers_in_german_without_500(

@@ -12,22 +12,57 @@ import statistics
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from engine.clock import ManualClock
 from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError, ScriptError
 from engine.persistence.models import AuditEvent, ProcessInstance, UserTask
-from engine.process_analytics import ElementFigures, ProcessAnalytics, quantile
+from engine.process_analytics import (
+    ElementFigures,
+    Period,
+    ProcessAnalytics,
+    _Visit,
+    element_figures,
+    load_visits,
+    open_figure,
+    quantile,
+)
 from engine.read_models import Actor
 from engine.service import Hilfenetz
 from tests.conftest import actor_lookup
-from tests.support.bpmn_factory import chain_bpmn, parallel_bpmn, script_bpmn, timer_bpmn
+from tests.support.bpmn_factory import (
+    FOOTER,
+    HEADER,
+    _flow,
+    chain_bpmn,
+    parallel_bpmn,
+    script_bpmn,
+    timer_bpmn,
+    user_task,
+)
 
 DAY = timedelta(days=1)
 HOUR = timedelta(hours=1)
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+
+def contact_loop_bpmn() -> str:
+    """A user task that loops back to itself while the note says „nochmal“ (like P1's contact
+    attempts): the next pass begins in the same instant the last one ended."""
+    body = (
+        '<bpmn:startEvent id="start"/>\n'
+        + user_task("kontakt", "Kontaktversuch", "Fachkraft@frauenberatung-soest", "notiz")
+        + '<bpmn:exclusiveGateway id="erreicht" name="Erreicht?" default="ja"/>\n'
+        + '<bpmn:endEvent id="ende"/>\n'
+        + _flow("f1", "start", "kontakt")
+        + _flow("f2", "kontakt", "erreicht")
+        + _flow("nein", "erreicht", "kontakt", 'notiz == "nochmal"')
+        + _flow("ja", "erreicht", "ende")
+    )
+    return HEADER.format(pid="schleife", name='"Schleife"') + body + FOOTER
 
 
 @pytest.fixture
@@ -38,6 +73,7 @@ def engine(engine_for: Callable[..., Hilfenetz]) -> Hilfenetz:
             "erinnerung": timer_bpmn(),
             "parallel": parallel_bpmn(),
             "kaputt": script_bpmn("kaputt", "x = 1 / 0"),
+            "schleife": contact_loop_bpmn(),
         }
     )
 
@@ -62,6 +98,11 @@ def open_task(engine: Hilfenetz, instance_id: int, element_id: str) -> str:
 
 def complete(engine: Hilfenetz, actor: Actor, instance_id: int, element_id: str) -> None:
     engine.complete(actor, open_task(engine, instance_id, element_id), {"notiz": "erledigt"})
+
+
+def nearest_five(count: int) -> int:
+    """The published count, computed independently of the engine."""
+    return int(5 * round(count / 5))
 
 
 def figures(result: ProcessAnalytics) -> dict[str, ElementFigures]:
@@ -95,14 +136,15 @@ def test_counts_medians_and_90th_percentiles_per_element(
     seven_chains(engine, clock, who)
     result = figures(analytics(engine, who, "kette"))
     first = result["aufgabe_1"]
-    assert (first.runs, first.open_runs, first.suppressed) == (7, 0, False)
+    assert (first.runs, first.open_runs, first.suppressed) == (5, 0, False)  # 7, rounded to 5
     assert first.median_seconds == (4 * DAY).total_seconds()
     assert first.p90_seconds == pytest.approx((6.4 * DAY).total_seconds())
     start = result["start"]
-    assert (start.runs, start.median_seconds, start.p90_seconds) == (7, 0.0, 0.0)
+    assert (start.runs, start.median_seconds, start.p90_seconds) == (5, 0.0, 0.0)
     # Seven cases reached task 2, four still work on it: counted, but only three finished → no times.
+    # Four open runs show "< 5" (no number: 7 − 4 would give the three finished).
     second = result["aufgabe_2"]
-    assert (second.runs, second.open_runs, second.suppressed) == (7, 4, False)
+    assert (second.runs, second.open_runs, second.open_small, second.suppressed) == (5, None, True, False)
     assert second.median_seconds is None and second.p90_seconds is None
 
 
@@ -127,7 +169,7 @@ def test_the_period_counts_runs_that_began_in_it(
     # Started on 5 January (Berlin): task 1 began then; task 2 began on 6–12 January.
     later = figures(analytics(engine, who, "kette", von="2026-01-06", bis="2026-01-31"))
     assert later["aufgabe_1"].runs == 0
-    assert later["aufgabe_2"].runs == 7
+    assert later["aufgabe_2"].runs == 5  # 7, rounded
     before = figures(analytics(engine, who, "kette", von="2025-12-01", bis="2026-01-04"))
     assert before["aufgabe_1"].runs == 0 and before["start"].runs == 0
 
@@ -157,7 +199,7 @@ def test_a_boundary_timer_counts_only_when_it_fired_and_the_task_it_interrupted_
     result = figures(analytics(engine, who, "erinnerung"))
     assert result["zeit_um"].runs == 5
     assert result["zeit_um"].median_seconds == 0.0
-    assert result["bearbeiten"].runs == 6
+    assert result["bearbeiten"].runs == 5  # 6, rounded
     assert result["bearbeiten"].median_seconds == (3 * DAY + HOUR).total_seconds()
     assert (result["eskalation"].runs, result["eskalation"].open_runs) == (5, 5)
     assert len(late) == 5
@@ -219,8 +261,12 @@ def test_the_figures_match_the_audit_trail(
         if len(cases[element]) < 5:
             assert shown.suppressed and shown.runs is None
             continue
-        assert shown.runs == runs[element]
-        assert shown.open_runs == runs[element] - len(durations[element])
+        finished = len(durations[element])
+        still_open = runs[element] - finished
+        assert shown.runs == nearest_five(runs[element])
+        assert shown.open_small == (0 < still_open < 5)
+        withheld = 0 < still_open < 5 or 0 < finished < 5
+        assert shown.open_runs == (None if withheld else nearest_five(still_open))
         if len(durations[element]) >= 5:
             assert shown.median_seconds == pytest.approx(statistics.median(durations[element]))
             p90 = statistics.quantiles(durations[element], n=10, method="inclusive")[8]
@@ -297,3 +343,146 @@ def test_quantile_interpolates_between_ranks() -> None:
     assert quantile([1.0], 0.9) == 1.0
     assert quantile([1.0, 2.0, 3.0, 4.0], 0.5) == 2.5
     assert quantile([float(i) for i in range(1, 11)], 0.9) == pytest.approx(9.1)
+
+
+def test_each_pass_of_a_looping_user_task_is_a_run_of_its_own(
+    engine: Hilfenetz, clock: ManualClock, who: Callable[[str], Actor]
+) -> None:
+    """Five cases, three contact attempts of five hours each: 15 runs, median 5 h (not one run of
+    15 h per case: the next pass begins in the instant the last one ended)."""
+    clock.set(START)
+    fachkraft = who("fachkraft.frauenberatung")
+    for _ in range(5):
+        instance = engine.start(fachkraft, "schleife", {})
+        for note in ("nochmal", "nochmal", "erreicht"):
+            clock.advance(5 * HOUR)
+            engine.complete(fachkraft, open_task(engine, instance, "kontakt"), {"notiz": note})
+    result = figures(analytics(engine, who, "schleife"))
+    contact = result["kontakt"]
+    assert (contact.runs, contact.open_runs) == (15, 0)
+    assert contact.median_seconds == contact.p90_seconds == (5 * HOUR).total_seconds()
+    assert result["erreicht"].runs == 15 and result["ende"].runs == 5
+
+
+def test_open_runs_of_one_to_four_show_less_than_five_and_never_give_away_the_finished() -> None:
+    assert open_figure(10, 10) == (0, False)
+    assert open_figure(10, 6) == (None, True)  # four open: "< 5"
+    assert open_figure(10, 7) == (None, True)
+    assert open_figure(10, 3) == (None, False)  # seven open, three finished: withheld
+    assert open_figure(10, 0) == (10, False)
+    for runs in range(5, 40):
+        for finished in range(runs + 1):
+            shown, small = open_figure(runs, finished)
+            if 0 < runs - finished < 5:
+                assert small and shown is None
+            if 0 < finished < 5:
+                assert shown is None  # runs − open would be the small finished count
+
+
+def _runs(element: str, cases: int) -> list[_Visit]:
+    began = START
+    return [_Visit(case, element, began, began + HOUR) for case in range(cases)]
+
+
+def test_no_suppressed_count_can_be_recovered_by_subtracting_neighbours() -> None:
+    """A gateway passed by 10 cases, one branch taken by 7, the other by 3 (suppressed): the
+    published gateway minus the published branch must not give 3 — for every such split."""
+    catalogue = [("weiche", "", "Verzweigung"), ("a", "A", "Aufgabe"), ("b", "B", "Aufgabe")]
+    shown = {
+        f.element_id: f
+        for f in element_figures(
+            catalogue, {"weiche": _runs("weiche", 10), "a": _runs("a", 7), "b": _runs("b", 3)}
+        )
+    }
+    assert shown["b"].suppressed and shown["b"].runs is None
+    assert shown["weiche"].runs is not None and shown["a"].runs is not None
+    assert shown["weiche"].runs - shown["a"].runs != 3
+    for total in range(5, 60):
+        for hidden in range(1, 5):
+            if total - hidden < 5:
+                continue
+            split = {
+                f.element_id: f.runs
+                for f in element_figures(
+                    catalogue,
+                    {
+                        "weiche": _runs("weiche", total),
+                        "a": _runs("a", total - hidden),
+                        "b": _runs("b", hidden),
+                    },
+                )
+            }
+            assert split["b"] is None
+            assert split["weiche"] is not None and split["a"] is not None
+            assert not 1 <= split["weiche"] - split["a"] <= 4, (total, hidden)
+            assert abs(split["weiche"] - total) <= 2  # rounded to the nearest multiple of five
+
+
+@pytest.mark.parametrize(
+    ("von", "bis", "field"),
+    [
+        (None, "9999-12-31", "bis"),
+        ("0001-01-01", None, "von"),
+        ("1999-12-31", "2000-06-30", "von"),
+        ("2026-01-01", "2101-01-01", "bis"),
+        ("2020-01-01", "2026-01-01", "von"),  # six years
+    ],
+)
+def test_dates_out_of_range_or_a_period_over_three_years_are_refused(
+    engine: Hilfenetz, who: Callable[[str], Actor], von: str | None, bis: str | None, field: str
+) -> None:
+    with pytest.raises(InvalidSubmissionError) as refused:
+        engine.process_analytics(who("koordination.jugendamt"), "kette", von, bis, None)
+    assert field in refused.value.field_errors
+    assert "Bitte" in refused.value.field_errors[field]
+
+
+def test_three_years_are_allowed(engine: Hilfenetz, who: Callable[[str], Actor]) -> None:
+    result = engine.process_analytics(
+        who("koordination.jugendamt"), "kette", "2024-01-01", "2026-12-31", None
+    )
+    assert (result.period.von.year, result.period.bis.year) == (2024, 2026)
+
+
+class CountingSession:
+    """Wraps a session and counts the rows its queries return."""
+
+    def __init__(self, session: Any) -> None:
+        self.session, self.rows = session, 0
+
+    def execute(self, statement: Any) -> list[Any]:
+        rows = list(self.session.execute(statement).all())
+        self.rows += len(rows)
+        return rows
+
+
+def test_no_entries_after_the_period_are_read(
+    engine: Hilfenetz, clock: ManualClock, who: Callable[[str], Actor]
+) -> None:
+    seven_chains(engine, clock, who)  # January
+    clock.set(datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    fachkraft = who("fachkraft.frauenberatung")
+    for _ in range(5):  # March: must not be read for January
+        instance = engine.start(fachkraft, "kette", {})
+        complete(engine, fachkraft, instance, "aufgabe_1")
+    january = Period(datetime(2026, 1, 1).date(), datetime(2026, 1, 31).date())
+    with engine.db.read() as session:
+        definition_ids = [i for (i,) in session.execute(select(ProcessInstance.definition_id).distinct())]
+        expected = session.execute(
+            select(func.count())
+            .select_from(AuditEvent)
+            .join(ProcessInstance, ProcessInstance.id == AuditEvent.instance_id)
+            .where(
+                ProcessInstance.process_key == "kette",
+                # entries of the period; exits since its start (filtered by task in Python)
+                or_(
+                    (AuditEvent.action == "element_entered")
+                    & (AuditEvent.at < datetime(2026, 2, 1, tzinfo=UTC)),
+                    AuditEvent.action == "element_left",
+                ),
+            )
+        ).scalar_one()
+        counting = CountingSession(session)
+        visits = load_visits(counting, definition_ids, january)  # type: ignore[arg-type]
+    assert len(visits) == 7 * 3 + 3  # start, task 1, task 2 per case; the end for three
+    assert counting.rows == expected
