@@ -18,7 +18,8 @@ from engine.voting_pdf import GermanPdf, PdfFont, find_font
 #: Usable width of an A4 page with the margins of GermanPdf (mm).
 WIDTH = 170
 LEGEND = (
-    f"„{KLEIN}“: weniger als fünf Fälle (zum Schutz der Betroffenen nicht genau angegeben). "
+    f"„{KLEIN}“: weniger als fünf Fälle (zum Schutz der Betroffenen nicht genau angegeben; ist die "
+    f"Summe einer Zeile „{KLEIN}“, stehen auch ihre Teile von null bis vier so da). "
     f"„{GESPERRT}“: nicht angegeben, weil sich sonst ein kleiner Wert errechnen ließe. "
     "Fälle zählen in dem Zeitraum, in dem sie begonnen haben; ihr Stand ist der am Tag des Berichts."
 )

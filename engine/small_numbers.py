@@ -7,17 +7,17 @@ The rules, applied in the engine so that no page, PDF or CSV ever holds a value 
   nobody — except in a group whose total is suppressed (see below).
 * **Totals**: a table declares which cells add up to which total (rows, and the sum row of a
   column). When the total of a group that splits cases by an attribute (outcome, state) is
-  suppressed, its zeros are withheld too („x“): „0“ next to a single „< 5“ would say that every case
-  of that small total had the same outcome. (Such a withheld zero does not itself trigger the
-  complementary rule below, or one small month would blank the whole table; the month's sum row
-  can then still tell that it is zero — which says only that nothing of that kind happened.)
-* **Complementary**: when exactly one part of a group with a visible total is suppressed, the total
-  minus the visible parts would give it away (so would two parts of „< 5“ that add up to 2 or 8),
-  so the smallest other non-zero part is suppressed as well (or, when there is none, the total).
+  „< 5“, every part of it from 0 to 4 is shown as „< 5“ as well — zeros included: „0“ (or any
+  other mark) beside a single „< 5“ would say that every case of that small total had the same
+  outcome. Such a zero counts as withheld for the rules below, like any „< 5“.
+* **Complementary**: when the withheld parts of a group with a visible total could be worked out
+  from the total minus the visible parts — one withheld part, or several whose sum fixes each of
+  them (two „< 5“ adding up to 2 or 8, withheld zeros adding up to 0) — the smallest other
+  non-zero part is withheld as well (or, when there is none, the total).
   Likewise a total withheld for another group keeps at least one of its parts withheld.
-  This repeats until no group has a lone suppressed part, because a cell can belong to a row
+  This repeats until no group gives a part away, because a cell can belong to a row
   group and a column group at once. Such a cell is shown as „x“
-  (its value may be 5 or more; it is withheld only to protect another cell).
+  (its value is at least 1 and may be 5 or more; it is withheld only to protect another cell).
 * **Derived** figures (shares, medians) of a suppressed cell are withheld („x“); a median needs at
   least five values.
 
@@ -99,47 +99,54 @@ class Fallzahlen:
         self.gruppen.append((total, parts))
 
     def gesperrte(self) -> tuple[set[Pos], set[Pos]]:
-        """Positions shown as „< 5“ (primary) and as „x“ (to protect another cell)."""
+        """Positions shown as „< 5“ (primary, and the zeros of a small total's parts) and as „x“
+        (to protect another cell)."""
         primary = {
             (r, c)
             for r, row in enumerate(self.werte)
             for c, value in enumerate(row)
             if 1 <= value <= SCHWELLE
         }
-        hidden = set(primary)
+        vielleicht_null = {
+            p for i in self.merkmale if self.gruppen[i][0] in primary for p in self.gruppen[i][1]
+        }
+        klein = primary | {p for p in vielleicht_null if self._wert(p) == 0}
+        hidden = set(klein)
         changed = True
         while changed:
             changed = False
             for total, parts in self.gruppen:
-                changed |= self._schuetze(total, parts, hidden)
-        zeros = {
-            p
-            for i in self.merkmale
-            for p in self.gruppen[i][1]
-            if self.gruppen[i][0] in primary and self._wert(p) == 0
-        }
-        return primary, (hidden | zeros) - primary
+                changed |= self._schuetze(total, parts, hidden, klein, vielleicht_null)
+        return klein, hidden - klein
 
-    def _schuetze(self, total: Pos, parts: list[Pos], hidden: set[Pos]) -> bool:
-        lone = [p for p in parts if p in hidden]
+    def _schuetze(
+        self, total: Pos, parts: list[Pos], hidden: set[Pos], klein: set[Pos], null: set[Pos]
+    ) -> bool:
+        withheld = [p for p in parts if p in hidden]
         candidates = [p for p in parts if p not in hidden and self._wert(p) > 0]
         if total in hidden:  # withheld for another group: its visible parts must not add up to it
-            if lone or not candidates:
+            if withheld or not candidates:
                 return False
             hidden.add(min(candidates, key=self._wert))
             return True
-        if not lone or (len(lone) > 1 and not self._eindeutig(lone)):
+        if not withheld or self._wert(total) == 0 or not self._eindeutig(withheld, klein, null):
             return False
         hidden.add(min(candidates, key=self._wert) if candidates else total)
         return True
 
-    def _eindeutig(self, cells: list[Pos]) -> bool:
-        """Several withheld parts whose known sum fixes each of them: all 1 or all 4 (e.g. 1 + 1 = 2)."""
-        values = [self._wert(p) for p in cells]
-        return all(1 <= v <= SCHWELLE for v in values) and sum(values) in (
-            len(values),
-            SCHWELLE * len(values),
-        )
+    def _eindeutig(self, cells: list[Pos], klein: set[Pos], null: set[Pos]) -> bool:
+        """Whether the known sum of the withheld ``cells`` fixes one of them, given what their marks
+        tell: „< 5“ is 1–4 (0–4 among the parts of a small total), „x“ is at least 1."""
+        total = sum(self._wert(p) for p in cells)
+        bounds = [(0 if p in null else 1, SCHWELLE if p in klein else total) for p in cells]
+        low_sum = sum(low for low, _ in bounds)
+        high_sum = sum(high for _, high in bounds)
+        for low, high in bounds:
+            least = max(low, total - (high_sum - high))
+            most = min(high, total - (low_sum - low))
+            if least >= most:
+                return True
+        return False
 
     def _wert(self, pos: Pos) -> int:
         return self.werte[pos[0]][pos[1]]
