@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from engine.dashboard_tables import Diagramm, Tabelle, Zeile, Zeitraum, aware, in_scope, started
 from engine.persistence.models import AuditEvent, Organisation, ProcessInstance, User, UserTask
-from engine.small_numbers import Fallzahlen, anteil, einzeln, median_von, text
+from engine.small_numbers import Fallzahlen, anteil, median_von, text
 
 REFERRAL = ("polizeieinsatz", "Task_Kontaktaufnahme")
 CONTACT_FRIST = "polizeieinsatz.kontaktaufnahme"
@@ -125,16 +125,21 @@ def contact_tables(referrals: list[Referral], now: datetime, frist: str) -> tupl
         "noch kein Kontakt, Frist läuft",
     )
     counts = Counter(_contact_state(r, now) for r in referrals)
-    grid = [[counts[i]] for i in range(len(labels))] + [[len(referrals)]]
+    # rows: the four states, all referrals, those with a first contact (rows 0 + 1) — the last one
+    # is shown in the other table, but suppressed here so that no difference gives a cell away
+    grid = [[counts[i]] for i in range(len(labels))] + [[len(referrals)], [counts[0] + counts[1]]]
+    total, contacted_row = len(labels), len(labels) + 1
     table = Fallzahlen(grid)
-    table.spaltensumme(0, len(labels), range(len(labels)))
+    table.spaltensumme(0, total, range(len(labels)))
+    table.spaltensumme(0, contacted_row, [0, 1])
+    table.spaltensumme(0, total, [contacted_row, 2, 3])
     cells = table.zellen()
     rows = tuple(
-        Zeile(label, (cells[i][0], anteil(cells[i][0], cells[-1][0])))
+        Zeile(label, (cells[i][0], anteil(cells[i][0], cells[total][0])))
         for i, label in enumerate([*labels, "Vermittlungen"])
     )
     hours = [(r.first_contact - r.at).total_seconds() / 3600 for r in referrals if r.first_contact]
-    contacted = einzeln(len(hours))
+    contacted = cells[contacted_row][0]
     kennzahlen = Tabelle(
         "kontakt_dauer",
         "Dauer bis zur ersten Kontaktaufnahme",
