@@ -78,5 +78,10 @@ def report_csv(report: Auswertung) -> bytes:
     for table in report.tabellen:
         for row in table.zeilen:
             for heading, cell in zip(table.kopf[1:], row.zellen, strict=True):
-                writer.writerow([table.titel, row.label, heading, cell.text])
+                writer.writerow([_cell(v) for v in (table.titel, row.label, heading, cell.text)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _cell(text: str) -> str:
+    """A CSV cell that a spreadsheet never runs as a formula (organisation names are free text)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from engine.annual_report import report_csv, report_pdf
 from engine.dashboard import Auswertung, Tabelle
 from engine.errors import InvalidSubmissionError, NotPermittedError
-from engine.persistence.models import AuditEvent
+from engine.persistence.models import AuditEvent, Organisation
 from engine.small_numbers import Fallzahlen, Zelle, anteil, einzeln, median_von
 from tests.support.analytics_data import AnalyticsData
 from tests.unit.test_instances import first_task
@@ -418,6 +418,20 @@ def test_the_annual_report_csv_holds_the_same_cells(hn, data, coordinator):
     assert not any(
         r[3] in {"1", "2", "3", "4"} for r in rows if r[0].startswith(("Vermittlungen", "Zeit von"))
     )
+
+
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x")', "+1", "-1", "@SUM(A1)", "\tTab", "\rCR"])
+def test_the_annual_report_csv_never_starts_a_cell_with_a_formula(hn, data, coordinator, name):
+    with hn.db.write() as session:
+        org = session.scalars(select(Organisation).where(Organisation.slug == "frauenhaus-soest")).one()
+        org.name = name
+        session.commit()
+    data.directory("frauenhaus-soest", "veraltet", datetime(2025, 1, 1, tzinfo=UTC))
+    raw = hn.jahresbericht_csv(coordinator, 2026)
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
+    labels = [r[1] for r in rows if r[0] == "Veraltete Einträge im Netzwerkverzeichnis"]
+    assert labels and all(label == "'" + name for label in labels)
+    assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for r in rows for cell in r)
 
 
 def test_report_writers_only_read_suppressed_cells(hn, data, coordinator):
