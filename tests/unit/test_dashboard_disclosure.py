@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from engine.dashboard import Auswertung
-from engine.small_numbers import GESPERRT, KLEIN
+from engine.small_numbers import GESPERRT, KLEIN, Fallzahlen
 from tests.support.analytics_data import AnalyticsData
 from tests.support.disclosure import Bounds, Cell, Group, disclosed
 from tests.unit.test_dashboard import BERATUNG, NOW, referral
@@ -132,3 +132,49 @@ def test_the_search_finds_a_disclosed_cell():
     known = {"total": 13, "b": 10}
     assert disclosed({"a": (1, 4)}, known, [("total", ["a", "b"])]) == {"a": 3}
     assert disclosed({"a": (1, 4), "b": (1, CAP)}, {"total": 13}, [("total", ["a", "b"])]) == {}
+
+
+# --- the suppression on its own, on many random grids -----------------------------------------
+def monthly(rows: list[list[int]]) -> Fallzahlen:
+    """A grid shaped like the referrals table: per month total + outcomes, then the sum row."""
+    grid = [[sum(r), *r] for r in rows]
+    grid.append([sum(col) for col in zip(*grid, strict=True)])
+    counts = Fallzahlen(grid)
+    for r in range(len(grid)):
+        counts.zeilensumme(r, 0, range(1, len(rows[0]) + 1))
+    for c in range(len(rows[0]) + 1):
+        counts.spaltensumme(c, len(rows), range(len(rows)), merkmal=False)
+    return counts
+
+
+def assert_grid_safe(counts: Fallzahlen) -> None:
+    shown = counts.zellen()
+    groups: list[Group] = [(total, parts) for total, parts in counts.gruppen]
+    text = {(r, c): cell.text for r, row in enumerate(shown) for c, cell in enumerate(row)}
+    may_be_zero = {p for i in counts.merkmale for p in groups[i][1] if text[groups[i][0]] == KLEIN}
+    bounds: Bounds = {}
+    known: dict[Cell, int] = {}
+    for cell, value in text.items():
+        if value == KLEIN:
+            bounds[cell] = (0 if cell in may_be_zero else 1, 4)
+        elif value == GESPERRT:
+            bounds[cell] = (1, CAP)
+        else:
+            known[cell] = int(value)
+    exempt = {p for total, parts in groups if known.get(total) == 0 for p in parts}
+    leaks = {c: v for c, v in disclosed(bounds, known, groups).items() if c not in exempt}
+    assert leaks == {}, f"{counts.werte}: {[[c.text for c in row] for row in shown]} gives away {leaks}"
+
+
+def test_several_equations_together_cannot_pin_a_cell():
+    # the one-group rules alone let row and column sums pin all of „abgelehnt“ and „offen“ down
+    assert_grid_safe(monthly([[0, 0, 0, 0], [3, 1, 4, 1], [1, 0, 0, 0], [1, 1, 3, 0]]))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_small_grids_give_nothing_away(seed):
+    rng = random.Random(seed)
+    for _ in range(10):
+        months, outcomes = rng.randint(1, 4), rng.randint(2, 4)
+        rows = [[rng.choice([0, 0, 1, 2, 3, 4, 5, 6, 9]) for _ in range(outcomes)] for _ in range(months)]
+        assert_grid_safe(monthly(rows))
