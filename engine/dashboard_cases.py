@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.dashboard_tables import Diagramm, Tabelle, Zeile, Zeitraum, aware, in_scope, started
+from engine.element_trail import LEFT
 from engine.persistence.models import AuditEvent, Organisation, ProcessInstance, User, UserTask
 from engine.small_numbers import Fallzahlen, anteil, median_von, text
 
@@ -62,19 +63,20 @@ def referrals(session: Session, period: Zeitraum, org: Organisation | None) -> l
 
 
 def _outcomes(session: Session, ids: Any, ends: dict[str, str]) -> dict[int, str]:
-    """The outcome per instance of ``ids`` (a select): the strand's end event from the audit,
-    else the instance's own end event (cases that ended before the audit row existed)."""
+    """The outcome per instance of ``ids`` (a select): the end event its referral strand left, from
+    the element trail (``element_left`` of an end event; the latest wins), else the instance's own
+    end event (cases that ended before the element trail existed)."""
     pi, ae = ProcessInstance, AuditEvent
     found: dict[int, str] = {}
     for instance_id, end in session.execute(
-        select(pi.id, pi.end_event).where(pi.id.in_(ids), pi.end_event.in_(ends))
+        select(pi.id, pi.end_event).where(pi.id.in_(ids), pi.end_event.in_(ends)).order_by(pi.id)
     ):
         if end is not None:
             found[instance_id] = ends[end]
     for audited_id, audited_end in session.execute(
-        select(ae.instance_id, ae.element_id).where(
-            ae.instance_id.in_(ids), ae.action == "end_event_reached", ae.element_id.in_(ends)
-        )
+        select(ae.instance_id, ae.element_id)
+        .where(ae.instance_id.in_(ids), ae.action == LEFT, ae.element_id.in_(ends))
+        .order_by(ae.at, ae.id)
     ):
         if audited_id is not None and audited_end is not None:
             found[audited_id] = ends[audited_end]

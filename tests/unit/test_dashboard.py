@@ -440,17 +440,23 @@ def test_report_writers_only_read_suppressed_cells(hn, data, coordinator):
     assert b"%PDF" in report_pdf(report_)[:8] and "< 5" in report_csv(report_).decode("utf-8-sig")
 
 
-# --- the runtime writes one audit row per reached end event -----------------------------------
-def test_each_end_event_reached_is_audited_once_and_hidden_from_the_history(hn, actor):
+# --- outcomes come from the element trail ------------------------------------------------------
+def test_each_end_event_is_in_the_audit_once_as_the_element_trail_leaving_it(hn, actor):
     user = actor("fachkraft.frauenberatung")
     instance_id = hn.start(user, "kette", {})
     for _ in range(5):
         hn.complete(user, first_task(hn, user).id, {"notiz": "ok"})
     with hn.db.read() as session:
-        rows = session.scalars(
-            select(AuditEvent.element_id).where(
-                AuditEvent.instance_id == instance_id, AuditEvent.action == "end_event_reached"
-            )
+        rows = session.execute(
+            select(AuditEvent.action, AuditEvent.element_id).where(AuditEvent.instance_id == instance_id)
         ).all()
-    assert rows == ["ende"]
-    assert "end_event_reached" not in [h.action for h in hn.instance_detail(user, instance_id).history]
+    assert [a for a, element in rows if element == "ende"] == ["element_entered", "element_left"]
+    assert "end_event_reached" not in [a for a, _ in rows]  # no third row per end event
+
+
+def test_the_latest_outcome_of_a_referral_wins_whatever_order_the_rows_were_written(hn, data, coordinator):
+    for _ in range(5):
+        case = referral(data, at(3))
+        data.end(case, "Ende_BeratungAngenommen", at(3, 20))  # later
+        data.end(case, "Ende_NichtErreichbar", at(3, 12))  # earlier, written after it
+    assert column(report(hn, coordinator).tabelle("vermittlungen"), 1)["Mär 2026"] == "5"
