@@ -103,7 +103,7 @@ def filled_engine(root: Path, url: str, rows: int) -> Hilfenetz:
                     {
                         "at": started + timedelta(days=4),
                         "actor_name": "System",
-                        "action": "end_event_reached",
+                        "action": "element_left",
                         "instance_id": instance_id,
                         "element_id": outcome,
                         "detail": {},

@@ -18,7 +18,8 @@ from engine.voting_pdf import GermanPdf, PdfFont, find_font
 #: Usable width of an A4 page with the margins of GermanPdf (mm).
 WIDTH = 170
 LEGEND = (
-    f"„{KLEIN}“: weniger als fünf Fälle (zum Schutz der Betroffenen nicht genau angegeben). "
+    f"„{KLEIN}“: weniger als fünf Fälle (zum Schutz der Betroffenen nicht genau angegeben; ist die "
+    f"Summe einer Zeile „{KLEIN}“, stehen auch ihre Teile von null bis vier so da). "
     f"„{GESPERRT}“: nicht angegeben, weil sich sonst ein kleiner Wert errechnen ließe. "
     "Fälle zählen in dem Zeitraum, in dem sie begonnen haben; ihr Stand ist der am Tag des Berichts."
 )
@@ -77,5 +78,10 @@ def report_csv(report: Auswertung) -> bytes:
     for table in report.tabellen:
         for row in table.zeilen:
             for heading, cell in zip(table.kopf[1:], row.zellen, strict=True):
-                writer.writerow([table.titel, row.label, heading, cell.text])
+                writer.writerow([_cell(v) for v in (table.titel, row.label, heading, cell.text)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def _cell(text: str) -> str:
+    """A CSV cell that a spreadsheet never runs as a formula (organisation names are free text)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

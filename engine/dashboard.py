@@ -8,8 +8,9 @@ The figures (cohorts: a case belongs to the period in which it began):
 
 * **Vermittlungen (P1)**: a referral is a P1 case in which the counselling centre got the task
   *Betroffene proaktiv kontaktieren* (``Task_Kontaktaufnahme``; month of its first task). Its
-  outcome is the end event of that strand (audit ``end_event_reached``, written per strand by the
-  runtime; ``process_instance.end_event`` as a fall-back for cases that ended before).
+  outcome is the end event of that strand (the element trail's ``element_left`` row of the end
+  event, engine/element_trail.py; ``process_instance.end_event`` as a fall-back for cases that
+  ended before).
 * **Erste Kontaktaufnahme**: from the referral to the first recorded contact attempt (first
   completion of that task), against the task's due date — the Frist ``polizeieinsatz.kontaktaufnahme``.
 * **Überfällige Aufgaben** (now): open tasks past their due date, by the assignee's organisation,

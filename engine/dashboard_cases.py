@@ -12,8 +12,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.dashboard_tables import Diagramm, Tabelle, Zeile, Zeitraum, aware, in_scope, started
+from engine.element_trail import LEFT
 from engine.persistence.models import AuditEvent, Organisation, ProcessInstance, User, UserTask
-from engine.small_numbers import Fallzahlen, anteil, einzeln, median_von, text
+from engine.small_numbers import Fallzahlen, anteil, median_von, text
 
 REFERRAL = ("polizeieinsatz", "Task_Kontaktaufnahme")
 CONTACT_FRIST = "polizeieinsatz.kontaktaufnahme"
@@ -62,19 +63,20 @@ def referrals(session: Session, period: Zeitraum, org: Organisation | None) -> l
 
 
 def _outcomes(session: Session, ids: Any, ends: dict[str, str]) -> dict[int, str]:
-    """The outcome per instance of ``ids`` (a select): the strand's end event from the audit,
-    else the instance's own end event (cases that ended before the audit row existed)."""
+    """The outcome per instance of ``ids`` (a select): the end event its referral strand left, from
+    the element trail (``element_left`` of an end event; the latest wins), else the instance's own
+    end event (cases that ended before the element trail existed)."""
     pi, ae = ProcessInstance, AuditEvent
     found: dict[int, str] = {}
     for instance_id, end in session.execute(
-        select(pi.id, pi.end_event).where(pi.id.in_(ids), pi.end_event.in_(ends))
+        select(pi.id, pi.end_event).where(pi.id.in_(ids), pi.end_event.in_(ends)).order_by(pi.id)
     ):
         if end is not None:
             found[instance_id] = ends[end]
     for audited_id, audited_end in session.execute(
-        select(ae.instance_id, ae.element_id).where(
-            ae.instance_id.in_(ids), ae.action == "end_event_reached", ae.element_id.in_(ends)
-        )
+        select(ae.instance_id, ae.element_id)
+        .where(ae.instance_id.in_(ids), ae.action == LEFT, ae.element_id.in_(ends))
+        .order_by(ae.at, ae.id)
     ):
         if audited_id is not None and audited_end is not None:
             found[audited_id] = ends[audited_end]
@@ -125,16 +127,21 @@ def contact_tables(referrals: list[Referral], now: datetime, frist: str) -> tupl
         "noch kein Kontakt, Frist läuft",
     )
     counts = Counter(_contact_state(r, now) for r in referrals)
-    grid = [[counts[i]] for i in range(len(labels))] + [[len(referrals)]]
+    # rows: the four states, all referrals, those with a first contact (rows 0 + 1) — the last one
+    # is shown in the other table, but suppressed here so that no difference gives a cell away
+    grid = [[counts[i]] for i in range(len(labels))] + [[len(referrals)], [counts[0] + counts[1]]]
+    total, contacted_row = len(labels), len(labels) + 1
     table = Fallzahlen(grid)
-    table.spaltensumme(0, len(labels), range(len(labels)))
+    table.spaltensumme(0, total, range(len(labels)))
+    table.spaltensumme(0, contacted_row, [0, 1])
+    table.spaltensumme(0, total, [contacted_row, 2, 3])
     cells = table.zellen()
     rows = tuple(
-        Zeile(label, (cells[i][0], anteil(cells[i][0], cells[-1][0])))
+        Zeile(label, (cells[i][0], anteil(cells[i][0], cells[total][0])))
         for i, label in enumerate([*labels, "Vermittlungen"])
     )
     hours = [(r.first_contact - r.at).total_seconds() / 3600 for r in referrals if r.first_contact]
-    contacted = einzeln(len(hours))
+    contacted = cells[contacted_row][0]
     kennzahlen = Tabelle(
         "kontakt_dauer",
         "Dauer bis zur ersten Kontaktaufnahme",

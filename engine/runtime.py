@@ -343,7 +343,6 @@ class Runtime:
         conn = session.connection()
         created = self._sync_tasks(conn, loaded, now, completed_task)
         self._record_element_visits(loaded, now)
-        audit_end_events(loaded, now)
         status, reason, end_event = self._status(loaded, actor, now)
         if loaded.events:
             conn.execute(insert(AuditEvent), loaded.events)
@@ -670,28 +669,6 @@ def _is_stuck(workflow: BpmnWorkflow) -> bool:
         return True  # is_completed() but no End reached: the iterator lost the tasks
     active = TaskState.READY | TaskState.WAITING | TaskState.STARTED
     return not workflow.get_tasks(state=active)
-
-
-#: Marks a top-level end event already written to the audit trail (``end_event_reached``).
-END_EVENT_AUDITED = "hn_end_event_audited"
-
-
-def audit_end_events(loaded: Loaded, now: datetime) -> None:
-    """Write ``end_event_reached`` once for every top-level end event the instance reached.
-
-    A process with parallel strands (P1) ends each strand at its own end event, while
-    ``process_instance.end_event`` keeps only the last one; the analytics (engine/dashboard.py)
-    count outcomes such as „Beratung angenommen“ from these rows.
-    """
-    for task in loaded.workflow.tasks.values():
-        spec = task.task_spec
-        if task.state != TaskState.COMPLETED or type(spec).__name__ != "EndEvent":
-            continue
-        if task.internal_data.get(END_EVENT_AUDITED):
-            continue
-        task.internal_data[END_EVENT_AUDITED] = True
-        name = spec.bpmn_name or spec.bpmn_id
-        loaded.audit(now, None, "end_event_reached", element_id=spec.bpmn_id, detail={"task": name})
 
 
 def _end_event(workflow: BpmnWorkflow) -> str | None:

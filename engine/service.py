@@ -174,7 +174,6 @@ HIDDEN_FROM_HISTORY = (
     "einwilligungen_angesehen",
     "einwilligung_angesehen",
     "weitergabe_verweigert",
-    "end_event_reached",  # per strand, for the analytics (engine/runtime.py audit_end_events)
     *READ_ACTIONS,
 )
 

@@ -55,7 +55,6 @@ ACTIONS = {
     "fallkonferenz_modus": "Form der Fallkonferenz geprüft: {modus}",
     "anonymitaet_ausnahme": "Ausnahme von der Anonymität begründet (protokolliert)",
     # issue 9: per strand, for the Auswertung (hidden from the case history, shown in audit views)
-    "end_event_reached": "Endereignis erreicht: {task}",
 }
 PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang", "an", "modus")
 NOTIFICATION_KINDS = {

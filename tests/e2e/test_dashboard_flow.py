@@ -23,6 +23,13 @@ def test_coordinator_sees_charts_and_tables(page: Any, live_server: str) -> None
     assert charts.count() >= 4
     assert page.locator("canvas[data-chart-ready='ja']").count() == charts.count()
     assert page.evaluate("typeof window.Chart") == "function"  # served from /static/vendor
+    patterns = page.evaluate(
+        """() => Array.from(document.querySelectorAll("canvas[data-chart]")).map(c =>
+            c.chart.data.datasets.map(d =>
+                d.backgroundColor instanceof CanvasPattern ? d.backgroundColor.hilfenetzMuster : null))"""
+    )
+    stacked = max(patterns, key=len)  # the referrals by outcome: four series
+    assert len(stacked) == 4 and None not in stacked and len(set(stacked)) == 4  # not colour alone
     first = charts.first
     assert "Die genauen Werte stehen in der Tabelle darunter." in (first.get_attribute("aria-label") or "")
     assert first.bounding_box()["height"] > 100

@@ -1,5 +1,5 @@
 """The Auswertung reads what the real processes write: every end event a P1 scenario reaches is in
-the audit trail once (``end_event_reached``), and the referral figure finds each referral with the
+the element trail once (``element_left``), and the referral figure finds each referral with the
 outcome of its strand (engine/dashboard.py, before suppression)."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def top_level_end_events(hn: Hilfenetz, instance_id: int) -> list[str]:
 
 
 @pytest.mark.parametrize(("process", "scenario"), P1_SCENARIOS)
-def test_referral_outcome_matches_the_end_event_reached(
+def test_referral_outcome_matches_the_end_event_left(
     engine: Hilfenetz, clock: ManualClock, process: str, scenario: dict[str, Any]
 ) -> None:
     instance_id = engine.start(
@@ -49,7 +49,9 @@ def test_referral_outcome_matches_the_end_event_reached(
     with engine.db.read() as session:
         audited = session.scalars(
             select(AuditEvent.element_id).where(
-                AuditEvent.instance_id == instance_id, AuditEvent.action == "end_event_reached"
+                AuditEvent.instance_id == instance_id,
+                AuditEvent.action == "element_left",
+                AuditEvent.element_id.in_(reached),
             )
         ).all()
         referred = session.scalar(

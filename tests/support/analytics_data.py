@@ -93,13 +93,13 @@ class AnalyticsData:
         return task_id
 
     def end(self, instance_id: int, element_id: str, at: datetime) -> None:
-        """The audit row the runtime writes when a strand reaches its end event."""
+        """The element trail's row when a strand reaches its end event (engine/element_trail.py)."""
         with self.hn.db.write() as session:
             session.add(
                 AuditEvent(
                     at=at,
                     actor_name="System",
-                    action="end_event_reached",
+                    action="element_left",
                     instance_id=instance_id,
                     element_id=element_id,
                     detail={},

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from engine.annual_report import report_csv, report_pdf
 from engine.dashboard import Auswertung, Tabelle
 from engine.errors import InvalidSubmissionError, NotPermittedError
-from engine.persistence.models import AuditEvent
+from engine.persistence.models import AuditEvent, Organisation
 from engine.small_numbers import Fallzahlen, Zelle, anteil, einzeln, median_von
 from tests.support.analytics_data import AnalyticsData
 from tests.unit.test_instances import first_task
@@ -89,10 +89,14 @@ def test_two_small_parts_that_add_up_to_two_hide_a_third():
     assert [c.text for c in counts.zellen()[0]] == ["10", "< 5", "< 5", "x"]
 
 
-def test_a_small_total_withholds_the_zeros_of_its_outcomes():
-    counts = Fallzahlen([[3, 3, 0, 0]])
-    counts.zeilensumme(0, 0, [1, 2, 3])
-    assert [c.text for c in counts.zellen()[0]] == ["< 5", "< 5", "x", "x"]
+def test_a_small_total_shows_all_its_outcomes_with_one_mark_zeros_included():
+    # "< 5" beside "x" would tell: no part can be 5 or more, so every "x" is 0 — one outcome for all
+    for row in ([3, 3, 0, 0], [3, 1, 2, 0], [4, 0, 0, 4]):
+        counts = Fallzahlen([row])
+        counts.zeilensumme(0, 0, [1, 2, 3])
+        cells = counts.zellen()[0]
+        assert {c.text for c in cells} == {"< 5"}
+        assert anteil(cells[1], cells[0]).text == "x"
 
 
 def test_complementary_suppression_runs_through_rows_and_columns():
@@ -155,12 +159,11 @@ def test_small_months_are_suppressed_with_everything_that_would_reveal_them(hn, 
         row.label: [c.text for c in row.zellen]
         for row in report(hn, coordinator).tabelle("vermittlungen").zeilen
     }
-    # May: one case; its zeros are withheld too (they would tell how that one case ended)
-    assert rows["Mai 2026"] == ["< 5", "x", "< 5", "x", "x", "x"]
+    # May: one case; all its outcomes show one mark, zeros too (else they would tell how it ended)
+    assert rows["Mai 2026"] == ["< 5", "< 5", "< 5", "< 5", "< 5", "x"]
     # February's total and its 5 accepted would give May's case and the two open ones away
     assert rows["Feb 2026"] == ["x", "x", "0", "0", "< 5", "x"]
-    # … and then March's accepted would give February's away, and so on
-    assert rows["Mär 2026"] == ["12", "x", "x", "0", "0", "x"]
+    assert rows["Mär 2026"] == ["12", "6", "6", "0", "0", "50 %"]
     assert rows["Summe"] == ["20", "11", "x", "0", "< 5", "55 %"]
     hidden = {
         (label, i) for label, cells in rows.items() for i, text in enumerate(cells) if text in ("x", "< 5")
@@ -417,23 +420,43 @@ def test_the_annual_report_csv_holds_the_same_cells(hn, data, coordinator):
     )
 
 
+@pytest.mark.parametrize("name", ['=HYPERLINK("http://x")', "+1", "-1", "@SUM(A1)", "\tTab", "\rCR"])
+def test_the_annual_report_csv_never_starts_a_cell_with_a_formula(hn, data, coordinator, name):
+    with hn.db.write() as session:
+        org = session.scalars(select(Organisation).where(Organisation.slug == "frauenhaus-soest")).one()
+        org.name = name
+        session.commit()
+    data.directory("frauenhaus-soest", "veraltet", datetime(2025, 1, 1, tzinfo=UTC))
+    raw = hn.jahresbericht_csv(coordinator, 2026)
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
+    labels = [r[1] for r in rows if r[0] == "Veraltete Einträge im Netzwerkverzeichnis"]
+    assert labels and all(label == "'" + name for label in labels)
+    assert not any(cell[:1] in ("=", "+", "-", "@", "\t", "\r") for r in rows for cell in r)
+
+
 def test_report_writers_only_read_suppressed_cells(hn, data, coordinator):
     referral(data, at(3), outcome="Ende_BeratungAngenommen")
     report_ = hn.jahresbericht(coordinator, 2026)
     assert b"%PDF" in report_pdf(report_)[:8] and "< 5" in report_csv(report_).decode("utf-8-sig")
 
 
-# --- the runtime writes one audit row per reached end event -----------------------------------
-def test_each_end_event_reached_is_audited_once_and_hidden_from_the_history(hn, actor):
+# --- outcomes come from the element trail ------------------------------------------------------
+def test_each_end_event_is_in_the_audit_once_as_the_element_trail_leaving_it(hn, actor):
     user = actor("fachkraft.frauenberatung")
     instance_id = hn.start(user, "kette", {})
     for _ in range(5):
         hn.complete(user, first_task(hn, user).id, {"notiz": "ok"})
     with hn.db.read() as session:
-        rows = session.scalars(
-            select(AuditEvent.element_id).where(
-                AuditEvent.instance_id == instance_id, AuditEvent.action == "end_event_reached"
-            )
+        rows = session.execute(
+            select(AuditEvent.action, AuditEvent.element_id).where(AuditEvent.instance_id == instance_id)
         ).all()
-    assert rows == ["ende"]
-    assert "end_event_reached" not in [h.action for h in hn.instance_detail(user, instance_id).history]
+    assert [a for a, element in rows if element == "ende"] == ["element_entered", "element_left"]
+    assert "end_event_reached" not in [a for a, _ in rows]  # no third row per end event
+
+
+def test_the_latest_outcome_of_a_referral_wins_whatever_order_the_rows_were_written(hn, data, coordinator):
+    for _ in range(5):
+        case = referral(data, at(3))
+        data.end(case, "Ende_BeratungAngenommen", at(3, 20))  # later
+        data.end(case, "Ende_NichtErreichbar", at(3, 12))  # earlier, written after it
+    assert column(report(hn, coordinator).tabelle("vermittlungen"), 1)["Mär 2026"] == "5"
