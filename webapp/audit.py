@@ -13,7 +13,7 @@ from engine.read_models import Actor
 from webapp.facade import current_actor, hilfenetz
 from webapp.i18n import _
 from webapp.labels import ACTIONS
-from webapp.worklist import day_error, parse_day, parse_page
+from webapp.worklist import parse_days, parse_page
 
 bp = Blueprint("audit", __name__, url_prefix="/audit-protokoll")
 
@@ -52,14 +52,7 @@ def action_label(action: str) -> str:
 def query_from(args: MultiDict[str, str]) -> tuple[AuditQuery, dict[str, str]]:
     """The search from GET parameters, and German messages for what was not understood."""
     errors: dict[str, str] = {}
-    days = {}
-    for name in ("date_from", "date_to"):
-        days[name] = None
-        if args.get(name, "").strip():
-            try:
-                days[name] = parse_day(args[name])
-            except ValueError as error:
-                errors[name] = day_error(error)
+    days = parse_days(args, ("date_from", "date_to"), errors)
     case = args.get("vorgang", "").strip()
     if case and not re.fullmatch(r"[0-9]{1,11}", case):
         errors["vorgang"] = _(CASE_ERROR)

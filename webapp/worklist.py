@@ -62,17 +62,26 @@ def parse_page(text: str) -> int:
     return int(text) if re.fullmatch(r"[0-9]{1,9}", text) else 1
 
 
-def query_from(args: MultiDict[str, str]) -> tuple[WorklistQuery, dict[str, str]]:
-    """The worklist query from GET parameters, and German messages for fields that were not understood."""
-    errors: dict[str, str] = {}
+def parse_days(
+    args: MultiDict[str, str], names: tuple[str, ...], errors: dict[str, str]
+) -> dict[str, date | None]:
+    """The date filters ``names`` from GET parameters (empty: None); a German message in
+    ``errors`` for each that was not understood."""
     days: dict[str, date | None] = {}
-    for name in ("due_from", "due_to"):
+    for name in names:
         days[name] = None
         if args.get(name, "").strip():
             try:
                 days[name] = parse_day(args[name])
             except ValueError as error:
                 errors[name] = day_error(error)
+    return days
+
+
+def query_from(args: MultiDict[str, str]) -> tuple[WorklistQuery, dict[str, str]]:
+    """The worklist query from GET parameters, and German messages for fields that were not understood."""
+    errors: dict[str, str] = {}
+    days = parse_days(args, ("due_from", "due_to"), errors)
     query = WorklistQuery(
         view=args.get("view", "alle"),
         process_key=args.get("process", ""),
