@@ -7,7 +7,6 @@ with CSRF protection switched on as in production.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
@@ -40,17 +39,6 @@ def login(client: FlaskClient, username: str, password: str = PASSWORD) -> str:
     )
     assert response.status_code == 302, response.get_data(as_text=True)
     return csrf(client, "/aufgaben")
-
-
-@pytest.fixture
-def app(hn: Hilfenetz) -> Flask:
-    return make_app(hn)
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as test_client:
-        yield test_client
 
 
 def test_healthz_needs_no_login(client):

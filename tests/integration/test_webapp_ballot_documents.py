@@ -3,17 +3,12 @@ and the minutes as PDF."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from io import BytesIO
 
-import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from pypdf import PdfReader
 
-from engine.service import Hilfenetz
-from tests.integration.test_webapp_auth import csrf, login, make_app
+from tests.integration.test_webapp_auth import csrf, login
 from tests.integration.test_webapp_ballots import page_of, switch
 
 SUBJECT = "Förderantrag „Präventionsprojekt Schule“"
@@ -22,17 +17,6 @@ DOCUMENTS = [
     {"label": "Kosten- und Finanzierungsplan", "value": "Personal: 12.000 €\nSachkosten: 3.000 €"},
     {"label": "Antragsteller", "value": "Frauenberatung Soest <script>alert(1)</script>"},
 ]
-
-
-@pytest.fixture
-def app(hn: Hilfenetz) -> Flask:
-    return make_app(hn)
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as test_client:
-        yield test_client
 
 
 def open_with_documents(hn, actor, *, instance_id=None, documents=DOCUMENTS, secret=False) -> int:

@@ -6,29 +6,14 @@ fachkraft.gesundheitsamt, fachkraft.gleichstellung, fachkraft.beratungsstelle (o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from engine.service import Hilfenetz
-from tests.integration.test_webapp_auth import csrf, login, make_app
+from tests.integration.test_webapp_auth import csrf, login
 from webapp.i18n import BERLIN
 
 SUBJECT = "Förderantrag Präventionsprojekt"
-
-
-@pytest.fixture
-def app(hn: Hilfenetz) -> Flask:
-    return make_app(hn)
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as test_client:
-        yield test_client
 
 
 def open_ballot(hn, actor, *, secret=False, applying_org=None) -> int:

@@ -5,29 +5,15 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from pypdf import PdfReader
 from sqlalchemy import select
 
 from engine.persistence.models import AuditEvent, Kontaktdaten, ProcessDefinition, ProcessInstance, User
 from engine.service import Hilfenetz
-from tests.integration.test_webapp_auth import login, make_app
-
-
-@pytest.fixture
-def app(hn: Hilfenetz) -> Flask:
-    return make_app(hn)
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as test_client:
-        yield test_client
+from tests.integration.test_webapp_auth import login
 
 
 def test_every_user_downloads_her_own_data_as_pdf_and_json(client: FlaskClient, hn: Hilfenetz) -> None:

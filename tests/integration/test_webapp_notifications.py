@@ -3,25 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
-from engine.service import Hilfenetz
-from tests.integration.test_webapp_auth import csrf, login, make_app
-
-
-@pytest.fixture
-def app(hn: Hilfenetz) -> Flask:
-    return make_app(hn)
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as test_client:
-        yield test_client
+from tests.integration.test_webapp_auth import csrf, login
 
 
 @pytest.fixture

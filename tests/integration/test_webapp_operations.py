@@ -4,12 +4,9 @@ CSRF), and editing one's own e-mail address on /benachrichtigungen."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from engine import operations
@@ -17,17 +14,6 @@ from engine.dispatch import PERIODIC_JOBS
 from engine.persistence.models import AuditEvent, Outbox, ProcessInstance, User
 from engine.service import Hilfenetz
 from tests.integration.test_webapp_auth import login, make_app
-
-
-@pytest.fixture
-def app(hn: Hilfenetz) -> Flask:
-    return make_app(hn)
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as test_client:
-        yield test_client
 
 
 @pytest.fixture

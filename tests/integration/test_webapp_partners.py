@@ -5,31 +5,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from collections.abc import Iterator
-
-import pytest
-from flask import Flask
-from flask.testing import FlaskClient
 
 from engine import network_membership as nm
 from engine import partners as pt
-from engine.service import Hilfenetz
 from engine.settings import REPO_ROOT
 from engine.worklist import WorklistQuery
 from tests.conftest import actor_lookup, build_engine
 from tests.integration.test_webapp_auth import csrf, login, make_app
 from tests.integration.test_webapp_tasks import post_json
-
-
-@pytest.fixture
-def app(hn: Hilfenetz) -> Flask:
-    return make_app(hn)
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as test_client:
-        yield test_client
 
 
 def test_partner_page_lists_active_and_left_partners_for_the_koordination_only(hn, actor, client):

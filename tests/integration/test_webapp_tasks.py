@@ -7,29 +7,15 @@ candidates Fachkraft@frauenberatung-soest).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from engine.service import Hilfenetz
 from engine.worklist import WorklistQuery
 from tests.integration.test_webapp_auth import csrf, login, make_app
 
 TASK_LINK = re.compile(r'<a href="/aufgaben/([0-9a-f-]{36})">([^<]+)</a>')
-
-
-@pytest.fixture
-def app(hn: Hilfenetz) -> Flask:
-    return make_app(hn)
-
-
-@pytest.fixture
-def client(app: Flask) -> Iterator[FlaskClient]:
-    with app.test_client() as test_client:
-        yield test_client
 
 
 @pytest.fixture
