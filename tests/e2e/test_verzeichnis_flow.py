@@ -66,4 +66,13 @@ def test_press_release_and_agreement_review_diagrams_draw(page: Any, live_server
     page.get_by_label("Welche Gesetzesänderung?").fill("§ 34a PolG NRW: 14 statt 10 Tage")
     submit(page)
     diagram_drawn(page)
+
+    # The diagram's buttons, step list and error text come from the page, so they are English there too.
+    page.goto(page.url.split("?")[0] + "?lang=en")
+    diagram_drawn(page)
+    assert page.get_by_role("button", name="Zoom in").is_visible()
+    assert page.get_by_role("button", name="Show the whole diagram").is_visible()
+    assert "Current steps:" in page.locator(".visually-hidden[id^=bpmn-diagram-steps]").inner_text()
+    assert page.get_by_role("button", name="Vergrößern").count() == 0
+    page.goto(page.url.split("?")[0] + "?lang=de")
     logout(page)

@@ -16,17 +16,20 @@
 (function () {
   'use strict';
 
+  /* Headings and button words come from the page (data-* attributes, German or English);
+   * the German words here are only fallbacks. */
   const STATES = [
-    { key: 'active', marker: 'hn-active', icon: '●', heading: 'Aktuelle Schritte' },
-    { key: 'completed', marker: 'hn-completed', icon: '✓', heading: 'Erledigte Schritte' }
+    { key: 'active', marker: 'hn-active', icon: '●', heading: 'headingActive', fallback: 'Aktuelle Schritte' },
+    { key: 'completed', marker: 'hn-completed', icon: '✓', heading: 'headingCompleted', fallback: 'Erledigte Schritte' }
   ];
 
   let counter = 0;
 
-  function parseIds(value) {
+  /* A JSON array from a data attribute; anything else is an empty list. */
+  function parseList(value) {
     try {
-      const ids = JSON.parse(value || '[]');
-      return Array.isArray(ids) ? ids : [];
+      const items = JSON.parse(value || '[]');
+      return Array.isArray(items) ? items : [];
     } catch (error) {
       return [];
     }
@@ -56,7 +59,7 @@
     summary.id = 'bpmn-diagram-steps-' + (++counter);
 
     STATES.forEach(function (state) {
-      const elements = parseIds(container.dataset[state.key])
+      const elements = parseList(container.dataset[state.key])
         .map(function (id) { return registry.get(id); })
         .filter(Boolean);
       const names = [];
@@ -74,7 +77,7 @@
       });
       if (names.length) {
         const heading = document.createElement('p');
-        heading.textContent = state.heading + ':';
+        heading.textContent = (container.dataset[state.heading] || state.fallback) + ':';
         const list = document.createElement('ul');
         names.forEach(function (name) {
           const item = document.createElement('li');
@@ -94,11 +97,11 @@
     const tools = document.createElement('div');
     tools.className = 'bpmn-diagram__tools';
     tools.setAttribute('role', 'group');
-    tools.setAttribute('aria-label', 'Ansicht: ' + (container.dataset.label || 'Prozessdiagramm'));
+    tools.setAttribute('aria-label', container.dataset.label || 'Prozessdiagramm');
     [
-      ['Vergrößern', function () { canvas.zoom(canvas.zoom() * 1.25); }],
-      ['Verkleinern', function () { canvas.zoom(canvas.zoom() / 1.25); }],
-      ['Ganzes Diagramm zeigen', function () { canvas.zoom('fit-viewport', 'auto'); }]
+      [container.dataset.zoomIn || 'Vergrößern', function () { canvas.zoom(canvas.zoom() * 1.25); }],
+      [container.dataset.zoomOut || 'Verkleinern', function () { canvas.zoom(canvas.zoom() / 1.25); }],
+      [container.dataset.zoomFit || 'Ganzes Diagramm zeigen', function () { canvas.zoom('fit-viewport', 'auto'); }]
     ].forEach(function (tool) {
       const button = document.createElement('button');
       button.type = 'button';
@@ -132,8 +135,7 @@
       svg.setAttribute('aria-describedby', describedBy);
     } catch (error) {
       window.console.error(error);
-      showError(container, 'Das Prozessdiagramm konnte nicht geladen werden. ' +
-        'Bitte laden Sie die Seite neu; wenn der Fehler bleibt, wenden Sie sich an die Administration.');
+      showError(container, container.dataset.error || 'Das Prozessdiagramm konnte nicht geladen werden.');
     } finally {
       container.removeAttribute('aria-busy');
     }
@@ -145,8 +147,11 @@
       if (window.BpmnJS) {
         showDiagram(container);
       } else {
-        showError(container, 'Das Prozessdiagramm kann nicht angezeigt werden (Skript fehlt).');
+        showError(container, container.dataset.error || 'Das Prozessdiagramm kann nicht angezeigt werden.');
       }
     });
   });
+
+  /* Shared with the other diagram pages (js/heatmap.js), which load after this file. */
+  window.HilfenetzDiagram = { parseList: parseList, showError: showError, addZoomButtons: addZoomButtons };
 }());

@@ -9,55 +9,28 @@
  * Every element gets a marker hn-heat-0 … hn-heat-4 (fill colour, css/heatmap.css) and an overlay
  * with its figures as text (one line per part of "a · b · c"), so the colour is never the only sign. The page's table holds the same
  * figures for keyboard and screen-reader users; the drawing (role="img") points to the legend and
- * the hint. All words come from the page (German or English), none are written here.
+ * the hint. All words come from the page (German or English), none are written here. Parsing,
+ * the error box and the zoom buttons are js/diagram.js's (window.HilfenetzDiagram).
  */
 (function () {
   'use strict';
 
-  function parseOverlays(value) {
-    try {
-      const items = JSON.parse(value || '[]');
-      return Array.isArray(items) ? items : [];
-    } catch (error) {
-      return [];
-    }
-  }
+  const shared = window.HilfenetzDiagram; // js/diagram.js: parseList, showError, addZoomButtons
 
   function showError(container) {
-    const paragraph = document.createElement('p');
-    paragraph.className = 'alert alert--error';
-    paragraph.textContent = container.dataset.error || 'Fehler';
-    container.textContent = '';
-    container.classList.add('bpmn-diagram--failed');
-    container.appendChild(paragraph);
-  }
-
-  function addZoomButtons(viewer, container) {
-    const canvas = viewer.get('canvas');
-    const tools = document.createElement('div');
-    tools.className = 'bpmn-diagram__tools';
-    tools.setAttribute('role', 'group');
-    tools.setAttribute('aria-label', container.dataset.label || '');
-    [
-      [container.dataset.zoomIn, function () { canvas.zoom(canvas.zoom() * 1.25); }],
-      [container.dataset.zoomOut, function () { canvas.zoom(canvas.zoom() / 1.25); }],
-      [container.dataset.zoomFit, function () { canvas.zoom('fit-viewport', 'auto'); }]
-    ].forEach(function (tool) {
-      const button = document.createElement('button');
-      button.type = 'button';
-      button.className = 'button button--secondary button--small';
-      button.textContent = tool[0];
-      button.addEventListener('click', tool[1]);
-      tools.appendChild(button);
-    });
-    container.insertAdjacentElement('beforebegin', tools);
+    const message = container.dataset.error || 'Fehler';
+    if (shared) {
+      shared.showError(container, message);
+    } else {
+      container.textContent = message;
+    }
   }
 
   function addHeat(viewer, container) {
     const canvas = viewer.get('canvas');
     const overlays = viewer.get('overlays');
     const registry = viewer.get('elementRegistry');
-    parseOverlays(container.dataset.overlays).forEach(function (item) {
+    shared.parseList(container.dataset.overlays).forEach(function (item) {
       const element = registry.get(item.id);
       if (!element || element.waypoints) {
         return;
@@ -87,7 +60,7 @@
       const viewer = new window.BpmnJS({ container: container });
       await viewer.importXML(await response.text());
       viewer.get('canvas').zoom('fit-viewport', 'auto');
-      addZoomButtons(viewer, container);
+      shared.addZoomButtons(viewer, container);
       addHeat(viewer, container);
       const svg = container.querySelector('.djs-container > svg');
       svg.setAttribute('role', 'img');
@@ -104,7 +77,7 @@
 
   document.addEventListener('DOMContentLoaded', function () {
     document.querySelectorAll('.hn-heatmap[data-heatmap-url]').forEach(function (container) {
-      if (window.BpmnJS) {
+      if (window.BpmnJS && shared) {
         showHeatmap(container);
       } else {
         showError(container);
