@@ -122,9 +122,10 @@ class ModelingFacade:
             ]
         titles: dict[str, str] = {}
         versions: dict[str, list[VersionInfo]] = {}
-        for key, name, *version in definitions:
-            titles.setdefault(key, name)
-            versions.setdefault(key, []).append(VersionInfo(*version))
+        for row in definitions:
+            titles.setdefault(row.process_key, row.name)
+            info = VersionInfo(row.id, row.version, row.deployed_at, row.deployed_by)
+            versions.setdefault(row.process_key, []).append(info)
         keys = sorted({*versions, *(key for key, _ in drafts)})
         return [
             ProcessModels(
