@@ -3,6 +3,7 @@ click), deployment as a new version, instance migration after a dry run, and the
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -14,7 +15,13 @@ from tests.conftest import actor_lookup, build_engine
 from tests.support.bpmn_factory import _flow, chain_bpmn, user_task, write_definitions
 
 GROUP = "Fachkraft@frauenberatung-soest"
-NEW_FORM = '{"type": "default", "id": "rueckfrage", "components": [{"type": "textfield", "key": "antwort", "label": "Antwort"}]}'
+NEW_FORM = json.dumps(
+    {
+        "type": "default",
+        "id": "rueckfrage",
+        "components": [{"type": "textfield", "key": "antwort", "label": "Antwort"}],
+    }
+)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.persistence.models import ModelDraft, ProcessDefinition
+from tests.conftest import actor_lookup
 from tests.integration.test_webapp_auth import login
 
 COORDINATOR, SECOND = "koordination.jugendamt", "koordination.frauenberatung"
@@ -181,3 +182,33 @@ def test_only_koordination(client, hn, username):
         f"/modellierung/versionen/{version_ids(hn)[0]}/entwurf", data={"csrf_token": token}
     )
     assert response.status_code == 403 and draft_count(hn) == 0
+
+
+def test_migration_pages(client, hn):
+    actor = actor_lookup(hn)
+    author, reviewer = actor(COORDINATOR), actor(SECOND)
+    lena = actor("fachkraft.frauenberatung")
+    instance = hn.start(lena, "kette", {})
+    draft = hn.draft_from_version(author, version_ids(hn)[0])
+    xml = hn.model_draft(author, draft).content
+    hn.save_model_draft(author, draft, xml.replace('name="Aufgabe 2"', 'name="Aufgabe zwei"'))
+    hn.submit_model_draft(author, draft)
+    [target] = hn.approve_model_draft(reviewer, draft)
+
+    token = login(client, COORDINATOR)
+    overview = client.get("/modellierung/").get_data(as_text=True)
+    assert "/modellierung/migration/kette" in overview
+    page = client.get("/modellierung/migration/kette").get_data(as_text=True)
+    assert f'name="vorgang" value="{instance}"' in page and f'value="{target}"' in page
+    form = {"csrf_token": token, "vorgang": str(instance), "ziel": str(target)}
+    dry = client.post("/modellierung/migration/kette/probelauf", data=form)
+    assert dry.status_code == 200 and "umstellbar" in dry.get_data(as_text=True)
+    assert version_ids(hn)[0] == hn.instance_detail(lena, instance).definition_id
+    for bad in ({"csrf_token": token, "vorgang": str(instance)}, {"csrf_token": token, "ziel": str(target)}):
+        refused = client.post("/modellierung/migration/kette/migrieren", data=bad)
+        assert refused.status_code == 422 and "Bitte" in refused.get_data(as_text=True)
+    done = client.post("/modellierung/migration/kette/migrieren", data=form)
+    assert done.status_code == 200 and "umgestellt" in done.get_data(as_text=True)
+    assert hn.instance_detail(lena, instance).definition_id == target
+    history = client.get(f"/vorgaenge/{instance}").get_data(as_text=True)
+    assert "Auf Version 2 des Prozesses umgestellt (vorher Version 1)" in history
