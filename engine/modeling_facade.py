@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
-from engine.definitions import DefinitionSource
+from engine.definitions import DefinitionSource, build_bundle
 from engine.deployment import deploy_bundle
 from engine.errors import ConflictError, InvalidDefinitionError, NotFoundError, NotPermittedError, Problem
-from engine.model_check import build_change, check_change
+from engine.model_check import build_change, check_change, layered, unknown_actions
 from engine.model_diff import FileDiff, diff_change
 from engine.model_drafts import (
     ENTWURF,
@@ -37,7 +37,7 @@ from engine.model_drafts import (
 )
 from engine.persistence.database import Database
 from engine.persistence.models import ModelDraft, ProcessDefinition, User
-from engine.read_models import Actor
+from engine.read_models import Actor, ProcessView
 from engine.runtime import audit
 
 NOT_EDITABLE = (
@@ -431,6 +431,28 @@ class ModelingFacade:
                 detail={"entwurf": head.id, "datei": head.filename},
             )
             session.commit()
+
+    # --- start-up deployment ------------------------------------------------------------------
+    def deploy_with_approved_files(self, deployed_by: str = "system") -> list[ProcessView]:
+        """Deploy every process, the files approved in the browser lying over the shipped ones, so
+        that a restart (``hilfenetz demo``) never reverts what the Koordination approved."""
+        with layered({}, self._approved_files(), self.source) as (source, _):
+            bundles = [build_bundle(path, source) for path in source.bpmn_files()]
+        for bundle in bundles:
+            unknown = unknown_actions(bundle)
+            if unknown:
+                raise InvalidDefinitionError(
+                    "Die Prozessdefinition enthält Fehler.", unknown, process=bundle.process_key
+                )
+        views = []
+        for bundle in bundles:
+            with self.db.write() as session:
+                d = deploy_bundle(session, bundle, deployed_by, self.clock.now())
+                session.commit()
+                views.append(
+                    ProcessView(d.process_key, d.name, d.version, d.id, d.start_form, True, d.deployed_at)
+                )
+        return views
 
     def _head_id(self, draft_id: int) -> int:
         with self.db.read() as session:

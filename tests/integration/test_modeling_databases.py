@@ -134,6 +134,8 @@ def test_draft_check_four_eyes_deploy_and_migrate(engine):
         hn.approve_model_draft(reviewer, draft)  # the second click deploys nothing
     assert versions(hn) == [v1, *deployed] and len(deployed) == 1
     assert hn.model_draft(author, form).state == "freigegeben"
+    hn.deploy_all()  # a restart (``hilfenetz demo``) keeps what the Koordination approved
+    assert versions(hn) == [v1, *deployed]
 
     fresh = hn.start(lena, "kette", {})
     assert definition_of(hn, fresh) == deployed[0]
@@ -258,3 +260,4 @@ def test_new_process_from_scratch_and_hostile_content(engine):
     hn.submit_model_draft(author, draft)
     [deployed] = hn.approve_model_draft(reviewer, draft)
     assert [p.key for p in hn.processes(author) if p.definition_id == deployed] == ["nachsorge"]
+    assert [p.version for p in hn.deploy_all() if p.key == "nachsorge"] == [1]
