@@ -96,6 +96,10 @@ def test_editor_contract(client, hn):
     no_token = client.post(f"/modellierung/entwurf/{draft_id}/speichern", json={"content": xml})
     assert no_token.status_code == 400
 
+    english = client.get(f"/modellierung/entwurf/{draft_id}?lang=en").get_data(as_text=True)
+    assert 'data-lang="en"' in english and "Check result" in english and "Submit for approval" in english
+    assert "Deployed versions of" in client.get("/modellierung/").get_data(as_text=True)
+
 
 def test_four_eyes_over_http(app, hn):
     author, reviewer = app.test_client(), app.test_client()
