@@ -187,7 +187,11 @@ class ModelingFacade:
         text = decode_upload(filename, data)
         validate_content(kind, f"{key}.{kind}", text)
         if change_id is not None:
-            self._require_change_head(change_id)
+            head = self._require_change_head(change_id)
+            if f"{key}.{kind}" in {f.filename for f in head.files}:
+                raise ConflictError(
+                    f"Die Datei „{key}.{kind}“ gehört schon zu diesem Entwurf; bitte dort bearbeiten."
+                )
         return self._insert_draft(actor, f"{key}.{kind}", text, None, change_id, "modell_hochgeladen")
 
     def add_file_to_draft(self, actor: Actor, draft_id: int, form_key: str) -> int:

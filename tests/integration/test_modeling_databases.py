@@ -111,6 +111,8 @@ def test_draft_check_four_eyes_deploy_and_migrate(engine):
         hn.submit_model_draft(author, draft)
     assert refused.value.problems
     form = hn.add_file_to_draft(author, draft, "rueckfrage")
+    with pytest.raises(ConflictError):
+        hn.upload_model_draft(author, "rueckfrage.form", NEW_FORM.encode(), change_id=draft)
     assert hn.save_model_draft(author, form, NEW_FORM) != []  # the head still lacks candidates
     assert hn.check_model_content(author, draft, with_new_step(view.content)) == []  # not saved …
     assert hn.model_draft(author, draft).content == with_new_step(view.content, candidates="")
