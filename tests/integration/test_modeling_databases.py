@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from engine.errors import ConflictError, InvalidDefinitionError, InvalidSubmissionError, NotPermittedError
 from engine.persistence.models import AuditEvent, ModelDraft, ProcessDefinition, ProcessInstance, UserTask
 from tests.conftest import actor_lookup, build_engine
-from tests.support.bpmn_factory import _flow, chain_bpmn, user_task, write_definitions
+from tests.support.bpmn_factory import _flow, chain_bpmn, timer_bpmn, user_task, write_definitions
 
 GROUP = "Fachkraft@frauenberatung-soest"
 NEW_FORM = json.dumps(
@@ -263,3 +264,34 @@ def test_new_process_from_scratch_and_hostile_content(engine):
     [deployed] = hn.approve_model_draft(reviewer, draft)
     assert [p.key for p in hn.processes(author) if p.definition_id == deployed] == ["nachsorge"]
     assert [p.version for p in hn.deploy_all() if p.key == "nachsorge"] == [1]
+
+
+@pytest.fixture
+def timer_engine(tmp_path, any_db_url, clock):
+    defs = write_definitions(tmp_path / "defs", {"erinnerung": timer_bpmn()})
+    hn = build_engine(tmp_path, any_db_url, clock, defs)
+    yield hn
+    hn.db.dispose()
+
+
+def test_a_running_timer_keeps_its_due_time_when_migrated(timer_engine, clock):
+    hn = timer_engine
+    actor = actor_lookup(hn)
+    author, reviewer = actor("koordination.jugendamt"), actor("koordination.frauenberatung")
+    lena = actor("fachkraft.frauenberatung")
+    instance = hn.start(lena, "erinnerung", {})
+    due = clock.now() + timedelta(days=2)
+    clock.advance(timedelta(days=1))
+    draft = hn.draft_from_version(author, 1)
+    xml = hn.model_draft(author, draft).content
+    hn.save_model_draft(author, draft, xml.replace('name="Eskalation"', 'name="Eskalation an die Leitung"'))
+    hn.submit_model_draft(author, draft)
+    [target] = hn.approve_model_draft(reviewer, draft)
+    [done] = hn.migrate_instances(reviewer, [instance], target)
+    assert done.migrated
+    with hn.db.read() as session:
+        row = session.get(ProcessInstance, instance)
+        assert row is not None and (row.definition_id, row.next_timer_at) == (target, due)
+    clock.advance(timedelta(days=1, minutes=1))
+    assert hn.fire_due_timers() == 1
+    assert open_task(hn, instance) is not None and open_task(hn, instance)[1] == "Eskalation an die Leitung"

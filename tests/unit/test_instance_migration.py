@@ -10,6 +10,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
+from engine.clock import ManualClock
 from engine.definitions import HilfenetzParser, LoadedVersion
 from engine.instance_migration import apply, plan
 from engine.scripting import RestrictedScriptEngine
@@ -63,7 +64,7 @@ def test_inserted_step_maps_and_the_open_step_keeps_its_id():
     planned = plan(workflow, v2)
     assert planned.ok and planned.unmapped == ()
     assert planned.changed_open == ("„Aufgabe 2“ (aufgabe_2, offen)",)
-    changed = apply(workflow, v2, planned)
+    changed = apply(workflow, v2, planned, ManualClock())
     assert task_id in changed and workflow.spec is v2.spec
     assert ready(workflow) == [(task_id, "aufgabe_2")]
     walked = []
