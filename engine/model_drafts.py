@@ -80,6 +80,8 @@ class DraftView:
     """The change set: the head first, then its forms and DMN tables."""
     writer_ids: tuple[int, ...] = ()
     """Users who wrote or submitted any file of the change set (they may not approve it)."""
+    revision: int = 1
+    """Changes with every save: an editor that sends it back is told when someone saved meanwhile."""
 
     @property
     def editable(self) -> bool:

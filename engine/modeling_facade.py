@@ -44,6 +44,11 @@ NOT_EDITABLE = (
     "Dieser Entwurf kann nicht mehr bearbeitet werden (er ist zur Freigabe vorgelegt oder abgeschlossen)."
 )
 
+SAVED_MEANWHILE = (
+    "Der Entwurf wurde inzwischen von jemand anderem gespeichert. Ihre Fassung ist nicht gespeichert, "
+    "aber im Editor noch da: bitte herunterladen, die Seite neu laden und die Änderungen übernehmen."
+)
+
 
 @dataclass(frozen=True)
 class VersionInfo:
@@ -256,14 +261,19 @@ class ModelingFacade:
             return draft.id
 
     # --- editing and checking -------------------------------------------------------------
-    def save_model_draft(self, actor: Actor, draft_id: int, content: str) -> list[Problem]:
-        """Save (if readable and harmless) and return the check's problems."""
+    def save_model_draft(
+        self, actor: Actor, draft_id: int, content: str, revision: int | None = None
+    ) -> list[Problem]:
+        """Save (if readable and harmless) and return the check's problems. With ``revision`` (the
+        one the editor loaded) a save over someone else's newer one is refused instead of lost."""
         require_modeler(actor)
         now = self.clock.now()
         with self.db.write() as session:
             draft = _draft(session, draft_id, lock=True)
             if _head_state(session, draft) != ENTWURF:
                 raise ConflictError(NOT_EDITABLE)
+            if revision is not None and revision != draft.lock_version:
+                raise ConflictError(SAVED_MEANWHILE)
             validate_content(draft.kind, draft.filename, content)
             changed = draft.content != content
             draft.content = content
@@ -566,6 +576,7 @@ def _draft_view(session: Session, draft: ModelDraft) -> DraftView:
         deployed_ids=tuple(head.deployed_ids or ()),
         files=tuple(DraftFile(d.id, d.kind, d.filename) for d in (head, *members)),
         writer_ids=tuple(sorted(_writers(head, members))),
+        revision=draft.lock_version,
     )
 
 

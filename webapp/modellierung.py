@@ -39,6 +39,13 @@ def _content() -> str:
     return content
 
 
+def _revision() -> int | None:
+    """The optional ``revision`` the editor loaded (``data-revision``); anything else is ignored."""
+    payload = request.get_json(silent=True)
+    value = payload.get("revision") if isinstance(payload, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _refused(exc: InvalidDefinitionError) -> tuple[Response, int]:
     message = _(exc.message)
     return jsonify(error=message, message=message, problems=[problem_json(p) for p in exc.problems]), 422
@@ -151,12 +158,15 @@ def download(draft_id: int) -> Response:
 
 @bp.post("/entwurf/<int:draft_id>/speichern")
 def save(draft_id: int) -> Response | tuple[Response, int]:
-    """JSON ``{"content"}`` → ``{"ok": true, "problems": [...]}``; unreadable content → 422."""
+    """JSON ``{"content", "revision"?}`` → ``{"ok": true, "problems": [...], "revision"}``;
+    unreadable content → 422; saved by someone else since ``revision`` → 409, nothing saved."""
+    actor = current_actor()
     try:
-        problems = hilfenetz().save_model_draft(current_actor(), draft_id, _content())
+        problems = hilfenetz().save_model_draft(actor, draft_id, _content(), _revision())
     except InvalidDefinitionError as exc:
         return _refused(exc)
-    return jsonify(ok=True, problems=[problem_json(p) for p in problems])
+    revision = hilfenetz().model_draft(actor, draft_id).revision
+    return jsonify(ok=True, problems=[problem_json(p) for p in problems], revision=revision)
 
 
 @bp.post("/entwurf/<int:draft_id>/pruefen")

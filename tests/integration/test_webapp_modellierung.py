@@ -96,6 +96,24 @@ def test_editor_contract(client, hn):
     no_token = client.post(f"/modellierung/entwurf/{draft_id}/speichern", json={"content": xml})
     assert no_token.status_code == 400
 
+    revision = saved.get_json()["revision"]
+    assert f'data-revision="{revision}"' in client.get(f"/modellierung/entwurf/{draft_id}").get_data(
+        as_text=True
+    )
+    mine = client.post(
+        f"/modellierung/entwurf/{draft_id}/speichern",
+        json={"content": xml, "revision": revision},
+        headers=headers,
+    )
+    assert mine.status_code == 200 and mine.get_json()["revision"] > revision
+    stale = client.post(
+        f"/modellierung/entwurf/{draft_id}/speichern",
+        json={"content": no_candidates, "revision": revision},
+        headers=headers,
+    )
+    assert stale.status_code == 409 and "inzwischen" in stale.get_json()["message"]
+    assert client.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True) == xml
+
     english = client.get(f"/modellierung/entwurf/{draft_id}?lang=en").get_data(as_text=True)
     assert 'data-lang="en"' in english and "Check result" in english and "Submit for approval" in english
     assert "Deployed versions of" in client.get("/modellierung/").get_data(as_text=True)
