@@ -147,6 +147,17 @@ class ModelingFacade:
         with self.db.read() as session:
             return _draft_view(session, _draft(session, draft_id))
 
+    def model_current_file(self, actor: Actor, draft_id: int) -> str | None:
+        """What is live now for the draft's file (None: the file is new) — the left side of a
+        side-by-side view."""
+        require_modeler(actor)
+        approved = self._approved_files()
+        with self.db.read() as session:
+            draft = _draft(session, draft_id)
+            return _current_files(session, {draft.filename: draft.content}, approved, self.source)[
+                draft.filename
+            ]
+
     def model_version_file(self, actor: Actor, definition_id: int) -> tuple[str, str]:
         """``(file name, BPMN XML)`` of a deployed version, for download."""
         require_modeler(actor)

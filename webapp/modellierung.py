@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.datastructures import FileStorage
 
-from engine.errors import InvalidDefinitionError, Problem
+from engine.errors import InvalidDefinitionError, NotFoundError, Problem
 from engine.model_drafts import MAX_MODEL_BYTES, MODELING_ROLE, STATE_LABELS
 from engine.read_models import Actor
 from webapp.facade import current_actor, hilfenetz
@@ -144,6 +144,16 @@ def draft(draft_id: int) -> str:
 def content(draft_id: int) -> Response:
     view = hilfenetz().model_draft(current_actor(), draft_id)
     return Response(view.content, mimetype=view.media_type)
+
+
+@bp.get("/entwurf/<int:draft_id>/bisher")
+def current(draft_id: int) -> Response:
+    """The live content of the draft's file, for a side-by-side view (404: the file is new)."""
+    view = hilfenetz().model_draft(current_actor(), draft_id)
+    text = hilfenetz().model_current_file(current_actor(), draft_id)
+    if text is None:
+        raise NotFoundError("Diese Datei ist neu; es gibt keine bisherige Fassung.")
+    return Response(text, mimetype=view.media_type)
 
 
 @bp.get("/entwurf/<int:draft_id>/datei")

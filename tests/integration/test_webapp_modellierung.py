@@ -142,6 +142,8 @@ def test_four_eyes_over_http(app, hn):
     second = login(reviewer, SECOND)
     review = reviewer.get(f"/modellierung/entwurf/{draft_id}/freigabe").get_data(as_text=True)
     assert "<table" in review and "aufgabe_2" in review and "Aufgabe zwei" in review and "geändert" in review
+    assert f'data-old-url="/modellierung/entwurf/{draft_id}/bisher"' in review
+    assert reviewer.get(f"/modellierung/entwurf/{draft_id}/bisher").get_data(as_text=True) == xml
     assert (
         reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data={"csrf_token": second}).status_code
         == 302
