@@ -260,6 +260,14 @@ def test_new_process_from_scratch_and_hostile_content(engine):
         assert session.scalar(select(func.count()).select_from(ModelDraft)) == 1
     with pytest.raises(InvalidDefinitionError):
         hn.create_model_draft(author, "bpmn", "Böse Kennung")
+    # modelling tools name files freely: a BPMN upload takes its process id as key
+    camunda = chain_bpmn(pid="Process_0x1abc", tasks=1)
+    with pytest.raises(InvalidDefinitionError) as refused:
+        hn.upload_model_draft(author, "diagram_1.bpmn", camunda.encode())
+    assert "Process_0x1abc" in refused.value.message
+    uploaded = hn.upload_model_draft(author, "Diagram 1.bpmn", chain_bpmn(pid="beratung", tasks=1).encode())
+    assert hn.model_draft(author, uploaded).filename == "beratung.bpmn"
+    hn.discard_model_draft(author, uploaded)
     hn.submit_model_draft(author, draft)
     [deployed] = hn.approve_model_draft(reviewer, draft)
     assert [p.key for p in hn.processes(author) if p.definition_id == deployed] == ["nachsorge"]
