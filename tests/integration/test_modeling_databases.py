@@ -303,3 +303,24 @@ def test_a_running_timer_keeps_its_due_time_when_migrated(timer_engine, clock):
     clock.advance(timedelta(days=1, minutes=1))
     assert hn.fire_due_timers() == 1
     assert open_task(hn, instance) is not None and open_task(hn, instance)[1] == "Eskalation an die Leitung"
+
+
+def test_two_approvals_at_the_same_moment_deploy_once(engine):
+    from tests.integration.test_concurrency import race
+
+    hn = engine
+    actor = actor_lookup(hn)
+    author = actor("koordination.jugendamt")
+    reviewer = actor("koordination.frauenberatung")
+    for round_ in range(3):
+        draft = hn.draft_from_version(author, versions(hn)[-1])
+        xml = hn.model_draft(author, draft).content
+        renamed = re.sub(r'name="Aufgabe 2[^"]*"', f'name="Aufgabe 2 ({round_})"', xml)
+        assert renamed != xml
+        hn.save_model_draft(author, draft, renamed)
+        hn.submit_model_draft(author, draft)
+        before = len(versions(hn))
+        results = race([lambda d=draft: hn.approve_model_draft(reviewer, d)] * 2)
+        wins = [r for r in results if isinstance(r, list)]
+        assert len(wins) == 1 and isinstance(next(r for r in results if r not in wins), ConflictError)
+        assert len(versions(hn)) == before + 1
