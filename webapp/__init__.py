@@ -21,6 +21,8 @@ from webapp import (
     instances,
     labels,
     meetings,
+    modell_migration,
+    modellierung,
     notifications,
     operations,
     pages,
@@ -68,6 +70,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         process_analytics,
         dashboard,
         audit,
+        modellierung,
+        modell_migration,
     ):
         subsystem.init_app(app)
     return app
