@@ -162,14 +162,14 @@ def _timer(filename: str, element: str | None, text: str, tag: str) -> Iterator[
         return
     value = quoted.group(2).strip()
     try:
-        reason = _timer_reason(tag, value)
+        reason = timer_reason(tag, value)
     except (ValueError, OverflowError):
         reason = f"„{value[:60]}“ ist keine gültige ISO-8601-Angabe."
     if reason:
         yield Problem(filename, element, f"Zeitgeber: {reason}")
 
 
-def _timer_reason(tag: str, value: str) -> str | None:
+def timer_reason(tag: str, value: str) -> str | None:
     if tag == "timeDuration":
         return _duration(value)[1]
     if tag == "timeDate":
