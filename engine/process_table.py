@@ -19,6 +19,7 @@ from engine.bpmn_structure import BPMN_NS
 from engine.errors import HilfenetzError, Problem
 from engine.executable_rules import expression_problems, timer_reason
 from engine.foreign_elements import CAMUNDA_NS
+from engine.xml_patch import replace_child, replace_start_tag
 from engine.xml_safety import parse_xml
 
 _B = f"{{{BPMN_NS}}}"
@@ -261,19 +262,46 @@ def _timer_error(kind: str, value: str) -> str | None:
 def apply_changes(xml: str, changes: TableChanges, filename: str = "prozess.bpmn") -> str:
     """The XML with the table's values written in; the original text when nothing differs."""
     root = parse_xml(xml, filename=filename)
-    changed = False
-    for task in root.iter(f"{_B}userTask"):
-        values = changes.tasks.get(task.get("id") or "")
-        if values is not None:
-            changed |= _write_task(task, values)
+    tasks = [
+        task
+        for task in root.iter(f"{_B}userTask")
+        if task.get("id") in changes.tasks and _write_task(task, changes.tasks[task.get("id") or ""])
+    ]
+    timers: list[tuple[etree._Element, str, etree._Element]] = []
     for definition in root.iter(f"{_B}timerEventDefinition"):
         event = definition.getparent()
         timer = changes.timers.get(event.get("id") or "") if event is not None else None
-        if timer is not None:
-            changed |= _write_timer(definition, timer["art"], timer["wert"].strip())
-    if not changed:
+        old = _timer_value(definition)
+        old_kind = etree.QName(old).localname if old is not None else ""
+        if (
+            event is not None
+            and timer is not None
+            and _write_timer(definition, timer["art"], timer["wert"].strip())
+        ):
+            timers.append((event, old_kind, definition))
+    if not tasks and not timers:
         return xml
-    return _serialize(root, xml)
+    patched = _patch(xml, tasks, timers)
+    return patched if patched is not None else _serialize(root, xml)
+
+
+def _timer_value(definition: etree._Element) -> etree._Element | None:
+    return next((c for c in definition if isinstance(c.tag, str) and c.tag.startswith(_B)), None)
+
+
+def _patch(
+    xml: str, tasks: list[etree._Element], timers: list[tuple[etree._Element, str, etree._Element]]
+) -> str | None:
+    """Edit only the changed start tags and timer texts in the original text (None: not possible)."""
+    text: str | None = xml
+    for task in tasks:
+        text = replace_start_tag(text, task) if text is not None else None
+    for event, old_kind, definition in timers:
+        value = _timer_value(definition)
+        if text is None or value is None or not old_kind:
+            return None
+        text = replace_child(text, event, old_kind, etree.QName(value).localname, value.text or "")
+    return text
 
 
 def _set(node: etree._Element, name: str, value: str) -> bool:
@@ -317,7 +345,7 @@ def _write_form(task: etree._Element, form: str) -> bool:
 
 def _write_timer(definition: etree._Element, kind: str, value: str) -> bool:
     text = f'"{value}"' if _ISO_LITERAL.match(value.upper()) else value
-    current = next((c for c in definition if isinstance(c.tag, str) and c.tag.startswith(_B)), None)
+    current = _timer_value(definition)
     if current is not None and etree.QName(current).localname == kind and _shown(current.text) == value:
         return False
     if current is None or etree.QName(current).localname != kind:

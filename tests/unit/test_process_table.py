@@ -153,3 +153,34 @@ def test_unknown_rows_are_errors_not_ignored():
         TableChanges(tasks={"erfunden": {"kandidaten": ["Koordination"]}}), read_table(xml), FORMS
     )
     assert "gibt es im Entwurf nicht" in errors["erfunden-kandidaten"]
+
+
+def _changed_lines(before: str, after: str) -> list[str]:
+    return [line for line in after.splitlines() if line not in set(before.splitlines())]
+
+
+@pytest.mark.parametrize("path", sorted(PROCESSES.glob("*.bpmn")), ids=lambda p: p.name)
+def test_a_change_rewrites_only_the_lines_of_the_changed_elements(path):
+    xml = path.read_text(encoding="utf-8")
+    table = read_table(xml)
+    if not table.tasks:
+        pytest.skip("no user task")
+    task = table.tasks[-1]
+    changes = TableChanges(
+        tasks={task.element_id: {"kandidaten": ["Leitung@jugendamt-soest"], "frist": "P4D"}},
+        timers={t.element_id: {"art": "timeCycle", "wert": "R2/P1D"} for t in table.timers[:1]},
+    )
+    after = apply_changes(xml, changes)
+    assert len(after.splitlines()) == len(xml.splitlines())
+    changed = _changed_lines(xml, after)
+    assert len(changed) == 1 + min(1, len(table.timers)), changed
+    (line,) = [line for line in changed if f'id="{task.element_id}"' in line]
+    assert 'camunda:dueDate="P4D"' in line
+    assert read_table(after).tasks[-1].candidate_groups == ("Leitung@jugendamt-soest",)
+
+
+def test_single_quoted_attributes_with_quotes_inside_keep_their_spelling():
+    xml = (PROCESSES / "kinderschutz.bpmn").read_text(encoding="utf-8")
+    after = apply_changes(xml, TableChanges(tasks={"Task_Ersteinschaetzung1": {"frist": "P2D"}}))
+    (line,) = _changed_lines(xml, after)
+    assert """camunda:priority='${90 if dringlichkeit == "sofort" else 70}'""" in line
