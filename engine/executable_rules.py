@@ -33,6 +33,7 @@ SCRIPT_HELPERS = frozenset({"frist", "frist_tage", "ist_ehrenamtlich"})
 _SHOWN_FUNCTIONS = ("len", "min", "max", "sum", "sorted", "round", "str", "int", "frist")
 #: SpiffWorkflow counts months one by one; a timer of millions of years would stop the server.
 MAX_TIMER_MONTHS = 1200
+_MAX_TIMER = timedelta(days=MAX_TIMER_MONTHS * 31)
 
 
 def executable_problems(root: etree._Element, filename: str) -> list[Problem]:
@@ -216,10 +217,12 @@ def _duration(value: str) -> tuple[timedelta, str | None]:
     except Exception as exc:  # SpiffWorkflow raises a bare Exception for a bad duration
         raise ValueError(value) from exc
     months = parts.pop("years", 0) * 12 + parts.pop("months", 0)
+    too_long = f"„{value}“ ist zu lang; höchstens {MAX_TIMER_MONTHS // 12} Jahre sind erlaubt."
     if months > MAX_TIMER_MONTHS:
-        return timedelta(0), f"„{value}“ ist zu lang; höchstens {MAX_TIMER_MONTHS // 12} Jahre sind erlaubt."
+        return timedelta(0), too_long
     parts["days"] = parts.get("days", 0) + months * 31
-    return timedelta(**parts), None
+    length = timedelta(**parts)
+    return (timedelta(0), too_long) if length > _MAX_TIMER else (length, None)
 
 
 def _message(filename: str, definition: etree._Element) -> Iterator[Problem]:
