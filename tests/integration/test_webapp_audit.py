@@ -144,6 +144,7 @@ NOT_CASE_DATA = {
     "modellierung.draft": "Entwurf eines Modells (keine Falldaten)",
     "modellierung.content": "Inhalt eines Modell-Entwurfs (keine Falldaten)",
     "modellierung.download": "Inhalt eines Modell-Entwurfs (keine Falldaten)",
+    "modellierung.current": "bereitgestellte Fassung einer Modell-Datei (keine Falldaten)",
     "modellierung.review": "Änderungen eines Modell-Entwurfs (keine Falldaten)",
     "modellierung_tabelle.table": "Tabellenansicht eines Modell-Entwurfs (keine Falldaten)",
     "modell_migration.page": "Nummern, Versionen, offene Schritte laufender Vorgänge",

@@ -96,6 +96,28 @@ def test_editor_contract(client, hn):
     no_token = client.post(f"/modellierung/entwurf/{draft_id}/speichern", json={"content": xml})
     assert no_token.status_code == 400
 
+    revision = saved.get_json()["revision"]
+    assert f'data-revision="{revision}"' in client.get(f"/modellierung/entwurf/{draft_id}").get_data(
+        as_text=True
+    )
+    mine = client.post(
+        f"/modellierung/entwurf/{draft_id}/speichern",
+        json={"content": xml, "revision": revision},
+        headers=headers,
+    )
+    assert mine.status_code == 200 and mine.get_json()["revision"] > revision
+    stale = client.post(
+        f"/modellierung/entwurf/{draft_id}/speichern",
+        json={"content": no_candidates, "revision": revision},
+        headers=headers,
+    )
+    assert stale.status_code == 409 and "inzwischen" in stale.get_json()["message"]
+    assert client.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True) == xml
+
+    english = client.get(f"/modellierung/entwurf/{draft_id}?lang=en").get_data(as_text=True)
+    assert 'data-lang="en"' in english and "Check result" in english and "Submit for approval" in english
+    assert "Deployed versions of" in client.get("/modellierung/").get_data(as_text=True)
+
 
 def test_four_eyes_over_http(app, hn):
     author, reviewer = app.test_client(), app.test_client()
@@ -120,6 +142,8 @@ def test_four_eyes_over_http(app, hn):
     second = login(reviewer, SECOND)
     review = reviewer.get(f"/modellierung/entwurf/{draft_id}/freigabe").get_data(as_text=True)
     assert "<table" in review and "aufgabe_2" in review and "Aufgabe zwei" in review and "geändert" in review
+    assert f'data-old-url="/modellierung/entwurf/{draft_id}/bisher"' in review
+    assert reviewer.get(f"/modellierung/entwurf/{draft_id}/bisher").get_data(as_text=True) == xml
     assert (
         reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data={"csrf_token": second}).status_code
         == 302
