@@ -18,7 +18,7 @@ from webapp.cli import main
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "diagrams"
 _ROW = re.compile(
-    r"^\| (?P<file>[\w.]+\.(?:bpmn|form)) \| [^|]+ \| (?P<element>[^|]+) \| `(?P<reason>[^`]+)` \|$"
+    r"^\| (?P<file>[\w.]+\.(?:bpmn|form|dmn)) \| [^|]+ \| (?P<element>[^|]+) \| `(?P<reason>[^`]+)` \|$"
 )
 
 
@@ -38,7 +38,9 @@ ROWS = _rows()
 
 
 def test_every_corpus_file_has_exactly_one_row():
-    files = sorted(str(p.relative_to(CORPUS)) for p in CORPUS.glob("*/*") if p.suffix in (".bpmn", ".form"))
+    files = sorted(
+        str(p.relative_to(CORPUS)) for p in CORPUS.glob("*/*") if p.suffix in (".bpmn", ".form", ".dmn")
+    )
     assert sorted(row[0] for row in ROWS) == files
     assert len(files) >= 40
 
@@ -64,6 +66,12 @@ def test_deployment_refuses_with_the_same_reason_and_stores_nothing(hn, name, el
         shutil.copy(source, hn.settings.forms_dir / source.name)
         path = hn.settings.processes_dir / "mit_formular.bpmn"
         path.write_text(with_retention(chain_bpmn(pid="mit_formular", form=source.stem)), encoding="utf-8")
+    elif source.suffix == ".dmn":
+        shutil.copy(source, hn.settings.processes_dir / source.name)
+        path = hn.settings.processes_dir / "mit_tabelle.bpmn"
+        path.write_text(
+            with_retention(_with_decision(chain_bpmn(pid="mit_tabelle"), source.stem)), encoding="utf-8"
+        )
     else:
         path = hn.settings.processes_dir / source.name
         shutil.copy(source, path)
@@ -73,6 +81,19 @@ def test_deployment_refuses_with_the_same_reason_and_stores_nothing(hn, name, el
     assert any(p.element == expected_element and reason in p.reason for p in err.value.problems)
     with hn.db.read() as session:
         assert session.scalar(select(func.count()).select_from(ProcessDefinition)) == before
+
+
+def _with_decision(xml: str, decision: str) -> str:
+    """Put a business rule task using ``decision`` between the start event and the first task."""
+    first = '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="aufgabe_1"/>'
+    assert first in xml
+    return xml.replace(
+        first,
+        '<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="regel"/>'
+        f'<bpmn:businessRuleTask id="regel" name="Regel" camunda:decisionRef="{decision}" '
+        'camunda:resultVariable="ergebnis"/>'
+        '<bpmn:sequenceFlow id="f0" sourceRef="regel" targetRef="aufgabe_1"/>',
+    )
 
 
 def test_script_helpers_known_to_the_check_are_the_engines(hn):
