@@ -213,7 +213,7 @@ class DefinitionSource:
 
     def find_decision_file(self, decision_id: str) -> Path | None:
         for path in sorted(self.processes_dir.glob("*.dmn")):
-            if f'id="{decision_id}"' in path.read_text(encoding="utf-8"):
+            if f'id="{decision_id}"' in read_definition_file(path):
                 return path
         return None
 
