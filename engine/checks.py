@@ -11,7 +11,7 @@ from engine.dmn_feel import translate_dmn
 from engine.errors import InvalidDefinitionError, Problem
 from engine.forms import load_form
 from engine.modelling_rules import lint_bundle
-from engine.xml_safety import parse_xml
+from engine.xml_safety import parse_xml, read_definition_file
 
 
 def check_file(path: Path, forms_dir: Path) -> list[Problem]:
@@ -23,7 +23,7 @@ def check_file(path: Path, forms_dir: Path) -> list[Problem]:
             load_form(path.read_bytes(), filename=path.name)
             return []
         if path.suffix == ".dmn":
-            return translate_dmn(parse_xml(path.read_bytes(), filename=path.name), path.name)
+            return translate_dmn(parse_xml(read_definition_file(path), filename=path.name), path.name)
         if path.suffix == ".bpmn":
             bundle = build_bundle(path, DefinitionSource(path.parent, forms_dir))
             unknown = [

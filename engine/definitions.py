@@ -31,11 +31,14 @@ from SpiffWorkflow.camunda.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.camunda.specs.user_task import UserTask as CamundaUserTask
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 
+from engine.bpmn_structure import structure_problems
 from engine.dmn_feel import translate_dmn
 from engine.errors import InvalidDefinitionError, Problem
+from engine.executable_rules import executable_problems
+from engine.foreign_elements import foreign_problems
 from engine.forms import FormDefinition, load_form
 from engine.retention_rules import parse_retention
-from engine.xml_safety import parse_xml
+from engine.xml_safety import parse_xml, read_definition_file
 
 #: Camunda 7 attributes the properties panel writes and the stock parser ignores.
 CAMUNDA_TASK_ATTRIBUTES = (
@@ -156,6 +159,14 @@ def form_reference(task_spec: Any) -> str | None:
     return ref.removeprefix("camunda-forms:deployment:").removeprefix("embedded:deployment:")
 
 
+def refusals(root: etree._Element, filename: str) -> list[Problem]:
+    """What no deployment may contain: broken structure, foreign elements, code that cannot run."""
+    problems = structure_problems(root, filename)
+    if problems:
+        return problems
+    return foreign_problems(root, filename) + executable_problems(root, filename)
+
+
 def _process_ids(root: etree._Element) -> list[str]:
     return [p.get("id") or "" for p in root.iter(f"{{{BPMN_NS}}}process")]
 
@@ -202,7 +213,7 @@ class DefinitionSource:
 
     def find_decision_file(self, decision_id: str) -> Path | None:
         for path in sorted(self.processes_dir.glob("*.dmn")):
-            if f'id="{decision_id}"' in path.read_text(encoding="utf-8"):
+            if f'id="{decision_id}"' in read_definition_file(path):
                 return path
         return None
 
@@ -215,7 +226,7 @@ def build_bundle(bpmn_path: Path, source: DefinitionSource) -> Bundle:
     """Parse one process file (and what it calls) into a bundle; every problem is collected."""
     process_key = bpmn_path.stem
     builder = _BundleBuilder(process_key, source)
-    builder.add_bpmn(bpmn_path.name, bpmn_path.read_text(encoding="utf-8"))
+    builder.add_bpmn(bpmn_path.name, read_definition_file(bpmn_path))
     return builder.finish()
 
 
@@ -234,6 +245,10 @@ class _BundleBuilder:
 
     def add_bpmn(self, filename: str, text: str) -> None:
         root = parse_xml(text, filename=filename)
+        refused = refusals(root, filename)
+        if refused:
+            self.problems.extend(refused)
+            return
         ids = _process_ids(root)
         if filename == f"{self.process_key}.bpmn" and self.process_key not in ids:
             self.problems.append(
@@ -281,7 +296,7 @@ class _BundleBuilder:
             if path is None:
                 self.problems.append(Problem(filename, node.get("id"), f"DMN-Entscheidung „{ref}“ fehlt."))
             elif path.name not in self.dmn:
-                text = path.read_text(encoding="utf-8")
+                text = read_definition_file(path)
                 tree = parse_xml(text, filename=path.name)
                 problems = translate_dmn(tree, path.name)  # FEEL cells -> Python, in place
                 if problems:
@@ -307,7 +322,7 @@ class _BundleBuilder:
                         )
                     )
                     return
-                self.add_bpmn(path.name, path.read_text(encoding="utf-8"))
+                self.add_bpmn(path.name, read_definition_file(path))
 
     def _missing_called_processes(self) -> list[str]:
         """Processes named by call activities that no added file defines (embedded subprocesses

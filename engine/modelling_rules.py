@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import datetime
 
 from lxml import etree
 from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS
@@ -12,8 +11,7 @@ from SpiffWorkflow.camunda.parser.task_spec import CAMUNDA_MODEL_NS
 from engine.assignment import parse_candidate_groups
 from engine.definitions import BPMN_NS, Bundle
 from engine.errors import HilfenetzError, Problem
-from engine.projection import parse_iso_duration
-from engine.scripting import check_expression, check_script, strip_expression
+from engine.executable_rules import expression_problems
 from engine.xml_safety import parse_xml
 
 __all__ = ["lint_bundle"]
@@ -21,7 +19,6 @@ __all__ = ["lint_bundle"]
 _B = f"{{{BPMN_NS}}}"
 _C = f"{{{CAMUNDA_MODEL_NS}}}"
 _INTERPOLATION = re.compile(r"\$\{(.*?)\}")
-_QUOTED = re.compile(r"""^\s*(['"])(.*)\1\s*$""")
 
 
 def lint_bundle(bundle: Bundle) -> list[Problem]:
@@ -40,18 +37,9 @@ def _lint_process(filename: str, process: etree._Element) -> Iterator[Problem]:
         yield Problem(filename, process.get("id"), "Der Prozess hat kein Endereignis.")
     for task in process.iter(f"{_B}userTask"):
         yield from _lint_user_task(filename, task)
-    for flow in process.iter(f"{_B}sequenceFlow"):
-        for cond in flow.iter(f"{_B}conditionExpression"):
-            yield from _expression(filename, flow.get("id"), cond.text or "", "Bedingung")
-    for script in process.iter(f"{_B}script"):
-        reason = check_script(script.text or "")
-        if reason:
-            yield Problem(filename, _owner_id(script, 1), f"Skript: {reason}")
-    for tag in ("timeDuration", "timeDate", "timeCycle"):
-        for node in process.iter(f"{_B}{tag}"):
-            yield from _timer(filename, _owner_id(node, 2), node.text or "", tag)
     for gateway in process.iter(f"{_B}exclusiveGateway", f"{_B}inclusiveGateway"):
         yield from _lint_gateway(filename, process, gateway)
+    yield from _implicit_splits(filename, process)
     yield from _disconnected(filename, process)
 
 
@@ -90,27 +78,7 @@ def _lane_of(task: etree._Element) -> bool:
 
 
 def _expression(filename: str, element: str | None, text: str, what: str) -> Iterator[Problem]:
-    reason = check_expression(strip_expression(text))
-    if reason:
-        yield Problem(filename, element, f"{what}: {reason}")
-
-
-def _timer(filename: str, element: str | None, text: str, tag: str) -> Iterator[Problem]:
-    stripped = strip_expression(text)
-    quoted = _QUOTED.match(stripped)
-    if quoted is None:
-        yield from _expression(filename, element, stripped, "Zeitgeber")
-        return
-    value = quoted.group(2)
-    try:
-        if tag == "timeDuration":
-            parse_iso_duration(value)
-        elif tag == "timeDate":
-            parsed = datetime.fromisoformat(value)
-            if parsed.tzinfo is None:
-                yield Problem(filename, element, "Zeitgeber: Ein Datum braucht eine Zeitzone (z. B. +01:00).")
-    except ValueError:
-        yield Problem(filename, element, f"Zeitgeber: „{value}“ ist keine gültige ISO-8601-Angabe.")
+    yield from expression_problems(filename, element, text, what)
 
 
 def _lint_gateway(filename: str, process: etree._Element, gateway: etree._Element) -> Iterator[Problem]:
@@ -126,6 +94,46 @@ def _lint_gateway(filename: str, process: etree._Element, gateway: etree._Elemen
             yield Problem(
                 filename, flow.get("id"), "Ausgang einer Verzweigung ohne Bedingung und nicht Standard."
             )
+        if gateway.tag == f"{_B}exclusiveGateway" and not (flow.get("name") or "").strip():
+            yield Problem(
+                filename,
+                flow.get("id"),
+                "Jeder Ausgang einer exklusiven Verzweigung braucht eine Beschriftung (z. B. „ja“ / „nein“).",
+            )
+
+
+#: Elements whose several outgoing flows would all be taken at once (an implicit parallel split).
+_IMPLICIT_SPLITTERS = (
+    "task",
+    "userTask",
+    "scriptTask",
+    "serviceTask",
+    "manualTask",
+    "businessRuleTask",
+    "callActivity",
+    "subProcess",
+    "startEvent",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "boundaryEvent",
+)
+
+
+def _implicit_splits(filename: str, process: etree._Element) -> Iterator[Problem]:
+    """bpmnlint's no-implicit-split: several outgoing flows without a gateway hide a parallel split."""
+    for container in [process, *process.iter(f"{_B}subProcess")]:
+        flows = [f for f in container if isinstance(f.tag, str) and f.tag == f"{_B}sequenceFlow"]
+        for node in container:
+            if not isinstance(node.tag, str) or etree.QName(node).localname not in _IMPLICIT_SPLITTERS:
+                continue
+            outgoing = [f for f in flows if f.get("sourceRef") == node.get("id")]
+            if len(outgoing) > 1:
+                yield Problem(
+                    filename,
+                    node.get("id"),
+                    f"Implizite Verzweigung: {len(outgoing)} ausgehende Sequenzflüsse ohne Gateway; bitte "
+                    "ein paralleles oder exklusives Gateway einfügen.",
+                )
 
 
 def _disconnected(filename: str, process: etree._Element) -> Iterator[Problem]:

@@ -403,6 +403,8 @@ def _build_builtins() -> dict[str, Any]:
 
 
 _BUILTINS = _build_builtins()
+#: What scripts and expressions may call besides the engine's helpers (checked before deployment).
+ALLOWED_FUNCTIONS = frozenset(name for name, value in _BUILTINS.items() if callable(value))
 _GUARDS: dict[str, Any] = {
     "__builtins__": _BUILTINS,
     "_getattr_": _getattr,

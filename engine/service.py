@@ -92,7 +92,6 @@ from engine.kontaktdaten import (
 from engine.mail import Mailer, SmtpMailer
 from engine.meeting_calendar import calendar_bytes
 from engine.migration_facade import MigrationFacade
-from engine.modeling_facade import ModelingFacade
 from engine.notifications import Notifications
 from engine.parameters import CONTACT_GRACE, CONTACT_RETENTION, OFF, Fristen, Organisations
 from engine.persistence.database import Database, exclusive
@@ -109,6 +108,7 @@ from engine.persistence.models import (
     UserTask,
 )
 from engine.persistence.schema import upgrade
+from engine.process_table_facade import ProcessTableFacade
 from engine.projection import BERLIN, parse_iso_duration
 from engine.read_models import (
     AbsenceView,
@@ -184,7 +184,7 @@ HIDDEN_FROM_HISTORY = (
 CACHE_MAX_AGE_SECONDS = 10.0
 
 
-class Hilfenetz(ModelingFacade, MigrationFacade):
+class Hilfenetz(ProcessTableFacade, MigrationFacade):  # ProcessTableFacade extends ModelingFacade
     def __init__(
         self,
         settings: Settings,

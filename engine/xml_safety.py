@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from pathlib import Path
 from typing import NoReturn
 
 from lxml import etree
@@ -23,6 +24,7 @@ from lxml import etree
 from engine.errors import InvalidDefinitionError, Problem
 
 MAX_XML_BYTES = 2_000_000
+_ZIP_MAGIC = b"PK\x03\x04"
 
 _DOCTYPE = re.compile(r"<!\s*DOCTYPE", re.IGNORECASE)
 _ENTITY = re.compile(r"<!\s*ENTITY", re.IGNORECASE)
@@ -56,9 +58,34 @@ def parse_xml(
         root = etree.fromstring(raw, parser=_make_parser())
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno is not None else "?"
+        if "Excessive depth" in str(exc.msg):
+            _reject(filename, f"Die Datei ist zu tief verschachtelt (Zeile {line}; höchstens 256 Ebenen).")
         _reject(filename, f"Die Datei ist kein wohlgeformtes XML (Zeile {line}): {exc.msg}")
     _check_tree(root, filename)
     return root
+
+
+def read_definition_file(path: Path, max_bytes: int = MAX_XML_BYTES) -> str:
+    """The text of a process or table file; too large, binary or not UTF-8 is refused, never a crash."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            _reject(path.name, f"Die Datei ist zu groß ({size} Bytes, erlaubt sind höchstens {max_bytes}).")
+        raw = path.read_bytes()
+    except OSError as exc:
+        _reject(path.name, f"Die Datei kann nicht gelesen werden ({exc.strerror or exc}).")
+    if raw.startswith(_ZIP_MAGIC):
+        _reject(
+            path.name,
+            "Die Datei ist ein ZIP-Archiv (z. B. ein Export mehrerer Dateien), kein XML; bitte entpacken.",
+        )
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        _reject(
+            path.name,
+            f"Die Datei ist keine UTF-8-Textdatei (Byte {exc.start}); ist sie wirklich ein Diagramm?",
+        )
 
 
 def _make_parser() -> etree.XMLParser:

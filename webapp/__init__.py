@@ -23,6 +23,7 @@ from webapp import (
     meetings,
     modell_migration,
     modellierung,
+    modellierung_tabelle,
     notifications,
     operations,
     pages,
@@ -71,6 +72,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         dashboard,
         audit,
         modellierung,
+        modellierung_tabelle,
         modell_migration,
     ):
         subsystem.init_app(app)

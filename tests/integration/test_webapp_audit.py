@@ -146,6 +146,7 @@ NOT_CASE_DATA = {
     "modellierung.download": "Inhalt eines Modell-Entwurfs (keine Falldaten)",
     "modellierung.current": "bereitgestellte Fassung einer Modell-Datei (keine Falldaten)",
     "modellierung.review": "Änderungen eines Modell-Entwurfs (keine Falldaten)",
+    "modellierung_tabelle.table": "Tabellenansicht eines Modell-Entwurfs (keine Falldaten)",
     "modell_migration.page": "Nummern, Versionen, offene Schritte laufender Vorgänge",
     "process_analytics.index": "Prozessauswahl",
     "process_analytics.show": "Prozessauswertung: nur Zahlen je Element, kleine Fallzahlen unterdrückt",

@@ -50,13 +50,26 @@ def test_deploy_reports_missing_form_and_wrong_process_id(hn):
 
 
 @pytest.mark.parametrize(
-    "script",
+    ("script", "reason"),
     [
-        "x = __import__('os').system('id')",
-        "x = ().__class__.__base__.__subclasses__()",
-        "x = 0\nwhile True:\n    x = x + 1",
-        "x = 'a' * 10**10",
+        ("x = __import__('os').system('id')", "__import__"),
+        ("x = ().__class__.__base__.__subclasses__()", "__class__"),
+        ("x = 0\nwhile True:\n    x = x + 1", "Endlosschleife"),
+        ("x = open('/etc/passwd').read()", "„open“"),
     ],
+)
+def test_hostile_script_task_is_refused_at_deployment(hn, script, reason):
+    path = hn.settings.processes_dir / "skript.bpmn"
+    path.write_text(script_bpmn("skript", script.replace("'", "&apos;")), encoding="utf-8")
+    with pytest.raises(InvalidDefinitionError) as err:
+        hn.deploy_file(path)
+    assert any(p.reason.startswith("Skript: ") and reason in p.reason for p in err.value.problems)
+    assert all(p.file == "skript.bpmn" for p in err.value.problems)
+
+
+@pytest.mark.parametrize(
+    "script",
+    ["x = 'a' * 10**10", "x = 0\nwhile x >= 0:\n    x = x + 1"],
 )
 def test_hostile_script_task_fails_cleanly_and_saves_nothing(engine_for, script):
     hn = engine_for({"skript": script_bpmn("skript", script.replace("'", "&apos;"))})

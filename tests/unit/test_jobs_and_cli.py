@@ -80,12 +80,13 @@ def test_settings_table_lists_every_variable(args, capsys):
 
 
 def failing_after_timer_bpmn(pid: str) -> str:
-    """The escalation path of the timer process runs a script that is refused."""
+    """The escalation path of the timer process runs a script that fails when it runs (a script the
+    check can refuse beforehand never gets deployed)."""
     return (
         timer_bpmn(pid)
         .replace(
             '<bpmn:userTask id="eskalation"',
-            '<bpmn:scriptTask id="kaputt" name="Kaputt"><bpmn:script>x = __import__("os")</bpmn:script>'
+            '<bpmn:scriptTask id="kaputt" name="Kaputt"><bpmn:script>x = "a" * 10**10</bpmn:script>'
             '</bpmn:scriptTask><bpmn:userTask id="eskalation"',
         )
         .replace(
@@ -105,7 +106,7 @@ def test_a_failing_timer_path_marks_its_instance_and_spares_the_others(engine_fo
     assert hn.fire_due_timers() == 0  # no endless retries of the broken one
     coordinator = actor_lookup(hn)("koordination.jugendamt")
     failed = hn.instance_detail(coordinator, broken)
-    assert failed.status == "error" and "nicht erlaubt" in (failed.status_reason or "")
+    assert failed.status == "error" and "zu groß" in (failed.status_reason or "")
     assert [t.element_id for t in failed.open_tasks] == ["bearbeiten"]  # state as it was
     assert [t.element_id for t in hn.instance_detail(coordinator, healthy).open_tasks] == ["eskalation"]
 
