@@ -306,7 +306,34 @@
       this.root.removeAttribute('aria-busy');
     }
     this.editor.onChange(this.markDirty.bind(this));
+    this.linkServerProblems();
     this.bind();
+  };
+
+  /* Problems the server rendered into the list (after a refused submission) become buttons too. */
+  ModelerPage.prototype.linkServerProblems = function () {
+    if (!this.problems) {
+      return;
+    }
+    const page = this;
+    this.problems.querySelectorAll('li[data-element-id]').forEach(function (item) {
+      const id = item.dataset.elementId;
+      if (id && page.editor.has(id)) {
+        const button = page.problemButton(item.textContent.trim(), id);
+        item.textContent = '';
+        item.appendChild(button);
+      }
+    });
+  };
+
+  ModelerPage.prototype.problemButton = function (text, id) {
+    const editor = this.editor;
+    const button = element('button', 'modeler-problem__button');
+    button.type = 'button';
+    button.textContent = text;
+    button.dataset.elementId = id;
+    button.addEventListener('click', function () { editor.show(id); });
+    return button;
   };
 
   ModelerPage.prototype.bind = function () {
@@ -325,8 +352,9 @@
     });
   };
 
+  /* Read-only drafts (submitted or closed, data-editable="false") have no save and no warning. */
   ModelerPage.prototype.markDirty = function () {
-    if (!this.dirty) {
+    if (!this.dirty && this.data.editable !== 'false') {
       this.dirty = true;
       this.root.dataset.dirty = 'true';
     }
@@ -421,12 +449,7 @@
       const where = [problem.file, problem.element_id].filter(Boolean).join(' · ');
       const text = (where ? where + ': ' : '') + (problem.message || '');
       if (problem.element_id && page.editor.has(problem.element_id)) {
-        const button = element('button', 'modeler-problem__button');
-        button.type = 'button';
-        button.textContent = text;
-        button.dataset.elementId = problem.element_id;
-        button.addEventListener('click', function () { page.editor.show(problem.element_id); });
-        item.appendChild(button);
+        item.appendChild(page.problemButton(text, problem.element_id));
       } else {
         item.textContent = text;
       }
