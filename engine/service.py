@@ -91,6 +91,7 @@ from engine.kontaktdaten import (
 )
 from engine.mail import Mailer, SmtpMailer
 from engine.meeting_calendar import calendar_bytes
+from engine.modeling_facade import ModelingFacade
 from engine.notifications import Notifications
 from engine.parameters import CONTACT_GRACE, CONTACT_RETENTION, OFF, Fristen, Organisations
 from engine.persistence.database import Database, exclusive
@@ -182,7 +183,7 @@ HIDDEN_FROM_HISTORY = (
 CACHE_MAX_AGE_SECONDS = 10.0
 
 
-class Hilfenetz:
+class Hilfenetz(ModelingFacade):
     def __init__(
         self,
         settings: Settings,

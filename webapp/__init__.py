@@ -21,6 +21,7 @@ from webapp import (
     instances,
     labels,
     meetings,
+    modellierung,
     notifications,
     operations,
     pages,
@@ -68,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         process_analytics,
         dashboard,
         audit,
+        modellierung,
     ):
         subsystem.init_app(app)
     return app

@@ -613,3 +613,38 @@ class ConsentDocument(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ModelDraft(Base):
+    """A draft of one BPMN, DMN or form file, edited in the browser or uploaded (issue 5).
+
+    A BPMN draft is the head of a change set: form and DMN drafts with ``change_id`` pointing to it
+    are checked and deployed together with it (its state is theirs). A form or DMN draft without a
+    head stands alone; approving it deploys new versions of the processes that use the file.
+    States: ``entwurf`` → ``zur_freigabe`` → ``freigegeben`` | ``verworfen`` (or back to ``entwurf``).
+    """
+
+    __tablename__ = "model_draft"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    change_id: Mapped[int | None] = mapped_column(ForeignKey("model_draft.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # bpmn|dmn|form
+    filename: Mapped[str] = mapped_column(String(120))
+    """File name with extension, e.g. ``fallkonferenz.bpmn`` or ``fallkonferenz_neu.form``."""
+    content: Mapped[str] = mapped_column(Text)
+    based_on_id: Mapped[int | None] = mapped_column(ForeignKey("process_definition.id"))
+    """The deployed version this draft started from (None: new, uploaded or from a shipped file)."""
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"))
+    editor_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    """Everyone who created or saved the content (none of them may approve it: four eyes)."""
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    submitted_at: Mapped[datetime | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+    reviewed_at: Mapped[datetime | None]
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    deployed_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    """The process versions its approval deployed."""
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012 (SQLAlchemy reads it as is)

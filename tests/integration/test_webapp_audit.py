@@ -138,6 +138,13 @@ NOT_CASE_DATA = {
     "dashboard.index": "Auswertung: nur Zahlen, kleine Fallzahlen unterdrückt",
     "dashboard.annual_pdf": "Jahresbericht: nur Zahlen, kleine Fallzahlen unterdrückt",
     "dashboard.annual_csv": "Jahresbericht: nur Zahlen, kleine Fallzahlen unterdrückt",
+    "modellierung.index": "Modellierung: Prozessversionen und Entwürfe, keine Falldaten",
+    "modellierung.new": "leeres Formular",
+    "modellierung.version_file": "BPMN einer Prozessversion (Modell, keine Falldaten)",
+    "modellierung.draft": "Entwurf eines Modells (keine Falldaten)",
+    "modellierung.content": "Inhalt eines Modell-Entwurfs (keine Falldaten)",
+    "modellierung.download": "Inhalt eines Modell-Entwurfs (keine Falldaten)",
+    "modellierung.review": "Änderungen eines Modell-Entwurfs (keine Falldaten)",
     "process_analytics.index": "Prozessauswahl",
     "process_analytics.show": "Prozessauswertung: nur Zahlen je Element, kleine Fallzahlen unterdrückt",
 }

@@ -1,0 +1,183 @@
+"""Modellierung over HTTP (issue 5): the editor contract (page, content, save, check), uploads,
+downloads, the four-eyes routes and 403 for everyone outside the Koordination."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.persistence.models import ModelDraft, ProcessDefinition
+from tests.integration.test_webapp_auth import login
+
+COORDINATOR, SECOND = "koordination.jugendamt", "koordination.frauenberatung"
+
+
+def draft_count(hn) -> int:
+    with hn.db.read() as session:
+        return int(session.scalar(select(func.count()).select_from(ModelDraft)) or 0)
+
+
+def version_ids(hn, key: str = "kette") -> list[int]:
+    with hn.db.read() as session:
+        return list(
+            session.scalars(
+                select(ProcessDefinition.id)
+                .where(ProcessDefinition.process_key == key)
+                .order_by(ProcessDefinition.version)
+            )
+        )
+
+
+def new_draft(client, token: str, hn) -> int:
+    response = client.post(
+        f"/modellierung/versionen/{version_ids(hn)[0]}/entwurf", data={"csrf_token": token}
+    )
+    assert response.status_code == 302
+    match = re.search(r"/modellierung/entwurf/(\d+)$", response.headers["Location"])
+    assert match
+    return int(match.group(1))
+
+
+def test_editor_contract(client, hn):
+    token = login(client, COORDINATOR)
+    page = client.get("/modellierung/")
+    assert page.status_code == 200 and "kette" in page.get_data(as_text=True)
+    draft_id = new_draft(client, token, hn)
+    html = client.get(f"/modellierung/entwurf/{draft_id}").get_data(as_text=True)
+    assert 'id="modeler-root"' in html and 'data-kind="bpmn"' in html
+    for url in ("inhalt", "speichern", "pruefen"):
+        assert f'/modellierung/entwurf/{draft_id}/{url}"' in html
+    assert 'id="modeler-problems"' in html and 'aria-live="polite"' in html
+    assert 'id="modeler-save"' in html and 'id="modeler-check"' in html
+    assert f"/modellierung/entwurf/{draft_id}/tabelle" in html
+    content = client.get(f"/modellierung/entwurf/{draft_id}/inhalt")
+    assert content.status_code == 200 and content.mimetype == "application/xml"
+    xml = content.get_data(as_text=True)
+    assert '<bpmn:process id="kette"' in xml
+
+    headers = {"X-CSRFToken": token}
+    no_candidates = xml.replace(' camunda:candidateGroups="Fachkraft@frauenberatung-soest"', "", 1)
+    checked = client.post(
+        f"/modellierung/entwurf/{draft_id}/pruefen", json={"content": no_candidates}, headers=headers
+    )
+    assert checked.status_code == 200
+    assert checked.get_json()["problems"] == [
+        {
+            "file": "kette.bpmn",
+            "element_id": "aufgabe_1",
+            "message": "Die Benutzeraufgabe hat keine Zuständigkeit (candidateGroups).",
+        }
+    ]
+    assert client.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True) == xml  # not saved
+
+    saved = client.post(
+        f"/modellierung/entwurf/{draft_id}/speichern", json={"content": no_candidates}, headers=headers
+    )
+    assert saved.status_code == 200 and saved.get_json()["ok"] is True
+    assert [p["element_id"] for p in saved.get_json()["problems"]] == ["aufgabe_1"]
+    assert client.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True) == no_candidates
+
+    for body in ({"content": "<bpmn:definitions"}, {"content": ""}, {"inhalt": xml}, None):
+        refused = client.post(f"/modellierung/entwurf/{draft_id}/speichern", json=body, headers=headers)
+        assert refused.status_code == 422, body
+        assert refused.get_json()["error"] and isinstance(refused.get_json()["problems"], list)
+    hostile = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>'
+    refused = client.post(
+        f"/modellierung/entwurf/{draft_id}/speichern", json={"content": hostile}, headers=headers
+    )
+    assert refused.status_code == 422 and "passwd" not in refused.get_data(as_text=True)
+    assert client.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True) == no_candidates
+
+    no_token = client.post(f"/modellierung/entwurf/{draft_id}/speichern", json={"content": xml})
+    assert no_token.status_code == 400
+
+
+def test_four_eyes_over_http(app, hn):
+    author, reviewer = app.test_client(), app.test_client()
+    token = login(author, COORDINATOR)
+    draft_id = new_draft(author, token, hn)
+    xml = author.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True)
+    renamed = xml.replace('name="Aufgabe 2"', 'name="Aufgabe zwei"')
+    author.post(
+        f"/modellierung/entwurf/{draft_id}/speichern",
+        json={"content": renamed},
+        headers={"X-CSRFToken": token},
+    )
+    assert (
+        author.post(f"/modellierung/entwurf/{draft_id}/vorlegen", data={"csrf_token": token}).status_code
+        == 302
+    )
+    page = author.get(f"/modellierung/entwurf/{draft_id}/freigabe").get_data(as_text=True)
+    assert "Vier-Augen-Prinzip" in page and "/freigeben" not in page
+    crafted = author.post(f"/modellierung/entwurf/{draft_id}/freigeben", data={"csrf_token": token})
+    assert crafted.status_code == 403 and len(version_ids(hn)) == 1
+
+    second = login(reviewer, SECOND)
+    review = reviewer.get(f"/modellierung/entwurf/{draft_id}/freigabe").get_data(as_text=True)
+    assert "<table" in review and "aufgabe_2" in review and "Aufgabe zwei" in review and "geändert" in review
+    assert (
+        reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data={"csrf_token": second}).status_code
+        == 302
+    )
+    again = reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data={"csrf_token": second})
+    assert again.status_code == 409 and len(version_ids(hn)) == 2
+
+
+def test_upload_and_download(client, hn):
+    token = login(client, COORDINATOR)
+    before = draft_count(hn)
+    cases = {
+        "leer.bpmn": b"",
+        "prozess.txt": b"<x/>",
+        "kaputt.bpmn": b"<bpmn:definitions",
+        "entity.bpmn": b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>',
+        "falsch.bpmn": b'<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/"/>',
+        "formular.form": b"{kein json",
+        "Grossbuchstaben.bpmn": b"<x/>",
+    }
+    for name, data in cases.items():
+        response = client.post(
+            "/modellierung/hochladen",
+            data={"csrf_token": token, "datei": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 422, name
+        if response.status_code == 422:
+            assert 'class="alert alert--error"' in response.get_data(as_text=True), name
+    assert draft_count(hn) == before
+
+    form = {
+        "type": "default",
+        "id": "rueckmeldung",
+        "components": [{"type": "textfield", "key": "text", "label": "Text"}],
+    }
+    uploaded = client.post(
+        "/modellierung/hochladen",
+        data={"csrf_token": token, "datei": (io.BytesIO(json.dumps(form).encode()), "rueckmeldung.form")},
+        content_type="multipart/form-data",
+    )
+    assert uploaded.status_code == 302
+    draft_id = int(uploaded.headers["Location"].rsplit("/", 1)[1])
+    download = client.get(f"/modellierung/entwurf/{draft_id}/datei")
+    assert download.mimetype == "application/json"
+    assert download.headers["Content-Disposition"] == 'attachment; filename="rueckmeldung.form"'
+    assert json.loads(download.get_data(as_text=True)) == form
+    version = client.get(f"/modellierung/versionen/{version_ids(hn)[0]}/datei")
+    assert version.mimetype == "application/xml"
+    assert version.headers["Content-Disposition"] == 'attachment; filename="kette-v1.bpmn"'
+
+
+@pytest.mark.parametrize("username", ["fachkraft.frauenberatung", "leitung.jugendamt", "admin"])
+def test_only_koordination(client, hn, username):
+    token = login(client, username)
+    assert "/modellierung/" not in client.get("/aufgaben").get_data(as_text=True)
+    assert client.get("/modellierung/").status_code == 403
+    assert client.get(f"/modellierung/versionen/{version_ids(hn)[0]}/datei").status_code == 403
+    response = client.post(
+        f"/modellierung/versionen/{version_ids(hn)[0]}/entwurf", data={"csrf_token": token}
+    )
+    assert response.status_code == 403 and draft_count(hn) == 0
