@@ -170,8 +170,14 @@
     });
     this.marked = null;
   }
+  /* A file with one decision table opens on the table (what coordinators edit); the
+   * diagram of decisions stays one click away ("View DRD"). */
   DmnEditor.prototype.open = async function (text) {
     const result = await this.modeler.importXML(text);
+    const tables = this.modeler.getViews().filter(function (view) { return view.type === 'decisionTable'; });
+    if (tables.length === 1 && this.modeler.getActiveView().type !== 'decisionTable') {
+      await this.modeler.open(tables[0]);
+    }
     return result.warnings || [];
   };
   DmnEditor.prototype.content = async function () {

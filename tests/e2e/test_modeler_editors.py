@@ -1,0 +1,95 @@
+"""The three in-browser editors (bpmn-js, form-js, dmn-js) open a draft under the app's CSP.
+
+Each page is checked for console errors and uncaught exceptions: a library that needed eval or an
+inline script would show up here as a "Refused to …" console error. German labels on German pages,
+English on English ones.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from playwright.sync_api import expect
+
+from engine.settings import REPO_ROOT
+from tests.e2e.conftest import login
+from webapp.security import CONTENT_SECURITY_POLICY
+
+COORDINATOR = "koordination.jugendamt"
+# dmn-js 17 bundles a development build of Inferno, which announces itself with console.error
+# on every page load. It is a notice from the library, not a failure of ours.
+LIBRARY_NOTICES = (re.compile(r"minified copy of the development build of Inferno"),)
+
+
+def watch_console(page: Any) -> list[str]:
+    problems: list[str] = []
+
+    def on_console(message: Any) -> None:
+        if message.type == "error" and not any(p.search(message.text) for p in LIBRARY_NOTICES):
+            problems.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: problems.append(f"uncaught: {error}"))
+    return problems
+
+
+def open_case_conference_draft(page: Any, base: str) -> str:
+    """A BPMN draft from the deployed case-conference process; returns the editor's URL."""
+    page.goto(f"{base}/modellierung/")
+    section = page.locator("section", has=page.locator("h2", has_text="(fallkonferenz)"))
+    section.get_by_role("button", name=re.compile("Als Entwurf bearbeiten")).first.click()
+    page.wait_for_url(re.compile(r".*/modellierung/entwurf/\d+$"))
+    return str(page.url)
+
+
+def expect_opened(page: Any, text: str = "Der Entwurf ist geöffnet.") -> None:
+    expect(page.locator("#modeler-status")).to_have_text(text, timeout=30000)
+
+
+def test_bpmn_editor_with_properties_panel_in_german_and_english(live_server: str, page: Any) -> None:
+    problems = watch_console(page)
+    login(page, live_server, COORDINATOR)
+    url = open_case_conference_draft(page, live_server)
+    response = page.goto(url)
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    expect_opened(page)
+    expect(page.locator(".djs-palette").get_by_role("button", name="Aufgabe erzeugen")).to_be_visible()
+    page.evaluate(
+        "() => { const m = window.hilfenetzModeler.modeler;"
+        " m.get('selection').select(m.get('elementRegistry').get('Task_AnfragePruefen')); }"
+    )
+    panel = page.locator(".modeler-panel")
+    expect(panel.get_by_text("Zuständigkeit", exact=True)).to_be_visible()
+    expect(panel.get_by_text("Allgemein", exact=True)).to_be_visible()
+
+    page.goto(url + "?lang=en")
+    expect_opened(page, "The draft is open.")
+    expect(page.locator(".djs-palette").get_by_role("button", name="Create task")).to_be_visible()
+    page.goto(url + "?lang=de")
+    assert problems == []
+
+
+def test_form_editor_opens_a_new_form_of_the_change(live_server: str, page: Any) -> None:
+    problems = watch_console(page)
+    login(page, live_server, COORDINATOR)
+    open_case_conference_draft(page, live_server)
+    page.get_by_label(re.compile("Formular-Kennung")).fill("fallkonferenz_editortest")
+    page.get_by_role("button", name="Formular hinzufügen").click()
+    expect_opened(page)
+    expect(page.locator(".fjs-editor-container")).to_be_visible()
+    expect(page.locator(".fjs-palette-field[data-field-type='textfield']")).to_be_visible()
+    assert problems == []
+
+
+def test_dmn_editor_opens_an_uploaded_table(live_server: str, page: Any) -> None:
+    problems = watch_console(page)
+    login(page, live_server, COORDINATOR)
+    page.goto(f"{live_server}/modellierung/neu")
+    page.locator("#upload-datei").set_input_files(str(REPO_ROOT / "processes" / "jugendamt_zustaendigkeit.dmn"))
+    page.get_by_role("button", name="Hochladen").click()
+    page.wait_for_url(re.compile(r".*/modellierung/entwurf/\d+$"))
+    expect_opened(page)
+    expect(page.locator(".tjs-table")).to_be_visible()
+    expect(page.get_by_text("Trefferregel:", exact=True)).to_be_visible()
+    assert problems == []
