@@ -91,6 +91,7 @@ from engine.kontaktdaten import (
 )
 from engine.mail import Mailer, SmtpMailer
 from engine.meeting_calendar import calendar_bytes
+from engine.migration_facade import MigrationFacade
 from engine.modeling_facade import ModelingFacade
 from engine.notifications import Notifications
 from engine.parameters import CONTACT_GRACE, CONTACT_RETENTION, OFF, Fristen, Organisations
@@ -183,7 +184,7 @@ HIDDEN_FROM_HISTORY = (
 CACHE_MAX_AGE_SECONDS = 10.0
 
 
-class Hilfenetz(ModelingFacade):
+class Hilfenetz(ModelingFacade, MigrationFacade):
     def __init__(
         self,
         settings: Settings,

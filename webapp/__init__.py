@@ -21,6 +21,7 @@ from webapp import (
     instances,
     labels,
     meetings,
+    modell_migration,
     modellierung,
     notifications,
     operations,
@@ -70,6 +71,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         dashboard,
         audit,
         modellierung,
+        modell_migration,
     ):
         subsystem.init_app(app)
     return app

@@ -145,6 +145,7 @@ NOT_CASE_DATA = {
     "modellierung.content": "Inhalt eines Modell-Entwurfs (keine Falldaten)",
     "modellierung.download": "Inhalt eines Modell-Entwurfs (keine Falldaten)",
     "modellierung.review": "Änderungen eines Modell-Entwurfs (keine Falldaten)",
+    "modell_migration.page": "Nummern, Versionen und offene Schritte laufender Vorgänge (wie die Aufgabenliste)",
     "process_analytics.index": "Prozessauswahl",
     "process_analytics.show": "Prozessauswertung: nur Zahlen je Element, kleine Fallzahlen unterdrückt",
 }

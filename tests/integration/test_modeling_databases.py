@@ -1,0 +1,253 @@
+"""Modellierung (issue 5) on SQLite and PostgreSQL: drafts, check, four-eyes approval (also a second
+click), deployment as a new version, instance migration after a dry run, and the audit trail."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.errors import ConflictError, InvalidDefinitionError, InvalidSubmissionError, NotPermittedError
+from engine.persistence.models import AuditEvent, ModelDraft, ProcessDefinition, ProcessInstance, UserTask
+from tests.conftest import actor_lookup, build_engine
+from tests.support.bpmn_factory import _flow, chain_bpmn, user_task, write_definitions
+
+GROUP = "Fachkraft@frauenberatung-soest"
+NEW_FORM = '{"type": "default", "id": "rueckfrage", "components": [{"type": "textfield", "key": "antwort", "label": "Antwort"}]}'
+
+
+@pytest.fixture
+def engine(tmp_path, any_db_url, clock):
+    hn = build_engine(
+        tmp_path, any_db_url, clock, write_definitions(tmp_path / "defs", {"kette": chain_bpmn(tasks=2)})
+    )
+    yield hn
+    hn.db.dispose()
+
+
+def versions(hn) -> list[int]:
+    with hn.db.read() as session:
+        return list(
+            session.scalars(
+                select(ProcessDefinition.id)
+                .where(ProcessDefinition.process_key == "kette")
+                .order_by(ProcessDefinition.version)
+            )
+        )
+
+
+def actions(hn) -> list[tuple[str, str, dict]]:
+    with hn.db.read() as session:
+        rows = session.execute(
+            select(AuditEvent.action, AuditEvent.actor_name, AuditEvent.detail, AuditEvent.instance_id)
+            .where(
+                AuditEvent.action.like("modell%")
+                | AuditEvent.action.in_(("prozessversion_bereitgestellt", "vorgang_migriert"))
+            )
+            .order_by(AuditEvent.id)
+        ).all()
+    return [(r.action, r.actor_name, r.detail or {}) for r in rows]
+
+
+def open_task(hn, instance_id: int) -> tuple[str, str] | None:
+    with hn.db.read() as session:
+        row = session.execute(
+            select(UserTask.id, UserTask.name).where(
+                UserTask.instance_id == instance_id, UserTask.status == "open"
+            )
+        ).first()
+    return (row.id, row.name) if row else None
+
+
+def definition_of(hn, instance_id: int) -> int:
+    with hn.db.read() as session:
+        return session.scalars(
+            select(ProcessInstance.definition_id).where(ProcessInstance.id == instance_id)
+        ).one()
+
+
+def with_new_step(xml: str, candidates: str = GROUP) -> str:
+    """Insert user task „Rückfrage“ with the new form between aufgabe_1 and aufgabe_2."""
+    old = '<bpmn:sequenceFlow id="f2" sourceRef="aufgabe_1" targetRef="aufgabe_2"/>'
+    assert old in xml
+    step = user_task("rueckfrage", "Rückfrage", candidates, "rueckfrage")
+    return xml.replace(
+        old, step + _flow("f2", "aufgabe_1", "rueckfrage") + _flow("f2b", "rueckfrage", "aufgabe_2")
+    )
+
+
+def test_draft_check_four_eyes_deploy_and_migrate(engine):
+    hn = engine
+    actor = actor_lookup(hn)
+    author, reviewer, lena = (
+        actor("koordination.jugendamt"),
+        actor("koordination.frauenberatung"),
+        actor("fachkraft.frauenberatung"),
+    )
+    stays, moves = hn.start(lena, "kette", {}), hn.start(lena, "kette", {})
+    v1 = versions(hn)[0]
+
+    draft = hn.draft_from_version(author, v1)
+    view = hn.model_draft(author, draft)
+    assert (view.kind, view.filename, view.state, view.based_on_version) == (
+        "bpmn",
+        "kette.bpmn",
+        "entwurf",
+        1,
+    )
+    # a new step without candidates and a form that does not exist yet: saved, with the problems
+    problems = hn.save_model_draft(author, draft, with_new_step(view.content, candidates=""))
+    assert {(p.file, p.element) for p in problems} >= {("kette.bpmn", "rueckfrage")}
+    assert any("rueckfrage" in p.reason and "fehlt" in p.reason for p in problems)
+    with pytest.raises(InvalidDefinitionError) as refused:
+        hn.submit_model_draft(author, draft)
+    assert refused.value.problems
+    form = hn.add_file_to_draft(author, draft, "rueckfrage")
+    assert hn.save_model_draft(author, form, NEW_FORM) != []  # the head still lacks candidates
+    assert hn.check_model_content(author, draft, with_new_step(view.content)) == []  # not saved …
+    assert hn.model_draft(author, draft).content == with_new_step(view.content, candidates="")
+    assert hn.save_model_draft(author, draft, with_new_step(view.content)) == []
+    hn.submit_model_draft(author, draft)
+    with pytest.raises(ConflictError):
+        hn.save_model_draft(author, form, NEW_FORM)  # frozen while waiting for approval
+
+    with pytest.raises(NotPermittedError):
+        hn.approve_model_draft(author, draft)  # four eyes
+    with pytest.raises(NotPermittedError):
+        hn.approve_model_draft(lena, draft)  # not Koordination
+    assert hn.model_review(author, draft).may_approve is False
+    review = hn.model_review(reviewer, draft)
+    assert review.may_approve and review.problems == ()
+    changes = {(d.filename, c.element_id, c.change) for d in review.diffs for c in d.changes}
+    assert {("kette.bpmn", "rueckfrage", "hinzugefuegt"), ("kette.bpmn", "f2b", "hinzugefuegt")} <= changes
+    assert ("rueckfrage.form", "antwort", "hinzugefuegt") in changes
+    deployed = hn.approve_model_draft(reviewer, draft, "passt")
+    with pytest.raises(ConflictError):
+        hn.approve_model_draft(reviewer, draft)  # the second click deploys nothing
+    assert versions(hn) == [v1, *deployed] and len(deployed) == 1
+    assert hn.model_draft(author, form).state == "freigegeben"
+
+    fresh = hn.start(lena, "kette", {})
+    assert definition_of(hn, fresh) == deployed[0]
+    assert definition_of(hn, stays) == definition_of(hn, moves) == v1
+
+    page = hn.migration_page(reviewer, "kette")
+    assert [i.instance_id for i in page.instances] == [stays, moves]
+    dry = hn.migration_dry_run(reviewer, [moves], deployed[0])
+    assert [(o.instance_id, o.ok, o.unmapped, o.migrated) for o in dry] == [(moves, True, (), False)]
+    assert definition_of(hn, moves) == v1  # the dry run changes nothing
+    [done] = hn.migrate_instances(reviewer, [moves], deployed[0])
+    assert done.migrated and (done.from_version, done.to_version) == (1, 2)
+    assert definition_of(hn, moves) == deployed[0] and definition_of(hn, stays) == v1
+    assert [i.instance_id for i in hn.migration_page(reviewer, "kette").instances] == [stays]
+    [again] = hn.migrate_instances(reviewer, [moves], deployed[0])
+    assert not again.migrated and again.error
+
+    walked = []
+    while (task := open_task(hn, moves)) is not None:
+        walked.append(task[1])
+        hn.complete(lena, task[0], {"notiz": "erledigt"} if task[1] != "Rückfrage" else {"antwort": "ja"})
+    assert walked == ["Aufgabe 1", "Rückfrage", "Aufgabe 2"]
+    walked = []
+    while (task := open_task(hn, stays)) is not None:
+        walked.append(task[1])
+        hn.complete(lena, task[0], {"notiz": "erledigt"})
+    assert walked == ["Aufgabe 1", "Aufgabe 2"]
+
+    trail = actions(hn)
+    names = [a for a, _, _ in trail]
+    assert names[0] == "modell_entwurf_angelegt"
+    for name in (
+        "modell_entwurf_gespeichert",
+        "modell_zur_freigabe",
+        "modell_freigegeben",
+        "prozessversion_bereitgestellt",
+        "vorgang_migriert",
+    ):
+        assert name in names
+    approved = next(d for a, _, d in trail if a == "modell_freigegeben")
+    assert approved["freigegeben_von"] == "koordination.frauenberatung" and approved["dateien"] == [
+        "kette.bpmn",
+        "rueckfrage.form",
+    ]
+    migrated = next((who, d) for a, who, d in trail if a == "vorgang_migriert")
+    assert migrated[1] == {"von_version": 1, "nach_version": 2, "prozess": "kette"}
+
+
+def test_reject_and_unmappable_migration(engine):
+    hn = engine
+    actor = actor_lookup(hn)
+    author, reviewer, lena = (
+        actor("koordination.jugendamt"),
+        actor("koordination.frauenberatung"),
+        actor("fachkraft.frauenberatung"),
+    )
+    running = hn.start(lena, "kette", {})
+    draft = hn.draft_from_version(author, versions(hn)[0])
+    xml = hn.model_draft(author, draft).content
+    # aufgabe_1, where the instance waits, is removed (a renamed id would still map by its place)
+    first = re.search(r'<bpmn:userTask id="aufgabe_1".*?</bpmn:userTask>', xml, re.S)
+    assert first is not None
+    renamed = xml.replace(first.group(0), "").replace('targetRef="aufgabe_1"', 'targetRef="aufgabe_2"')
+    renamed = renamed.replace('<bpmn:sequenceFlow id="f2" sourceRef="aufgabe_1" targetRef="aufgabe_2"/>', "")
+    assert hn.save_model_draft(author, draft, renamed) == []
+    hn.submit_model_draft(author, draft)
+    with pytest.raises(InvalidDefinitionError):
+        hn.reject_model_draft(reviewer, draft, "  ")
+    hn.reject_model_draft(reviewer, draft, "Bitte die id nicht ändern.")
+    view = hn.model_draft(author, draft)
+    assert (view.state, view.review_comment) == ("entwurf", "Bitte die id nicht ändern.")
+    hn.submit_model_draft(author, draft)
+    [target] = hn.approve_model_draft(reviewer, draft)
+
+    [dry] = hn.migration_dry_run(reviewer, [running], target)
+    assert not dry.ok and any("aufgabe_1" in line for line in dry.unmapped)
+    [result] = hn.migrate_instances(reviewer, [running], target)
+    assert not result.migrated and result.unmapped == dry.unmapped
+    assert definition_of(hn, running) == versions(hn)[0]
+    assert open_task(hn, running) is not None
+    with pytest.raises(InvalidSubmissionError):
+        hn.migrate_instances(reviewer, [], target)
+    with pytest.raises(NotPermittedError):
+        hn.migrate_instances(lena, [running], target)
+    assert "modell_abgelehnt" in [a for a, _, _ in actions(hn)]
+
+
+def test_new_process_from_scratch_and_hostile_content(engine):
+    hn = engine
+    actor = actor_lookup(hn)
+    author, reviewer = actor("koordination.jugendamt"), actor("koordination.frauenberatung")
+    draft = hn.create_model_draft(author, "bpmn", "nachsorge", "Nachsorge")
+    assert hn.check_model_draft(author, draft) == []  # the minimal process passes the check
+    before = hn.model_draft(author, draft).content
+    hostile = {
+        "": "leer",
+        "kein xml": "wohlgeformt",
+        '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>': "DOCTYPE",
+        '<definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/"/>': "kein BPMN",
+        "<x>" + "a" * 2_100_000 + "</x>": "zu groß",
+    }
+    for content, hint in hostile.items():
+        with pytest.raises(InvalidDefinitionError) as refused:
+            hn.save_model_draft(author, draft, content)
+        assert refused.value.message, hint
+    assert hn.model_draft(author, draft).content == before
+    for filename, data in {
+        "x.bpmn": b"",
+        "x.exe": b"MZ",
+        "x.bpmn.exe": b"<x/>",
+        "../x.bpmn": b"<x/>",
+        "x.form": b"[1, 2]",
+        "x.dmn": b"\xff\xfe<\x00",
+        "grosse.bpmn": b"<x>" + b"a" * 2_100_000 + b"</x>",
+    }.items():
+        with pytest.raises(InvalidDefinitionError):
+            hn.upload_model_draft(author, filename, data)
+    with hn.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(ModelDraft)) == 1
+    with pytest.raises(InvalidDefinitionError):
+        hn.create_model_draft(author, "bpmn", "Böse Kennung")
+    hn.submit_model_draft(author, draft)
+    [deployed] = hn.approve_model_draft(reviewer, draft)
+    assert [p.key for p in hn.processes(author) if p.definition_id == deployed] == ["nachsorge"]

@@ -1,0 +1,51 @@
+"""Instance migration pages (issue 5): running instances of older versions, dry run, migration."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, render_template, request
+
+from engine.errors import InvalidSubmissionError
+from webapp.facade import current_actor, hilfenetz
+
+bp = Blueprint("modell_migration", __name__, url_prefix="/modellierung/migration")
+
+
+def _choice() -> tuple[list[int], int]:
+    ids = [int(v) for v in request.form.getlist("vorgang") if v.isdigit() and len(v) < 12]
+    target = request.form.get("ziel", "")
+    if not target.isdigit() or len(target) > 11:
+        raise InvalidSubmissionError(
+            "Bitte eine Zielversion auswählen.", {"ziel": "Bitte eine Zielversion auswählen."}
+        )
+    return ids, int(target)
+
+
+def _page(process_key: str, **results: object) -> str:
+    page = hilfenetz().migration_page(current_actor(), process_key)
+    return render_template("modellierung/migration.html", page=page, **results)
+
+
+@bp.get("/<process_key>")
+def page(process_key: str) -> str:
+    """Running instances of older versions, to choose from."""
+    return _page(process_key)
+
+
+@bp.post("/<process_key>/probelauf")
+def dry_run(process_key: str) -> str:
+    """Names every step that would not map; nothing changes."""
+    ids, target = _choice()
+    outcomes = hilfenetz().migration_dry_run(current_actor(), ids, target)
+    return _page(process_key, outcomes=outcomes, chosen=ids, target=target, mode="probelauf")
+
+
+@bp.post("/<process_key>/migrieren")
+def migrate(process_key: str) -> str:
+    """Moves the chosen instances whose dry run is clean; the others stay and the reasons are shown."""
+    ids, target = _choice()
+    outcomes = hilfenetz().migrate_instances(current_actor(), ids, target)
+    return _page(process_key, outcomes=outcomes, chosen=ids, target=target, mode="migration")
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
