@@ -10,11 +10,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from engine.settings import REPO_ROOT
 from tests.e2e.conftest import login
 from webapp.security import CONTENT_SECURITY_POLICY
+
+pytestmark = pytest.mark.browser
 
 COORDINATOR = "koordination.jugendamt"
 # dmn-js 17 bundles a development build of Inferno, which announces itself with console.error
@@ -86,7 +89,8 @@ def test_dmn_editor_opens_an_uploaded_table(live_server: str, page: Any) -> None
     problems = watch_console(page)
     login(page, live_server, COORDINATOR)
     page.goto(f"{live_server}/modellierung/neu")
-    page.locator("#upload-datei").set_input_files(str(REPO_ROOT / "processes" / "jugendamt_zustaendigkeit.dmn"))
+    table = REPO_ROOT / "processes" / "jugendamt_zustaendigkeit.dmn"
+    page.locator("#upload-datei").set_input_files(str(table))
     page.get_by_role("button", name="Hochladen").click()
     page.wait_for_url(re.compile(r".*/modellierung/entwurf/\d+$"))
     expect_opened(page)
