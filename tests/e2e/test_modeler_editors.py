@@ -97,3 +97,34 @@ def test_dmn_editor_opens_an_uploaded_table(live_server: str, page: Any) -> None
     expect(page.locator(".tjs-table")).to_be_visible()
     expect(page.get_by_text("Trefferregel:", exact=True)).to_be_visible()
     assert problems == []
+
+
+HUGE_DOCUMENTATION = """() => {
+  const modeler = window.hilfenetzModeler.modeler;
+  const task = modeler.get('elementRegistry').get('Task_AnfragePruefen');
+  const text = 'Zu lang. '.repeat(400000);
+  const documentation = modeler.get('moddle').create('bpmn:Documentation', { text: text });
+  modeler.get('modeling').updateProperties(task, { documentation: [documentation] });
+}"""
+
+
+def test_a_refused_save_says_why_in_german_and_keeps_the_changes(live_server: str, page: Any) -> None:
+    login(page, live_server, COORDINATOR)
+    url = open_case_conference_draft(page, live_server)
+    expect_opened(page)
+    page.evaluate(HUGE_DOCUMENTATION)  # 3.6 MB: more than the server takes
+    page.locator("#modeler-save").click()
+    expect(page.locator("#modeler-status")).to_have_text(
+        "Der Inhalt wurde nicht angenommen: Die gesendeten Daten sind zu groß."
+    )
+    assert page.locator("#modeler-root").get_attribute("data-dirty") == "true"
+    still_in_editor = page.evaluate("async () => (await window.hilfenetzModeler.content()).length")
+    assert still_in_editor > 3_000_000
+    stored = page.request.get(url + "/inhalt").text()
+    assert "Zu lang." not in stored and "Task_AnfragePruefen" in stored
+
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
+    page.close(run_before_unload=True)
+    page.wait_for_event("close")
+    assert dialogs == ["beforeunload"]

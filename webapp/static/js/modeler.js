@@ -424,9 +424,14 @@
 
   ModelerPage.prototype.report = function (action, answer) {
     const problems = Array.isArray(answer.body.problems) ? answer.body.problems : null;
-    if (!answer.ok && !problems) {
-      const key = answer.status === 0 ? 'networkError' : 'serverError';
-      this.say(answer.body.error ? 'refused' : key, { reason: answer.body.error, status: answer.status }, true);
+    /* The routes answer {"error"}, the app's error handler {"message"} (413, CSRF, 403 …). */
+    const reason = answer.body.error || answer.body.message;
+    if (!answer.ok && (reason || !problems)) {
+      const key = reason ? 'refused' : (answer.status === 0 ? 'networkError' : 'serverError');
+      this.say(key, { reason: reason, status: answer.status }, true);
+      if (problems) {
+        this.listProblems(problems);
+      }
       return;
     }
     if (action === 'save' && answer.ok) {
