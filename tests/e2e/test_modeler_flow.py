@@ -135,6 +135,7 @@ def add_task_and_fix_candidates(page: Any, bpmn_url: str) -> None:
 
     panel = page.locator(".modeler-panel")
     expect(panel.locator(".bio-properties-panel-header-label")).to_have_text("Umsetzung bestätigen")
+    expect(panel.locator(".bio-properties-panel-header-type")).to_have_text("Benutzeraufgabe")
     panel.get_by_text("Zuständigkeit", exact=True).click()
     groups = panel.get_by_label(re.compile("Zuständige Gruppen"))
     groups.fill("Koordination")

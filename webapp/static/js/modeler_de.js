@@ -124,6 +124,54 @@ const PANEL = {
   '<empty>': '<leer>'
 };
 
+/* The panel header names the element type: translate('User Task') etc. (bpmn-js-properties-panel
+ * splits the concrete type at capitals: TimerBoundaryEvent -> 'Timer Boundary Event'). */
+const TYPES = {
+  'Process': 'Prozess',
+  'Participant': 'Pool',
+  'Lane': 'Lane',
+  'Task': 'Aufgabe',
+  'User Task': 'Benutzeraufgabe',
+  'Service Task': 'Serviceaufgabe',
+  'Script Task': 'Skriptaufgabe',
+  'Business Rule Task': 'Geschäftsregel-Aufgabe',
+  'Send Task': 'Sendeaufgabe',
+  'Receive Task': 'Empfangsaufgabe',
+  'Manual Task': 'Manuelle Aufgabe',
+  'Call Activity': 'Aufruf-Aktivität',
+  'Expanded Sub Process': 'Teilprozess (aufgeklappt)',
+  'Collapsed Sub Process': 'Teilprozess (zugeklappt)',
+  'Event Sub Process': 'Ereignis-Teilprozess',
+  'Start Event': 'Startereignis',
+  'End Event': 'Endereignis',
+  'Message Start Event': 'Nachrichten-Startereignis',
+  'Timer Start Event': 'Zeitgeber-Startereignis',
+  'Intermediate Catch Event': 'Zwischenereignis (eintretend)',
+  'Intermediate Throw Event': 'Zwischenereignis (auslösend)',
+  'Timer Intermediate Catch Event': 'Zeitgeber-Zwischenereignis',
+  'Message Intermediate Catch Event': 'Nachrichten-Zwischenereignis (eintretend)',
+  'Message Intermediate Throw Event': 'Nachrichten-Zwischenereignis (auslösend)',
+  'Message End Event': 'Nachrichten-Endereignis',
+  'Boundary Event': 'Angeheftetes Ereignis',
+  'Timer Boundary Event': 'Angeheftetes Zeitgeber-Ereignis',
+  'Timer Boundary Event (Non Interrupting)': 'Angeheftetes Zeitgeber-Ereignis (nicht unterbrechend)',
+  'Message Boundary Event': 'Angeheftetes Nachrichten-Ereignis',
+  'Message Boundary Event (Non Interrupting)': 'Angeheftetes Nachrichten-Ereignis (nicht unterbrechend)',
+  'Error Boundary Event': 'Angeheftetes Fehler-Ereignis',
+  'Exclusive Gateway': 'Exklusives Gateway',
+  'Parallel Gateway': 'Paralleles Gateway',
+  'Inclusive Gateway': 'Inklusives Gateway',
+  'Event Based Gateway': 'Ereignisbasiertes Gateway',
+  'Sequence Flow': 'Sequenzfluss',
+  'Conditional Flow': 'Bedingter Sequenzfluss',
+  'Default Flow': 'Standardfluss',
+  'Message Flow': 'Nachrichtenfluss',
+  'Data Object Reference': 'Datenobjekt',
+  'Data Store Reference': 'Datenspeicher',
+  'Text Annotation': 'Textanmerkung',
+  'Group': 'Gruppe'
+};
+
 /* Where the community words read oddly in our context. */
 const BETTER = {
   'Append conditional intermediate catch event': 'Bedingtes Zwischenereignis anhängen',
@@ -195,6 +243,6 @@ const DMN = {
 };
 
 window.HilfenetzModelerDe = {
-  bpmn: Object.assign({}, community, PANEL, BETTER),
+  bpmn: Object.assign({}, community, PANEL, TYPES, BETTER),
   dmn: Object.assign({}, community, DMN)
 };
