@@ -96,6 +96,16 @@ def test_dmn_editor_opens_an_uploaded_table(live_server: str, page: Any) -> None
     expect_opened(page)
     expect(page.locator(".tjs-table")).to_be_visible()
     expect(page.get_by_text("Trefferregel:", exact=True)).to_be_visible()
+
+    cell = page.locator("td[data-element-id='UnaryTests_Soest'] [contenteditable='true']")
+    cell.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type("Soest?")  # FEEL has no ? (and Soest without quotes is no text)
+    page.locator("#modeler-check").click()
+    problem = page.locator("#modeler-problems button", has_text="Rule_Soest")
+    expect(problem).to_contain_text("unerwartetes Zeichen")
+    problem.click()
+    expect(page.locator("td.hn-problem[data-row-id='Rule_Soest']").first).to_be_visible()
     assert problems == []
 
 

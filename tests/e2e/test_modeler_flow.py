@@ -129,6 +129,7 @@ def add_task_and_fix_candidates(page: Any, bpmn_url: str) -> None:
     problem = page.locator("#modeler-problems button", has_text=NEW_TASK)
     expect(problem).to_contain_text("keine Zuständigkeit")
     problem.click()
+    expect_status(page, f"Element {NEW_TASK} ist im Editor markiert und ausgewählt.")
     expect(page.locator(f".djs-element.hn-problem[data-element-id='{NEW_TASK}']")).to_have_count(1)
     selected = page.evaluate("() => window.hilfenetzModeler.modeler.get('selection').get().map(e => e.id)")
     assert selected == [NEW_TASK]

@@ -332,13 +332,17 @@
     });
   };
 
+  /* Selecting on the canvas is silent for screen readers: the status says what happened. */
   ModelerPage.prototype.problemButton = function (text, id) {
-    const editor = this.editor;
+    const page = this;
     const button = element('button', 'modeler-problem__button');
     button.type = 'button';
     button.textContent = text;
     button.dataset.elementId = id;
-    button.addEventListener('click', function () { editor.show(id); });
+    button.addEventListener('click', async function () {
+      const shown = await page.editor.show(id);
+      page.say(shown ? 'elementShown' : 'elementMissing', { id: id }, !shown);
+    });
     return button;
   };
 
