@@ -81,7 +81,10 @@ def test_form_editor_opens_a_new_form_of_the_change(live_server: str, page: Any)
     page.get_by_role("button", name="Formular hinzufügen").click()
     expect_opened(page)
     expect(page.locator(".fjs-editor-container")).to_be_visible()
-    expect(page.locator(".fjs-palette-field[data-field-type='textfield']")).to_be_visible()
+    textfield = page.locator(".fjs-palette-field[data-field-type='textfield']")
+    expect(textfield).to_have_text("Textfeld")
+    expect(textfield).to_have_attribute("title", "Baustein „Textfeld“ anlegen")
+    expect(page.get_by_placeholder("Bausteine suchen")).to_be_visible()
     assert problems == []
 
 

@@ -107,10 +107,10 @@ def create_form(page: Any) -> None:
     page.locator(".fjs-palette-field[data-field-type='textarea']").press("Enter")
     page.locator(".fjs-editor-container .fjs-form-field-textarea").last.click()  # select it
     panel = page.locator(".fjs-properties-panel")
-    panel.get_by_text("General", exact=True).click()  # form-js 1.23 has no German labels
-    panel.get_by_label("Field label").fill("Wie wurde die Maßnahme umgesetzt?")
-    panel.get_by_label("Key", exact=True).fill("umsetzung_bericht")
-    panel.get_by_label("Key", exact=True).press("Tab")
+    panel.get_by_text("Allgemein", exact=True).click()
+    panel.get_by_label("Beschriftung", exact=True).fill("Wie wurde die Maßnahme umgesetzt?")
+    panel.get_by_label("Schlüssel (Variablenname)").fill("umsetzung_bericht")
+    panel.get_by_label("Schlüssel (Variablenname)").press("Tab")
     page.wait_for_timeout(400)  # the panel debounces typed input
     page.locator("#modeler-save").click()
     expect(page.locator("#modeler-status")).to_contain_text("Gespeichert", timeout=30000)

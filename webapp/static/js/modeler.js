@@ -114,11 +114,53 @@
     return true;
   };
 
+  /* form-js has no translate service: swap the texts of its palette and properties panel,
+   * after every re-render. Only whole texts from the dictionary; nothing the user typed
+   * (inputs, contenteditable, the selected field's label in the panel header). */
+  const FORM_CHROME = '.fjs-palette-container, .fjs-properties-container, .fjs-empty-editor';
+  const USER_TEXT = '[contenteditable], input, textarea, .bio-properties-panel-header-label';
+  const CREATE_TITLE = /^Create an? (.+) element$/;
+
+  function translateChrome(zone, dictionary) {
+    const walker = document.createTreeWalker(zone, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const text = node.data.trim();
+      const german = dictionary[text];
+      if (german && german !== text && !node.parentElement.closest(USER_TEXT)) {
+        node.data = node.data.replace(text, german);
+      }
+    }
+    zone.querySelectorAll('[aria-label], [placeholder], [title]').forEach(function (node) {
+      ['aria-label', 'placeholder', 'title'].forEach(function (name) {
+        const value = node.getAttribute(name);
+        const created = value && CREATE_TITLE.exec(value);
+        const german = created ? 'Baustein „' + (dictionary[created[1]] || created[1]) + '“ anlegen'
+          : dictionary[value];
+        if (german && german !== value) {
+          node.setAttribute(name, german);
+        }
+      });
+    });
+  }
+
+  function translateFormEditor(container, dictionary) {
+    function run() {
+      container.querySelectorAll(FORM_CHROME).forEach(function (zone) {
+        translateChrome(zone, dictionary);
+      });
+    }
+    new MutationObserver(run).observe(container, { childList: true, subtree: true, characterData: true });
+    run();
+  }
+
   /* form-js editor (its own properties panel comes with it). */
-  function FormEditor(root) {
+  function FormEditor(root, options) {
     this.node = element('div', 'modeler-form');
     root.appendChild(this.node);
     this.editor = new window.FormEditor.FormEditor({ container: this.node });
+    if (options.dictionary) {
+      translateFormEditor(this.node, options.dictionary.form);
+    }
   }
   FormEditor.prototype.open = async function (text) {
     const result = await this.editor.importSchema(JSON.parse(text));

@@ -5,7 +5,8 @@
  * The palette, context pad and replace menu come from the community dictionary bpmn-js-i18n
  * (vendor/bpmn-js-i18n/de.js); the properties-panel groups and fields we show coordinators,
  * a few better words for the community ones, and the decision-table controls are ours below.
- * Defines window.HilfenetzModelerDe = { bpmn: {...}, dmn: {...} }.
+ * form-js has no translate service; its editor texts are in FORM (applied by js/modeler.js).
+ * Defines window.HilfenetzModelerDe = { bpmn: {...}, dmn: {...}, form: {...} }.
  */
 import community from '../vendor/bpmn-js-i18n/de.js';
 
@@ -242,7 +243,92 @@ const DMN = {
   'And': 'Und'
 };
 
+/* form-js 1.23's editor has no translate service: js/modeler.js swaps these texts in its palette
+ * and properties panel (never in the form being edited, nor in anything the user typed). */
+const FORM = {
+  'Components': 'Bausteine',
+  'Search components': 'Bausteine suchen',
+  'No components found.': 'Keine Bausteine gefunden.',
+  'Build your form': 'Formular aufbauen',
+  'Drag and drop components here to start designing.':
+    'Ziehen Sie Bausteine hierher, oder wählen Sie links einen Baustein und drücken Sie die Eingabetaste.',
+  'Drag and drop components here.': 'Bausteine hierher ziehen.',
+  'Input': 'Eingabe',
+  'Selection': 'Auswahl',
+  'Presentation': 'Darstellung',
+  'Containers': 'Container',
+  'Action': 'Aktion',
+  'Text field': 'Textfeld',
+  'Text area': 'Textbereich',
+  'Number': 'Zahl',
+  'Date time': 'Datum/Uhrzeit',
+  'Expression': 'Ausdruck',
+  'File picker': 'Dateiauswahl',
+  'Checkbox': 'Kontrollkästchen',
+  'Checkbox group': 'Kontrollkästchen-Gruppe',
+  'Radio group': 'Optionsfelder',
+  'Select': 'Auswahlliste',
+  'Tag list': 'Mehrfachauswahl',
+  'Text view': 'Text',
+  'Image view': 'Bild',
+  'Table': 'Tabelle',
+  'HTML view': 'HTML',
+  'Document preview': 'Dokumentvorschau',
+  'Spacer': 'Abstand',
+  'Separator': 'Trennlinie',
+  'Group': 'Gruppe',
+  'Dynamic list': 'Dynamische Liste',
+  'Button': 'Schaltfläche',
+  'General': 'Allgemein',
+  'Condition': 'Bedingung',
+  'Layout': 'Layout',
+  'Validation': 'Prüfung',
+  'Custom properties': 'Eigene Eigenschaften',
+  'Appearance': 'Darstellung',
+  'Options source': 'Herkunft der Optionen',
+  'Static options': 'Feste Optionen',
+  'Serialization': 'Speicherformat',
+  'Constraints': 'Einschränkungen',
+  'Field label': 'Beschriftung',
+  'Field description': 'Beschreibung',
+  'Label': 'Beschriftung',
+  'Key': 'Schlüssel (Variablenname)',
+  'Default value': 'Vorgabewert',
+  'Disabled': 'Deaktiviert',
+  'Read only': 'Nur lesen',
+  'Hide if': 'Ausblenden, wenn',
+  'Columns': 'Spalten',
+  'Required': 'Pflichtfeld',
+  'Minimum length': 'Mindestlänge',
+  'Maximum length': 'Höchstlänge',
+  'Minimum': 'Mindestwert',
+  'Maximum': 'Höchstwert',
+  'Value': 'Wert',
+  'Text': 'Text',
+  'Validation pattern': 'Prüfmuster',
+  'Custom regular expression': 'Eigener regulärer Ausdruck',
+  'Custom error message': 'Eigene Fehlermeldung',
+  'Decimal digits': 'Nachkommastellen',
+  'Increment': 'Schrittweite',
+  'Searchable': 'Durchsuchbar',
+  'Subtype': 'Art',
+  'Date label': 'Beschriftung des Datums',
+  'Time label': 'Beschriftung der Uhrzeit',
+  'Use 24h': '24-Stunden-Format',
+  'Disallow past dates': 'Keine vergangenen Daten',
+  'Prefix': 'Präfix',
+  'Suffix': 'Suffix',
+  'Version tag': 'Versionskennung',
+  'Email': 'E-Mail',
+  'Phone': 'Telefon',
+  'Custom': 'Eigenes Muster',
+  'Checked': 'Angekreuzt',
+  'Not checked': 'Nicht angekreuzt',
+  'Toggle section': 'Abschnitt auf- oder zuklappen'
+};
+
 window.HilfenetzModelerDe = {
+  form: FORM,
   bpmn: Object.assign({}, community, PANEL, TYPES, BETTER),
   dmn: Object.assign({}, community, DMN)
 };
