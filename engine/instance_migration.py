@@ -2,9 +2,10 @@
 
 ``plan`` is the dry run: every task of the instance (done, open or predicted) whose element the
 target version lacks is named — such an instance is never migrated, because its state could not be
-restored against the new specs. ``apply`` swaps the specs (``migrate_workflow``: open and waiting
-tasks keep their ids and are predicted again from the new version). The worklist rows of open tasks
-whose element changed (name, form, candidates, due date) are written anew from the new version.
+restored against the new specs. ``apply`` swaps the specs (``migrate_workflow``): open tasks keep
+their ids and are predicted again from the new version; waiting timers keep their due time. The
+worklist rows of open tasks whose element changed (name, form, candidates, due date) are written
+anew from the new version.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from SpiffWorkflow.bpmn.util.diff import WorkflowDiff, diff_workflow, migrate_wo
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import Table, delete, insert, select, update
 
+from engine.clock import Clock
 from engine.definitions import LoadedVersion, make_serializer
 from engine.persistence.models import TaskCandidate, UserTask
 from engine.projection import TaskFacts, candidate_dicts
 from engine.runtime import Loaded, Runtime, ready_user_tasks
+from engine.workflow_state import using_clock
 
 _REGISTRY = make_serializer().registry
 _UT = cast(Table, UserTask.__table__)
@@ -72,18 +75,23 @@ def plan(workflow: Any, target: LoadedVersion) -> Plan:
     return Plan(tuple(unmapped), tuple(changed), (top, subs))
 
 
-def apply(workflow: Any, target: LoadedVersion, planned: Plan) -> set[str]:
-    """Swap the workflow onto the target specs; the ids of open user tasks whose element changed."""
+def apply(workflow: Any, target: LoadedVersion, planned: Plan, clock: Clock) -> set[str]:
+    """Swap the workflow onto the target specs; the ids of open user tasks whose element changed.
+
+    Only READY tasks are predicted again (their next steps come from the new version); waiting
+    events keep their state, so a running timer keeps its due time instead of starting over.
+    """
     assert planned.ok and planned.diffs is not None
     top, subs = planned.diffs
     changed = {str(t.id) for t in top.changed}
-    migrate_workflow(top, workflow, target.spec)
-    workflow.subprocess_specs = dict(target.subprocess_specs)
-    for sp_id, diff in subs.items():
-        assert diff is not None
-        sub = workflow.subprocesses[sp_id]
-        changed.update(str(t.id) for t in diff.changed)
-        migrate_workflow(diff, sub, target.subprocess_specs[sub.spec.name])
+    with using_clock(clock):
+        migrate_workflow(top, workflow, target.spec, reset_mask=TaskState.READY)
+        workflow.subprocess_specs = dict(target.subprocess_specs)
+        for sp_id, diff in subs.items():
+            assert diff is not None
+            sub = workflow.subprocesses[sp_id]
+            changed.update(str(t.id) for t in diff.changed)
+            migrate_workflow(diff, sub, target.subprocess_specs[sub.spec.name], reset_mask=TaskState.READY)
     return changed
 
 

@@ -162,7 +162,7 @@ class MigrationFacade:
             if not planned.ok:
                 return MigrationOutcome(instance_id, from_version, target.version, planned.unmapped, ())
             try:
-                changed = apply(loaded.workflow, version, planned)
+                changed = apply(loaded.workflow, version, planned, self.clock)
                 loaded.version = version
                 loaded.row.definition_id = target.id
                 conn = session.connection()

@@ -122,7 +122,19 @@ def _check_file(path: Path, source: LayeredSource) -> list[Problem]:
         bundle = build_bundle(path, source)
         return unknown_actions(bundle) + lint_bundle(bundle)
     except InvalidDefinitionError as exc:
-        return exc.problems or [Problem(path.name, None, exc.message)]
+        problems = exc.problems or [Problem(path.name, None, exc.message)]
+    if path.suffix == ".bpmn":  # also the modelling rules, so one check names everything
+        problems.extend(p for p in _lint_unbuilt(path) if p not in problems)
+    return problems
+
+
+def _lint_unbuilt(path: Path) -> list[Problem]:
+    """The modelling rules on a BPMN file that did not build (they read only its XML)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return lint_bundle(Bundle(path.stem, path.stem, {path.name: text}, {}, {}, None, spec_json=""))
+    except InvalidDefinitionError:
+        return []  # unreadable XML: the builder's problem already says so
 
 
 def unknown_actions(bundle: Bundle) -> list[Problem]:

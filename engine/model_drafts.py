@@ -80,6 +80,8 @@ class DraftView:
     """The change set: the head first, then its forms and DMN tables."""
     writer_ids: tuple[int, ...] = ()
     """Users who wrote or submitted any file of the change set (they may not approve it)."""
+    revision: int = 1
+    """Changes with every save: an editor that sends it back is told when someone saved meanwhile."""
 
     @property
     def editable(self) -> bool:
@@ -146,9 +148,9 @@ def validate_content(kind: str, filename: str, content: str) -> None:
     namespaces = (expected,) if isinstance(expected, str) else expected
     qname = etree.QName(root)
     if qname.localname != "definitions" or qname.namespace not in namespaces:
-        what = "BPMN-Diagramm" if kind == "bpmn" else "DMN-Tabelle"
+        what = "kein BPMN-Diagramm" if kind == "bpmn" else "keine DMN-Tabelle"
         reason = (
-            f"Die Datei ist kein {what} (erwartet wird ein Wurzelelement „definitions“ "
+            f"Die Datei ist {what} (erwartet wird ein Wurzelelement „definitions“ "
             f"im {kind.upper()}-Namensraum)."
         )
         raise InvalidDefinitionError(reason, [Problem(filename, None, reason)])

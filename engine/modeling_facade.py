@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
-from engine.definitions import DefinitionSource
+from engine.definitions import DefinitionSource, build_bundle
 from engine.deployment import deploy_bundle
 from engine.errors import ConflictError, InvalidDefinitionError, NotFoundError, NotPermittedError, Problem
-from engine.model_check import build_change, check_change
+from engine.model_check import build_change, check_change, layered, unknown_actions
 from engine.model_diff import FileDiff, diff_change
 from engine.model_drafts import (
     ENTWURF,
@@ -37,11 +37,16 @@ from engine.model_drafts import (
 )
 from engine.persistence.database import Database
 from engine.persistence.models import ModelDraft, ProcessDefinition, User
-from engine.read_models import Actor
+from engine.read_models import Actor, ProcessView
 from engine.runtime import audit
 
 NOT_EDITABLE = (
     "Dieser Entwurf kann nicht mehr bearbeitet werden (er ist zur Freigabe vorgelegt oder abgeschlossen)."
+)
+
+SAVED_MEANWHILE = (
+    "Der Entwurf wurde inzwischen von jemand anderem gespeichert. Ihre Fassung ist nicht gespeichert, "
+    "aber im Editor noch da: bitte herunterladen, die Seite neu laden und die Änderungen übernehmen."
 )
 
 
@@ -142,6 +147,17 @@ class ModelingFacade:
         with self.db.read() as session:
             return _draft_view(session, _draft(session, draft_id))
 
+    def model_current_file(self, actor: Actor, draft_id: int) -> str | None:
+        """What is live now for the draft's file (None: the file is new) — the left side of a
+        side-by-side view."""
+        require_modeler(actor)
+        approved = self._approved_files()
+        with self.db.read() as session:
+            draft = _draft(session, draft_id)
+            return _current_files(session, {draft.filename: draft.content}, approved, self.source)[
+                draft.filename
+            ]
+
     def model_version_file(self, actor: Actor, definition_id: int) -> tuple[str, str]:
         """``(file name, BPMN XML)`` of a deployed version, for download."""
         require_modeler(actor)
@@ -187,7 +203,11 @@ class ModelingFacade:
         text = decode_upload(filename, data)
         validate_content(kind, f"{key}.{kind}", text)
         if change_id is not None:
-            self._require_change_head(change_id)
+            head = self._require_change_head(change_id)
+            if f"{key}.{kind}" in {f.filename for f in head.files}:
+                raise ConflictError(
+                    f"Die Datei „{key}.{kind}“ gehört schon zu diesem Entwurf; bitte dort bearbeiten."
+                )
         return self._insert_draft(actor, f"{key}.{kind}", text, None, change_id, "modell_hochgeladen")
 
     def add_file_to_draft(self, actor: Actor, draft_id: int, form_key: str) -> int:
@@ -252,14 +272,19 @@ class ModelingFacade:
             return draft.id
 
     # --- editing and checking -------------------------------------------------------------
-    def save_model_draft(self, actor: Actor, draft_id: int, content: str) -> list[Problem]:
-        """Save (if readable and harmless) and return the check's problems."""
+    def save_model_draft(
+        self, actor: Actor, draft_id: int, content: str, revision: int | None = None
+    ) -> list[Problem]:
+        """Save (if readable and harmless) and return the check's problems. With ``revision`` (the
+        one the editor loaded) a save over someone else's newer one is refused instead of lost."""
         require_modeler(actor)
         now = self.clock.now()
         with self.db.write() as session:
             draft = _draft(session, draft_id, lock=True)
             if _head_state(session, draft) != ENTWURF:
                 raise ConflictError(NOT_EDITABLE)
+            if revision is not None and revision != draft.lock_version:
+                raise ConflictError(SAVED_MEANWHILE)
             validate_content(draft.kind, draft.filename, content)
             changed = draft.content != content
             draft.content = content
@@ -432,6 +457,28 @@ class ModelingFacade:
             )
             session.commit()
 
+    # --- start-up deployment ------------------------------------------------------------------
+    def deploy_with_approved_files(self, deployed_by: str = "system") -> list[ProcessView]:
+        """Deploy every process, the files approved in the browser lying over the shipped ones, so
+        that a restart (``hilfenetz demo``) never reverts what the Koordination approved."""
+        with layered({}, self._approved_files(), self.source) as (source, _):
+            bundles = [build_bundle(path, source) for path in source.bpmn_files()]
+        for bundle in bundles:
+            unknown = unknown_actions(bundle)
+            if unknown:
+                raise InvalidDefinitionError(
+                    "Die Prozessdefinition enthält Fehler.", unknown, process=bundle.process_key
+                )
+        views = []
+        for bundle in bundles:
+            with self.db.write() as session:
+                d = deploy_bundle(session, bundle, deployed_by, self.clock.now())
+                session.commit()
+                views.append(
+                    ProcessView(d.process_key, d.name, d.version, d.id, d.start_form, True, d.deployed_at)
+                )
+        return views
+
     def _head_id(self, draft_id: int) -> int:
         with self.db.read() as session:
             draft = _draft(session, draft_id)
@@ -540,6 +587,7 @@ def _draft_view(session: Session, draft: ModelDraft) -> DraftView:
         deployed_ids=tuple(head.deployed_ids or ()),
         files=tuple(DraftFile(d.id, d.kind, d.filename) for d in (head, *members)),
         writer_ids=tuple(sorted(_writers(head, members))),
+        revision=draft.lock_version,
     )
 
 

@@ -311,7 +311,7 @@ class Hilfenetz(ModelingFacade, MigrationFacade):
         return [self.deploy_file(p, deployed_by) for p in users]
 
     def deploy_all(self, deployed_by: str = "system") -> list[ProcessView]:
-        return [self.deploy_file(p, deployed_by) for p in self.source.bpmn_files()]
+        return self.deploy_with_approved_files(deployed_by)
 
     # --- accounts ------------------------------------------------------------------------
     def login(self, username: str, password: str) -> Actor:

@@ -33,6 +33,14 @@ AUDIT_ACTIONS = {
     "termin_heruntergeladen": "Kalenderdatei heruntergeladen",
     "audit_durchsucht": "Audit-Protokoll durchsucht",
     "audit_exportiert": "Audit-Protokoll exportiert",
+    "modell_entwurf_angelegt": "Modell-Entwurf angelegt",
+    "modell_hochgeladen": "Modell-Datei hochgeladen",
+    "modell_entwurf_gespeichert": "Modell-Entwurf gespeichert",
+    "modell_zur_freigabe": "Modell-Entwurf zur Freigabe vorgelegt",
+    "modell_freigegeben": "Modell-Entwurf freigegeben (Vier-Augen-Prinzip)",
+    "modell_abgelehnt": "Modell-Entwurf abgelehnt",
+    "modell_verworfen": "Modell-Entwurf verworfen",
+    "prozessversion_bereitgestellt": "Neue Prozessversion bereitgestellt",
 }
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8"}
 

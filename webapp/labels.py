@@ -55,8 +55,20 @@ ACTIONS = {
     "fallkonferenz_modus": "Form der Fallkonferenz geprüft: {modus}",
     "anonymitaet_ausnahme": "Ausnahme von der Anonymität begründet (protokolliert)",
     # issue 9: per strand, for the Auswertung (hidden from the case history, shown in audit views)
+    # issue 5: a coordinator moved the case to a newer process version
+    "vorgang_migriert": "Auf Version {nach_version} des Prozesses umgestellt (vorher Version {von_version})",
 }
-PLACEHOLDERS = ("task", "to", "message", "von_vorgang", "an_vorgang", "an", "modus")
+PLACEHOLDERS = (
+    "task",
+    "to",
+    "message",
+    "von_vorgang",
+    "an_vorgang",
+    "an",
+    "modus",
+    "von_version",
+    "nach_version",
+)
 NOTIFICATION_KINDS = {
     "task_created": "Neue Aufgabe",
     "task_reminder": "Erinnerung: Frist läuft bald ab",

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, flash, jsonify, redirect, render_template, request, url_for
 from werkzeug.datastructures import FileStorage
 
-from engine.errors import InvalidDefinitionError, Problem
+from engine.errors import InvalidDefinitionError, NotFoundError, Problem
 from engine.model_drafts import MAX_MODEL_BYTES, MODELING_ROLE, STATE_LABELS
 from engine.read_models import Actor
 from webapp.facade import current_actor, hilfenetz
@@ -37,6 +37,13 @@ def _content() -> str:
     if not isinstance(content, str):
         raise InvalidDefinitionError(CONTENT_MISSING)
     return content
+
+
+def _revision() -> int | None:
+    """The optional ``revision`` the editor loaded (``data-revision``); anything else is ignored."""
+    payload = request.get_json(silent=True)
+    value = payload.get("revision") if isinstance(payload, dict) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _refused(exc: InvalidDefinitionError) -> tuple[Response, int]:
@@ -139,6 +146,16 @@ def content(draft_id: int) -> Response:
     return Response(view.content, mimetype=view.media_type)
 
 
+@bp.get("/entwurf/<int:draft_id>/bisher")
+def current(draft_id: int) -> Response:
+    """The live content of the draft's file, for a side-by-side view (404: the file is new)."""
+    view = hilfenetz().model_draft(current_actor(), draft_id)
+    text = hilfenetz().model_current_file(current_actor(), draft_id)
+    if text is None:
+        raise NotFoundError("Diese Datei ist neu; es gibt keine bisherige Fassung.")
+    return Response(text, mimetype=view.media_type)
+
+
 @bp.get("/entwurf/<int:draft_id>/datei")
 def download(draft_id: int) -> Response:
     view = hilfenetz().model_draft(current_actor(), draft_id)
@@ -151,12 +168,15 @@ def download(draft_id: int) -> Response:
 
 @bp.post("/entwurf/<int:draft_id>/speichern")
 def save(draft_id: int) -> Response | tuple[Response, int]:
-    """JSON ``{"content"}`` → ``{"ok": true, "problems": [...]}``; unreadable content → 422."""
+    """JSON ``{"content", "revision"?}`` → ``{"ok": true, "problems": [...], "revision"}``;
+    unreadable content → 422; saved by someone else since ``revision`` → 409, nothing saved."""
+    actor = current_actor()
     try:
-        problems = hilfenetz().save_model_draft(current_actor(), draft_id, _content())
+        problems = hilfenetz().save_model_draft(actor, draft_id, _content(), _revision())
     except InvalidDefinitionError as exc:
         return _refused(exc)
-    return jsonify(ok=True, problems=[problem_json(p) for p in problems])
+    revision = hilfenetz().model_draft(actor, draft_id).revision
+    return jsonify(ok=True, problems=[problem_json(p) for p in problems], revision=revision)
 
 
 @bp.post("/entwurf/<int:draft_id>/pruefen")

@@ -3,7 +3,9 @@ click), deployment as a new version, instance migration after a dry run, and the
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -11,10 +13,16 @@ from sqlalchemy import func, select
 from engine.errors import ConflictError, InvalidDefinitionError, InvalidSubmissionError, NotPermittedError
 from engine.persistence.models import AuditEvent, ModelDraft, ProcessDefinition, ProcessInstance, UserTask
 from tests.conftest import actor_lookup, build_engine
-from tests.support.bpmn_factory import _flow, chain_bpmn, user_task, write_definitions
+from tests.support.bpmn_factory import _flow, chain_bpmn, timer_bpmn, user_task, write_definitions
 
 GROUP = "Fachkraft@frauenberatung-soest"
-NEW_FORM = '{"type": "default", "id": "rueckfrage", "components": [{"type": "textfield", "key": "antwort", "label": "Antwort"}]}'
+NEW_FORM = json.dumps(
+    {
+        "type": "default",
+        "id": "rueckfrage",
+        "components": [{"type": "textfield", "key": "antwort", "label": "Antwort"}],
+    }
+)
 
 
 @pytest.fixture
@@ -104,6 +112,8 @@ def test_draft_check_four_eyes_deploy_and_migrate(engine):
         hn.submit_model_draft(author, draft)
     assert refused.value.problems
     form = hn.add_file_to_draft(author, draft, "rueckfrage")
+    with pytest.raises(ConflictError):
+        hn.upload_model_draft(author, "rueckfrage.form", NEW_FORM.encode(), change_id=draft)
     assert hn.save_model_draft(author, form, NEW_FORM) != []  # the head still lacks candidates
     assert hn.check_model_content(author, draft, with_new_step(view.content)) == []  # not saved …
     assert hn.model_draft(author, draft).content == with_new_step(view.content, candidates="")
@@ -127,6 +137,8 @@ def test_draft_check_four_eyes_deploy_and_migrate(engine):
         hn.approve_model_draft(reviewer, draft)  # the second click deploys nothing
     assert versions(hn) == [v1, *deployed] and len(deployed) == 1
     assert hn.model_draft(author, form).state == "freigegeben"
+    hn.deploy_all()  # a restart (``hilfenetz demo``) keeps what the Koordination approved
+    assert versions(hn) == [v1, *deployed]
 
     fresh = hn.start(lena, "kette", {})
     assert definition_of(hn, fresh) == deployed[0]
@@ -251,3 +263,35 @@ def test_new_process_from_scratch_and_hostile_content(engine):
     hn.submit_model_draft(author, draft)
     [deployed] = hn.approve_model_draft(reviewer, draft)
     assert [p.key for p in hn.processes(author) if p.definition_id == deployed] == ["nachsorge"]
+    assert [p.version for p in hn.deploy_all() if p.key == "nachsorge"] == [1]
+
+
+@pytest.fixture
+def timer_engine(tmp_path, any_db_url, clock):
+    defs = write_definitions(tmp_path / "defs", {"erinnerung": timer_bpmn()})
+    hn = build_engine(tmp_path, any_db_url, clock, defs)
+    yield hn
+    hn.db.dispose()
+
+
+def test_a_running_timer_keeps_its_due_time_when_migrated(timer_engine, clock):
+    hn = timer_engine
+    actor = actor_lookup(hn)
+    author, reviewer = actor("koordination.jugendamt"), actor("koordination.frauenberatung")
+    lena = actor("fachkraft.frauenberatung")
+    instance = hn.start(lena, "erinnerung", {})
+    due = clock.now() + timedelta(days=2)
+    clock.advance(timedelta(days=1))
+    draft = hn.draft_from_version(author, 1)
+    xml = hn.model_draft(author, draft).content
+    hn.save_model_draft(author, draft, xml.replace('name="Eskalation"', 'name="Eskalation an die Leitung"'))
+    hn.submit_model_draft(author, draft)
+    [target] = hn.approve_model_draft(reviewer, draft)
+    [done] = hn.migrate_instances(reviewer, [instance], target)
+    assert done.migrated
+    with hn.db.read() as session:
+        row = session.get(ProcessInstance, instance)
+        assert row is not None and (row.definition_id, row.next_timer_at) == (target, due)
+    clock.advance(timedelta(days=1, minutes=1))
+    assert hn.fire_due_timers() == 1
+    assert open_task(hn, instance) is not None and open_task(hn, instance)[1] == "Eskalation an die Leitung"

@@ -144,8 +144,9 @@ NOT_CASE_DATA = {
     "modellierung.draft": "Entwurf eines Modells (keine Falldaten)",
     "modellierung.content": "Inhalt eines Modell-Entwurfs (keine Falldaten)",
     "modellierung.download": "Inhalt eines Modell-Entwurfs (keine Falldaten)",
+    "modellierung.current": "bereitgestellte Fassung einer Modell-Datei (keine Falldaten)",
     "modellierung.review": "Änderungen eines Modell-Entwurfs (keine Falldaten)",
-    "modell_migration.page": "Nummern, Versionen und offene Schritte laufender Vorgänge (wie die Aufgabenliste)",
+    "modell_migration.page": "Nummern, Versionen, offene Schritte laufender Vorgänge",
     "process_analytics.index": "Prozessauswahl",
     "process_analytics.show": "Prozessauswertung: nur Zahlen je Element, kleine Fallzahlen unterdrückt",
 }

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from engine.persistence.models import Organisation, ProcessInstance
+from tests.conftest import actor_lookup
 from tests.integration import test_webapp_audit
 from tests.integration.test_webapp_audit import READER, Case
 from tests.integration.test_webapp_auth import login
@@ -53,6 +54,8 @@ def route_values(p6, case: Case) -> dict[str, object]:
             select(ProcessInstance.definition_id).where(ProcessInstance.id == case.instance_id)
         )
         organisation = session.scalars(select(Organisation.slug).order_by(Organisation.id)).first()
+    coordinator = actor_lookup(p6)("koordination.jugendamt")
+    draft_id = p6.create_model_draft(coordinator, "bpmn", "feindliche_anfrage", "Feindliche Anfrage")
     return {
         "ballot_id": case.ballot_id,
         "instance_id": case.instance_id,
@@ -66,6 +69,7 @@ def route_values(p6, case: Case) -> dict[str, object]:
         "definition_id": definition_id,
         "organisation": organisation,
         "filename": "none.css",
+        "draft_id": draft_id,
     }
 
 

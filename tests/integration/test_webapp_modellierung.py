@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.persistence.models import ModelDraft, ProcessDefinition
+from tests.conftest import actor_lookup
 from tests.integration.test_webapp_auth import login
 
 COORDINATOR, SECOND = "koordination.jugendamt", "koordination.frauenberatung"
@@ -95,6 +96,28 @@ def test_editor_contract(client, hn):
     no_token = client.post(f"/modellierung/entwurf/{draft_id}/speichern", json={"content": xml})
     assert no_token.status_code == 400
 
+    revision = saved.get_json()["revision"]
+    assert f'data-revision="{revision}"' in client.get(f"/modellierung/entwurf/{draft_id}").get_data(
+        as_text=True
+    )
+    mine = client.post(
+        f"/modellierung/entwurf/{draft_id}/speichern",
+        json={"content": xml, "revision": revision},
+        headers=headers,
+    )
+    assert mine.status_code == 200 and mine.get_json()["revision"] > revision
+    stale = client.post(
+        f"/modellierung/entwurf/{draft_id}/speichern",
+        json={"content": no_candidates, "revision": revision},
+        headers=headers,
+    )
+    assert stale.status_code == 409 and "inzwischen" in stale.get_json()["message"]
+    assert client.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True) == xml
+
+    english = client.get(f"/modellierung/entwurf/{draft_id}?lang=en").get_data(as_text=True)
+    assert 'data-lang="en"' in english and "Check result" in english and "Submit for approval" in english
+    assert "Deployed versions of" in client.get("/modellierung/").get_data(as_text=True)
+
 
 def test_four_eyes_over_http(app, hn):
     author, reviewer = app.test_client(), app.test_client()
@@ -119,6 +142,8 @@ def test_four_eyes_over_http(app, hn):
     second = login(reviewer, SECOND)
     review = reviewer.get(f"/modellierung/entwurf/{draft_id}/freigabe").get_data(as_text=True)
     assert "<table" in review and "aufgabe_2" in review and "Aufgabe zwei" in review and "geändert" in review
+    assert f'data-old-url="/modellierung/entwurf/{draft_id}/bisher"' in review
+    assert reviewer.get(f"/modellierung/entwurf/{draft_id}/bisher").get_data(as_text=True) == xml
     assert (
         reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data={"csrf_token": second}).status_code
         == 302
@@ -181,3 +206,33 @@ def test_only_koordination(client, hn, username):
         f"/modellierung/versionen/{version_ids(hn)[0]}/entwurf", data={"csrf_token": token}
     )
     assert response.status_code == 403 and draft_count(hn) == 0
+
+
+def test_migration_pages(client, hn):
+    actor = actor_lookup(hn)
+    author, reviewer = actor(COORDINATOR), actor(SECOND)
+    lena = actor("fachkraft.frauenberatung")
+    instance = hn.start(lena, "kette", {})
+    draft = hn.draft_from_version(author, version_ids(hn)[0])
+    xml = hn.model_draft(author, draft).content
+    hn.save_model_draft(author, draft, xml.replace('name="Aufgabe 2"', 'name="Aufgabe zwei"'))
+    hn.submit_model_draft(author, draft)
+    [target] = hn.approve_model_draft(reviewer, draft)
+
+    token = login(client, COORDINATOR)
+    overview = client.get("/modellierung/").get_data(as_text=True)
+    assert "/modellierung/migration/kette" in overview
+    page = client.get("/modellierung/migration/kette").get_data(as_text=True)
+    assert f'name="vorgang" value="{instance}"' in page and f'value="{target}"' in page
+    form = {"csrf_token": token, "vorgang": str(instance), "ziel": str(target)}
+    dry = client.post("/modellierung/migration/kette/probelauf", data=form)
+    assert dry.status_code == 200 and "umstellbar" in dry.get_data(as_text=True)
+    assert version_ids(hn)[0] == hn.instance_detail(lena, instance).definition_id
+    for bad in ({"csrf_token": token, "vorgang": str(instance)}, {"csrf_token": token, "ziel": str(target)}):
+        refused = client.post("/modellierung/migration/kette/migrieren", data=bad)
+        assert refused.status_code == 422 and "Bitte" in refused.get_data(as_text=True)
+    done = client.post("/modellierung/migration/kette/migrieren", data=form)
+    assert done.status_code == 200 and "umgestellt" in done.get_data(as_text=True)
+    assert hn.instance_detail(lena, instance).definition_id == target
+    history = client.get(f"/vorgaenge/{instance}").get_data(as_text=True)
+    assert "Auf Version 2 des Prozesses umgestellt (vorher Version 1)" in history
