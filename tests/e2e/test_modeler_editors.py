@@ -141,3 +141,27 @@ def test_a_refused_save_says_why_in_german_and_keeps_the_changes(live_server: st
     page.close(run_before_unload=True)
     page.wait_for_event("close")
     assert dialogs == ["beforeunload"]
+
+
+def test_a_save_over_a_newer_one_is_refused_and_the_changes_stay(live_server: str, page: Any) -> None:
+    login(page, live_server, COORDINATOR)
+    url = open_case_conference_draft(page, live_server)
+    expect_opened(page)
+    other = page.context.new_page()  # the same draft in a second tab, saved there first
+    other.goto(url)
+    expect_opened(other)
+    rename = "name => { const m = window.hilfenetzModeler.modeler; const r = m.get('elementRegistry');"
+    rename += " m.get('modeling').updateProperties(r.get('Task_AnfragePruefen'), { name: name }); }"
+    other.evaluate(rename, "Anfrage prüfen (Tab 2)")
+    other.locator("#modeler-save").click()
+    expect(other.locator("#modeler-status")).to_contain_text("Gespeichert")
+
+    page.evaluate(rename, "Anfrage prüfen (Tab 1)")
+    page.locator("#modeler-save").click()
+    expect(page.locator("#modeler-status")).to_contain_text(
+        "Der Inhalt wurde nicht angenommen: Der Entwurf wurde inzwischen von jemand anderem gespeichert."
+    )
+    assert page.locator("#modeler-root").get_attribute("data-dirty") == "true"
+    stored = page.request.get(url + "/inhalt").text()
+    assert "Tab 2" in stored and "Tab 1" not in stored
+    other.close()

@@ -2,12 +2,14 @@
  * The in-browser editors of a model draft (templates/modellierung/editor.html):
  *
  *   <div id="modeler-root" data-kind="bpmn|dmn|form" data-content-url="…/inhalt"
- *        data-save-url="…/speichern" data-check-url="…/pruefen" data-lang="de"></div>
+ *        data-save-url="…/speichern" data-check-url="…/pruefen" data-lang="de"
+ *        data-revision="3" data-editable="true"></div>
  *   <ul id="modeler-problems" aria-live="polite"></ul>
  *   <button id="modeler-save">  <button id="modeler-check">
  *
  * Opens the draft in bpmn-js (with the properties panel and its Camunda Platform provider),
- * the form-js editor or dmn-js; saves and checks by POSTing {"content": "…"} with the
+ * the form-js editor or dmn-js; saves and checks by POSTing {"content": "…"} (a save also
+ * sends the revision it started from, so the server refuses to overwrite a newer one) with the
  * X-CSRFToken header; lists the server's problems as buttons that select, mark and scroll to
  * the element. Every word shown comes from the page's JSON block #modeler-config (German or
  * English), the library labels from js/modeler_de.js when data-lang="de".
@@ -432,8 +434,14 @@
     this.busy = true;
     this.say(action === 'save' ? 'saving' : 'checking');
     try {
-      const content = await this.editor.content();
-      const answer = await this.post(action === 'save' ? this.data.saveUrl : this.data.checkUrl, content);
+      const body = { content: await this.editor.content() };
+      if (action === 'save' && /^\d+$/.test(this.data.revision || '')) {
+        body.revision = Number(this.data.revision); // a save over a newer one is refused (409)
+      }
+      const answer = await this.post(action === 'save' ? this.data.saveUrl : this.data.checkUrl, body);
+      if (answer.ok && typeof answer.body.revision === 'number') {
+        this.root.dataset.revision = String(answer.body.revision);
+      }
       this.report(action, answer);
     } catch (error) {
       this.say('contentFailed', { reason: error && error.message ? error.message : String(error) }, true);
@@ -442,7 +450,7 @@
     }
   };
 
-  ModelerPage.prototype.post = async function (url, content) {
+  ModelerPage.prototype.post = async function (url, payload) {
     const token = document.querySelector('meta[name="csrf-token"]');
     let response;
     try {
@@ -454,7 +462,7 @@
           Accept: 'application/json',
           'X-CSRFToken': token ? token.content : ''
         },
-        body: JSON.stringify({ content: content })
+        body: JSON.stringify(payload)
       });
     } catch (error) {
       return { ok: false, status: 0, body: {} };
