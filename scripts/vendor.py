@@ -26,6 +26,7 @@ FILES: dict[str, tuple[str, list[tuple[str, str]]]] = {
         "bpmn-js",
         [
             ("dist/bpmn-navigated-viewer.production.min.js", "bpmn-navigated-viewer.production.min.js"),
+            ("dist/bpmn-modeler.production.min.js", "bpmn-modeler.production.min.js"),
             ("dist/assets/diagram-js.css", "assets/diagram-js.css"),
             ("dist/assets/bpmn-js.css", "assets/bpmn-js.css"),
             (f"{BPMN_FONT}/css/bpmn.css", "assets/bpmn-font/css/bpmn.css"),
@@ -40,7 +41,67 @@ FILES: dict[str, tuple[str, list[tuple[str, str]]]] = {
         "form-js",
         [
             ("dist/form-viewer.umd.js", "form-viewer.umd.js"),
+            ("dist/form-editor.umd.js", "form-editor.umd.js"),
             ("dist/assets/form-js.css", "assets/form-js.css"),
+            ("dist/assets/form-js-editor.css", "assets/form-js-editor.css"),
+            ("LICENSE", "LICENSE"),
+        ],
+    ),
+    # The in-browser modeler (webapp/static/js/modeler.js): properties panel with the Camunda
+    # Platform provider (its UMD build bundles @bpmn-io/properties-panel; the CSS comes from there),
+    # the Camunda moddle extension as JSON, and dmn-js for responsibility tables.
+    "bpmn-js-properties-panel": (
+        "bpmn-js-properties-panel",
+        [
+            ("dist/bpmn-js-properties-panel.umd.js", "bpmn-js-properties-panel.umd.js"),
+            ("LICENSE", "LICENSE"),
+        ],
+    ),
+    # German palette, context pad and replace menu: an ES module (`export default {...}`),
+    # imported by js/modeler_de.js, so it is served as is.
+    "bpmn-js-i18n": (
+        "bpmn-js-i18n",
+        [
+            ("translations/de.js", "de.js"),
+            ("LICENSE", "LICENSE"),
+        ],
+    ),
+    "@bpmn-io/properties-panel": (
+        "properties-panel",
+        [
+            ("dist/assets/properties-panel.css", "assets/properties-panel.css"),
+            ("LICENSE", "LICENSE"),
+        ],
+    ),
+    "camunda-bpmn-moddle": (
+        "camunda-bpmn-moddle",
+        [
+            ("resources/camunda.json", "camunda.json"),
+            ("LICENSE", "LICENSE"),
+        ],
+    ),
+    "dmn-js": (
+        "dmn-js",
+        [
+            ("dist/dmn-modeler.production.min.js", "dmn-modeler.production.min.js"),
+            *(
+                (f"dist/assets/{name}.css", f"assets/{name}.css")
+                for name in (
+                    "diagram-js",
+                    "dmn-js-shared",
+                    "dmn-js-drd",
+                    "dmn-js-decision-table",
+                    "dmn-js-decision-table-controls",
+                    "dmn-js-literal-expression",
+                    "dmn-js-boxed-expression",
+                    "dmn-js-boxed-expression-controls",
+                )
+            ),
+            ("dist/assets/dmn-font/css/dmn.css", "assets/dmn-font/css/dmn.css"),
+            *(
+                (f"dist/assets/dmn-font/font/dmn.{ext}", f"assets/dmn-font/font/dmn.{ext}")
+                for ext in ("woff2", "woff", "ttf", "eot", "svg")
+            ),
             ("LICENSE", "LICENSE"),
         ],
     ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +34,11 @@ CHROMIUM_ARGS = [
 PASSWORD = "Hilfenetz-Demo-2026"
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextmanager
+def serve_app(root: Path) -> Iterator[str]:
+    """The app with the shipped processes and forms in ``root`` on a free local port."""
     from webapp import create_app
 
-    root = tmp_path_factory.mktemp("e2e")
     processes, forms = write_definitions(root / "defs", {"uebergabe": handover_bpmn()})
     for path in (REPO_ROOT / "processes").glob("*"):
         shutil.copy(path, processes / path.name)
@@ -48,9 +49,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    hn.db.dispose()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        hn.db.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serve_app(tmp_path_factory.mktemp("e2e")) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")
