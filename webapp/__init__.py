@@ -10,6 +10,8 @@ from engine.service import Hilfenetz
 from engine.settings import Settings
 from webapp import (
     absences,
+    access_tokens,
+    api,
     audit,
     auth,
     ballots,
@@ -68,6 +70,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         process_analytics,
         dashboard,
         audit,
+        access_tokens,
+        api,
     ):
         subsystem.init_app(app)
     return app

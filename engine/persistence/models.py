@@ -613,3 +613,21 @@ class ConsentDocument(Base):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AccessToken(Base):
+    """A personal access token for the REST API (``/api/v1``): only the SHA-256 of its secret is
+    stored; the secret itself is shown once, when it is created (``engine/access_tokens.py``)."""
+
+    __tablename__ = "access_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    """The first characters of the token (``hn_`` and four more), so the owner can recognise it."""
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
