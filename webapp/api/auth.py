@@ -20,7 +20,7 @@ OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
 #: (``schreiben``); every GET reads (``lesen``).
 VOTE_ENDPOINTS = frozenset({"api-ballots.vote"})
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-TOKEN_REFUSED = (
+REFUSED_MESSAGE = (
     "Das Zugangstoken fehlt, ist ungültig, abgelaufen oder widerrufen. "
     "Senden Sie es als „Authorization: Bearer hn_…“."
 )
@@ -55,7 +55,7 @@ def authenticate() -> Response | None:
     grant = hilfenetz().token_grant(_bearer())
     if grant is None:
         limit.failed(address)
-        return api_error(401, _("Anmeldung erforderlich"), _(TOKEN_REFUSED))
+        return api_error(401, _("Anmeldung erforderlich"), _(REFUSED_MESSAGE))
     g.api_grant = grant
     scope = required_scope()
     if scope not in grant.scopes:
