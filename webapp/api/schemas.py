@@ -4,6 +4,7 @@ may see what — the engine facade does."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
@@ -11,6 +12,9 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 PAGE_ERROR = "Bitte geben Sie eine Seitenzahl von 1 bis 1.000.000 an."
 PER_PAGE_ERROR = "Bitte geben Sie eine Seitengröße von 1 bis 100 an."
 DATE_ERROR = "Bitte geben Sie ein Datum wie 2026-11-24 an."
+DATE_RANGE_ERROR = "Bitte geben Sie ein Datum zwischen dem 01.01.2000 und dem 31.12.2100 ein."
+#: Days a filter may name (outside, turning Berlin time into UTC could overflow), as on the web page.
+DAYS = validate.Range(date(2000, 1, 1), date(2100, 12, 31), error=DATE_RANGE_ERROR)
 DATA_ERROR = "Bitte senden Sie die Formulardaten als JSON-Objekt unter „data“."
 CHOICE_ERROR = "Bitte wählen Sie ja, nein, enthaltung oder befangen."
 TEXT_ERROR = "Bitte geben Sie einen Text an."
@@ -58,8 +62,8 @@ class WorklistArgs(PageArgs):
     )
     process = _text(load_default="", metadata={"description": "Prozessschlüssel"})
     state = _text(load_default="", validate=validate.OneOf(("", "ueberfaellig", "heute", "ohne_frist")))
-    due_from = fields.Date(load_default=None, error_messages={"invalid": DATE_ERROR})
-    due_to = fields.Date(load_default=None, error_messages={"invalid": DATE_ERROR})
+    due_from = fields.Date(load_default=None, validate=DAYS, error_messages={"invalid": DATE_ERROR})
+    due_to = fields.Date(load_default=None, validate=DAYS, error_messages={"invalid": DATE_ERROR})
     sort = _text(
         load_default="faelligkeit", validate=validate.OneOf(("faelligkeit", "prioritaet", "erstellt"))
     )
