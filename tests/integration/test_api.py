@@ -352,3 +352,13 @@ def test_directory_search_and_entry(hn, actor, client):
     assert status == 200 and entry["organisation"] == slug
     assert call(client, "GET", "/api/v1/directory/gibtsnicht", secret)[0] == 404
     assert call(client, "GET", "/api/v1/directory?q=Frauenhaus", secret)[1]["total"] >= 1
+
+
+def test_messages_follow_accept_language(hn, actor, client):
+    secret = token(hn, actor, LENA)
+    headers = {"Authorization": f"Bearer {secret}", "Accept-Language": "en"}
+    body = client.get("/api/v1/tasks?per_page=0", headers=headers).get_json()
+    assert body["message"] == "Please correct the marked entries."
+    assert body["errors"] == {"per_page": ["Please give a page size from 1 to 100."]}
+    body = client.get("/api/v1/instances/999999", headers=headers).get_json()
+    assert body["code"] == 404 and body["status"] == "Not found"
