@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from engine.errors import NotPermittedError
 from webapp.api.auth import api_actor
+from webapp.api.blueprint import ApiBlueprint
 from webapp.api.paging import page_of
 from webapp.api.schemas import BallotPage, BallotSchema, MessageSchema, PageArgs, VoteBody
 from webapp.ballots import LIST_ROLES
@@ -18,7 +17,7 @@ from webapp.i18n import _
 
 NO_BALLOTS = "Abstimmungen sehen die Steuerungsgruppe, die Koordination und die Stimmberechtigten."
 
-bp = Blueprint("api-ballots", __name__, url_prefix="/api/v1/ballots", description="Abstimmungen")
+bp = ApiBlueprint("api-ballots", __name__, url_prefix="/api/v1/ballots", description="Abstimmungen")
 
 
 @bp.get("")

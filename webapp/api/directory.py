@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from engine.verzeichnis import DirectoryQuery
 from webapp.api.auth import api_actor
+from webapp.api.blueprint import ApiBlueprint
 from webapp.api.paging import page_of
 from webapp.api.schemas import DirectoryArgs, DirectoryEntrySchema, DirectoryPage
 from webapp.facade import hilfenetz
 
-bp = Blueprint("api-directory", __name__, url_prefix="/api/v1/directory", description="Netzwerkverzeichnis")
+bp = ApiBlueprint(
+    "api-directory", __name__, url_prefix="/api/v1/directory", description="Netzwerkverzeichnis"
+)
 
 
 @bp.get("")

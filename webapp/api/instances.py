@@ -5,13 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from webapp.api.auth import api_actor
+from webapp.api.blueprint import ApiBlueprint
 from webapp.api.schemas import InstanceDetailSchema, InstancePageSchema, PageArgs
 from webapp.facade import hilfenetz
 
-bp = Blueprint("api-instances", __name__, url_prefix="/api/v1/instances", description="Vorgänge")
+bp = ApiBlueprint("api-instances", __name__, url_prefix="/api/v1/instances", description="Vorgänge")
 
 
 @bp.get("")

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from webapp.api.auth import api_actor
+from webapp.api.blueprint import ApiBlueprint
 from webapp.api.paging import page_of
 from webapp.api.schemas import FormDataBody, FormSchema, PageArgs, ProcessPage, StartedSchema
 from webapp.facade import hilfenetz
 from webapp.i18n import _
 from webapp.tasks import EMPTY_SCHEMA
 
-bp = Blueprint("api-processes", __name__, url_prefix="/api/v1/processes", description="Prozesse")
+bp = ApiBlueprint("api-processes", __name__, url_prefix="/api/v1/processes", description="Prozesse")
 
 
 @bp.get("")

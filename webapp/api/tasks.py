@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from engine.worklist import WorklistQuery
 from webapp.api.auth import api_actor
+from webapp.api.blueprint import ApiBlueprint
 from webapp.api.schemas import (
     CompletedSchema,
     FormDataBody,
@@ -22,7 +21,7 @@ from webapp.facade import hilfenetz
 from webapp.i18n import _
 from webapp.tasks import EMPTY_SCHEMA
 
-bp = Blueprint("api-tasks", __name__, url_prefix="/api/v1/tasks", description="Aufgaben")
+bp = ApiBlueprint("api-tasks", __name__, url_prefix="/api/v1/tasks", description="Aufgaben")
 
 
 @bp.get("")
