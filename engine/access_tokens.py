@@ -76,6 +76,8 @@ class TokenGrant:
     actor: Actor
     scopes: tuple[str, ...]
     token_id: int
+    last_use_stale: bool = False
+    """The stored "last used" time is older than :data:`LAST_USED_PRECISION`."""
 
 
 def token_hash(secret: str) -> str:
@@ -174,7 +176,7 @@ def revoke(session: Session, actor: Actor, now: datetime, token_id: int) -> None
 
 def resolve(session: Session, secret: str, now: datetime) -> TokenGrant | None:
     """The grant of a bearer token, or None when it is malformed, unknown, revoked, expired or its
-    account is inactive. Notes the last use at most once a minute (the caller commits)."""
+    account (or organisation) is inactive. Reads only: see :func:`note_use`."""
     if not _TOKEN_RE.fullmatch(secret):
         return None
     row = session.scalar(select(AccessToken).where(AccessToken.token_hash == token_hash(secret)))
@@ -183,6 +185,12 @@ def resolve(session: Session, secret: str, now: datetime) -> TokenGrant | None:
     user = session.get(User, row.user_id)
     if user is None or not user.active or not user.organisation.active:
         return None
-    if row.last_used_at is None or now - row.last_used_at >= LAST_USED_PRECISION:
+    stale = row.last_used_at is None or now - row.last_used_at >= LAST_USED_PRECISION
+    return TokenGrant(actor_of(user), tuple(row.scopes), row.id, stale)
+
+
+def note_use(session: Session, token_id: int, now: datetime) -> None:
+    """Note the last use (at most once a minute, so that reads stay reads; the caller commits)."""
+    row = session.get(AccessToken, token_id)
+    if row is not None:
         row.last_used_at = now
-    return TokenGrant(actor_of(user), tuple(row.scopes), row.id)

@@ -58,12 +58,16 @@ class ApiFacade:
             session.commit()
 
     def token_grant(self, secret: str) -> TokenGrant | None:
-        """Whom a bearer token speaks for (None: unknown, revoked, expired or inactive account)."""
-        with self.db.write() as session:
-            grant = access_tokens.resolve(session, secret, self.clock.now())
-            if grant is not None and session.dirty:
+        """Whom a bearer token speaks for (None: unknown, revoked, expired or inactive account).
+        A read; the "last used" time is written in a short transaction at most once a minute."""
+        now = self.clock.now()
+        with self.db.read() as session:
+            grant = access_tokens.resolve(session, secret, now)
+        if grant is not None and grant.last_use_stale:
+            with self.db.write() as session:
+                access_tokens.note_use(session, grant.token_id, now)
                 session.commit()
-            return grant
+        return grant
 
     # --- reads for the API -------------------------------------------------------------
     def process_versions(self, actor: Actor, process_key: str) -> list[ProcessView]:

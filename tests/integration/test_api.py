@@ -362,3 +362,9 @@ def test_messages_follow_accept_language(hn, actor, client):
     assert body["errors"] == {"per_page": ["Please give a page size from 1 to 100."]}
     body = client.get("/api/v1/instances/999999", headers=headers).get_json()
     assert body["code"] == 404 and body["status"] == "Not found"
+
+
+def test_the_api_sets_no_session_cookie(hn, actor, client):
+    headers = {"Authorization": f"Bearer {token(hn, actor, LENA)}"}
+    for url in ("/api/v1/tasks?lang=en", "/api/v1/gibtsnicht", "/api/v1/openapi.json"):
+        assert "Set-Cookie" not in client.get(url, headers=headers).headers, url
