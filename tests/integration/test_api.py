@@ -157,8 +157,18 @@ def test_unknown_paths_wrong_methods_and_bad_json_answer_json(hn, actor, client)
         data="{kaputt",
         content_type="application/json",
     )
-    assert status in (400, 422) and body["message"] and body["errors"]
-    assert "Der Inhalt ist kein gültiges JSON." in str(body["errors"])
+    assert status == 400 and body["errors"] == {"_schema": ["Der Inhalt ist kein gültiges JSON."]}
+    status, body = call(client, "POST", "/api/v1/processes/kette/instances", secret, json=[1, 2])
+    assert status == 422 and body["errors"] == {"_schema": ["Ungültiger Eingabetyp."]}
+    status, body = call(
+        client,
+        "POST",
+        "/api/v1/processes/kette/instances",
+        secret,
+        data="x" * (3 * 1024 * 1024),
+        content_type="application/json",
+    )
+    assert status == 413 and body["message"] == "Die gesendeten Daten sind zu groß."
 
 
 def test_an_unexpected_error_answers_500_json(hn, actor, client, monkeypatch):
