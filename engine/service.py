@@ -35,6 +35,7 @@ from engine.accounts import authenticate, hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
 from engine.annual_report import report_csv, report_pdf
+from engine.api_facade import ApiFacade
 from engine.assignment import may_start
 from engine.audit_chain import ChainReport
 from engine.audit_search import AuditPage, AuditQuery
@@ -184,7 +185,7 @@ HIDDEN_FROM_HISTORY = (
 CACHE_MAX_AGE_SECONDS = 10.0
 
 
-class Hilfenetz(ProcessTableFacade, MigrationFacade):  # ProcessTableFacade extends ModelingFacade
+class Hilfenetz(ProcessTableFacade, MigrationFacade, ApiFacade):  # ProcessTableFacade extends ModelingFacade
     def __init__(
         self,
         settings: Settings,

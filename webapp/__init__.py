@@ -10,6 +10,8 @@ from engine.service import Hilfenetz
 from engine.settings import Settings
 from webapp import (
     absences,
+    access_tokens,
+    api,
     audit,
     auth,
     ballots,
@@ -74,6 +76,8 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         modellierung,
         modellierung_tabelle,
         modell_migration,
+        access_tokens,
+        api,
     ):
         subsystem.init_app(app)
     return app

@@ -90,8 +90,10 @@ def _unauthorized() -> Response | tuple[Response, int]:
 
 
 def _require_login() -> Response | tuple[Response, int] | None:
-    """Every page except the public ones needs a signed-in user."""
-    if request.endpoint in PUBLIC_ENDPOINTS or current_user.is_authenticated:
+    """Every page except the public ones needs a signed-in user (the API checks its own tokens)."""
+    if request.endpoint in PUBLIC_ENDPOINTS or request.path.startswith("/api/"):
+        return None
+    if current_user.is_authenticated:
         return None
     return _unauthorized()
 

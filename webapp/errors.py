@@ -19,6 +19,7 @@ from engine.errors import (
     PersonalDataError,
     ScriptError,
 )
+from webapp.api.errors import FIELDS_MESSAGE, api_error, is_api_request, validation_errors
 from webapp.i18n import _
 from webapp.responses import wants_json
 
@@ -69,7 +70,10 @@ def error_response(
     field_errors: dict[str, str] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Response:
-    """A JSON body ``{"message", "field_errors"?, **extra}`` or a friendly German page."""
+    """A JSON body ``{"message", "field_errors"?, **extra}`` or a friendly German page; under
+    ``/api/`` always the API's JSON error (``webapp/api/errors.py``)."""
+    if is_api_request():
+        return api_error(status, _(TITLES.get(status, TITLES[400])), message, field_errors, extra)
     if wants_json():
         body: dict[str, Any] = {"message": message, **(extra or {})}
         if field_errors is not None:
@@ -116,7 +120,11 @@ def _csrf_error(error: CSRFError) -> Response:
 
 def _http_error(error: HTTPException) -> Response:
     status = error.code or 500
-    return error_response(status, _(MESSAGES.get(status, MESSAGES[400 if status < 500 else 500])))
+    message = _(MESSAGES.get(status, MESSAGES[400 if status < 500 else 500]))
+    fields = validation_errors(error) if is_api_request() else None
+    if fields:  # request validation of the API (webargs/marshmallow)
+        return api_error(status, _(TITLES.get(status, TITLES[400])), _(FIELDS_MESSAGE), fields)
+    return error_response(status, message)
 
 
 def _unexpected(error: Exception) -> Response:

@@ -45,7 +45,10 @@ _ = gettext
 
 
 def _select_locale() -> None:
-    """Pick the locale: ``?lang=`` switch, then this session's choice, then the saved preference."""
+    """Pick the locale: ``?lang=`` switch, then this session's choice, then the saved preference.
+    The REST API never touches the session (``webapp/api/auth.py`` picks its locale)."""
+    if request.path.startswith("/api/"):
+        return
     wanted = request.args.get("lang", "")
     if wanted in LOCALES:
         remember_choice(wanted)

@@ -648,3 +648,21 @@ class ModelDraft(Base):
     """The process versions its approval deployed."""
     lock_version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": lock_version}  # noqa: RUF012 (SQLAlchemy reads it as is)
+
+
+class AccessToken(Base):
+    """A personal access token for the REST API (``/api/v1``): only the SHA-256 of its secret is
+    stored; the secret itself is shown once, when it is created (``engine/access_tokens.py``)."""
+
+    __tablename__ = "access_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    """The first characters of the token (``hn_`` and four more), so the owner can recognise it."""
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
