@@ -45,7 +45,8 @@ from engine.runtime import audit
 #: Processes whose steps add or remove organisations (the service refreshes its caches after them).
 PARTNER_PROCESSES = frozenset({"partnerschaft"})
 #: An account created for a joining partner cannot log in until a start password is issued.
-NO_PASSWORD = "!kein-passwort"  # noqa: S105 (not a password: no argon2 hash matches it)
+# B105 (S105): no argon2 hash matches it, not a secret
+NO_PASSWORD = "!kein-passwort"  # noqa: S105  # nosec B105
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,78}[a-z0-9]$")
 
