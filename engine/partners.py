@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.accounts import hash_password
+from engine.accounts import hash_password, require_password_change
 from engine.directory import set_user_roles
 from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError
 from engine.network_membership import (
@@ -190,6 +190,7 @@ def issue_start_password(session: Session, now: datetime, actor: Actor, username
     password = secrets.token_urlsafe(12)
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
+    require_password_change(session, user.id)  # the owner replaces it at the first login
     audit(session, now, actor, "startpasswort_erteilt", None, detail={"konto": username})
     return password
 

@@ -139,6 +139,13 @@ MATRIX: dict[str, Row] = {
     "auth.login": Row("/anmelden", PUBLIC),
     "auth.login POST": Row("/anmelden", PUBLIC, "POST", {"username": "niemand", "password": "falsch-falsch"}),
     "auth.logout": Row("/abmelden", OWN, "POST"),
+    "account.change_password": Row("/passwort-aendern", OWN),
+    "account.change_password POST": Row(
+        "/passwort-aendern",
+        OWN,
+        "POST",
+        {"current_password": "falsch", "new_password": "Ein ganz neues Passwort", "new_password_repeat": "x"},
+    ),
     "i18n.choose_language": Row(
         "/sprache", PUBLIC, "POST", {"lang": "de"}, own_tables=frozenset({"app_user"})
     ),
