@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export HILFENETZ_DEV ?= 1
 
-.PHONY: run test setup lint typecheck importlint check unit integration e2e bench clean chromium fonts
+.PHONY: run test setup lint typecheck importlint check audit bandit unit integration e2e bench clean chromium fonts
 
 run: setup
 	$(BIN)/hilfenetz demo
@@ -51,7 +51,16 @@ importlint: setup
 check: setup
 	$(BIN)/hilfenetz check processes/ forms/
 
-test: setup chromium lint typecheck importlint check
+# Known vulnerabilities in the installed packages (scripts/dependency_audit.py says when the
+# service could not be asked: an error under CI=true, a warning locally).
+audit: setup
+	$(BIN)/python scripts/dependency_audit.py
+
+# Static security checks of our code; the one global exception (B101) is justified in pyproject.toml.
+bandit: setup
+	$(BIN)/bandit -q -c pyproject.toml -r engine webapp
+
+test: setup chromium lint typecheck importlint check audit bandit
 	$(BIN)/pytest -p no:cacheprovider
 
 bench: setup

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime, timedelta
+from typing import NoReturn
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -10,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.errors import LoginRefusedError, NotPermittedError
-from engine.persistence.models import User
+from engine.persistence.models import AccountSecurity, UnknownLoginName, User
 
 _HASHER = PasswordHasher()  # argon2id with the library's current recommended parameters
 LOCKOUT = timedelta(minutes=15)
@@ -32,24 +35,33 @@ def _verify(stored: str, password: str) -> bool:
 
 
 LOGIN_FAILED = "Anmeldung fehlgeschlagen: Benutzername oder Passwort ist falsch."
+LOCKED = (
+    "Das Konto ist nach mehreren Fehlversuchen vorübergehend gesperrt. "
+    "Bitte versuchen Sie es nach der genannten Uhrzeit erneut."
+)
 
 
-def authenticate(session: Session, username: str, password: str, now: datetime, max_attempts: int) -> User:
+def name_digest(username: str, pepper: str) -> str:
+    """Keyed digest of a typed login name (never stored in clear: it may be a mistyped password)."""
+    key = pepper.encode()
+    return hmac.new(key, username.strip().lower()[:200].encode(), hashlib.sha256).hexdigest()
+
+
+def authenticate(
+    session: Session, username: str, password: str, now: datetime, max_attempts: int, pepper: str = ""
+) -> User:
     """Check the password; lock the account for 15 minutes after ``max_attempts`` failures.
 
-    The caller commits (failed attempts must be stored too). Unknown users cost the same time.
+    The caller commits (failed attempts must be stored too). Unknown (or deactivated) names cost the
+    same time and are locked the same way, so neither the answer nor its timing tells which exist.
     """
     user = session.scalars(select(User).where(func.lower(User.username) == username.strip().lower())).first()
     if user is None or not user.active:
         _verify(_DUMMY_HASH, password)
-        raise LoginRefusedError(LOGIN_FAILED, reason="unbekannt", user_id=None)
+        _fail_unknown(session, name_digest(username, pepper), now, max_attempts)
+    assert user is not None  # _fail_unknown always raises
     if user.locked_until is not None and user.locked_until > now:
-        raise LoginRefusedError(
-            "Das Konto ist nach mehreren Fehlversuchen vorübergehend gesperrt. "
-            "Bitte versuchen Sie es in 15 Minuten erneut.",
-            reason="gesperrt",
-            user_id=user.id,
-        )
+        raise LoginRefusedError(LOCKED, reason="gesperrt", user_id=user.id, locked_until=user.locked_until)
     if not _verify(user.password_hash, password):
         user.failed_logins += 1
         reason = "passwort"
@@ -57,9 +69,39 @@ def authenticate(session: Session, username: str, password: str, now: datetime, 
             user.locked_until = now + LOCKOUT
             user.failed_logins = 0
             reason = "sperre"
-        raise LoginRefusedError(LOGIN_FAILED, reason=reason, user_id=user.id)
+        raise LoginRefusedError(LOGIN_FAILED, reason=reason, user_id=user.id, locked_until=user.locked_until)
     user.failed_logins = 0
     user.locked_until = None
     if _HASHER.check_needs_rehash(user.password_hash):
         user.password_hash = _HASHER.hash(password)
     return user
+
+
+def _fail_unknown(session: Session, digest: str, now: datetime, max_attempts: int) -> NoReturn:
+    """Count a failure for a name without an active account, exactly like one with an account."""
+    row = session.get(UnknownLoginName, digest)
+    if row is None:
+        row = UnknownLoginName(digest=digest, failed_logins=0, last_attempt_at=now)
+        session.add(row)
+    row.last_attempt_at = now
+    if row.locked_until is not None and row.locked_until > now:
+        raise LoginRefusedError(LOCKED, reason="gesperrt", user_id=None, locked_until=row.locked_until)
+    row.failed_logins += 1
+    if row.failed_logins >= max_attempts:
+        row.locked_until, row.failed_logins = now + LOCKOUT, 0
+    raise LoginRefusedError(LOGIN_FAILED, reason="unbekannt", user_id=None)
+
+
+
+def security_of(session: Session, user_id: int) -> AccountSecurity:
+    """The account's security row (created on first use)."""
+    row = session.get(AccountSecurity, user_id)
+    if row is None:
+        row = AccountSecurity(user_id=user_id, must_change_password=False)
+        session.add(row)
+    return row
+
+
+def require_password_change(session: Session, user_id: int) -> None:
+    """A start password was issued: the owner must replace it at the first login."""
+    security_of(session, user_id).must_change_password = True

@@ -44,6 +44,9 @@ LOGIN_ACTIONS = (
     "konto_gesperrt",
     "login_gedrosselt",
     "logout",
+    "logout_zeitueberschreitung",
+    "passwort_geaendert",
+    "passwort_aenderung_abgelehnt",
 )
 
 #: How long the action names offered in the search's action filter are kept before they are read

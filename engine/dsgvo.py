@@ -54,7 +54,8 @@ DSB_ROLE = "Datenschutzbeauftragte"
 MAX_ROWS = 5000
 MIN_QUERY = 3
 #: No password hash ever equals this: an anonymised account cannot sign in.
-UNUSABLE_PASSWORD = "!"  # noqa: S105
+# B105 (S105): a marker no argon2 hash can equal, not a secret
+UNUSABLE_PASSWORD = "!"  # noqa: S105  # nosec B105
 ERASE, ANONYMISE, KEEP = "löschen", "anonymisieren", "behalten"
 #: What stays in the audit trail after an account is anonymised, and why (said truthfully).
 AUDIT_KEEP_REASON = (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 
 class HilfenetzError(Exception):
@@ -102,7 +103,10 @@ class LoginRefusedError(NotPermittedError):
     ``unbekannt`` (no such active account), ``passwort``, ``gesperrt`` (locked) or ``sperre``
     (this failure locked the account). ``user_id`` is the account's id when it exists."""
 
-    def __init__(self, message: str, *, reason: str, user_id: int | None) -> None:
+    def __init__(
+        self, message: str, *, reason: str, user_id: int | None, locked_until: datetime | None = None
+    ) -> None:
         super().__init__(message)
         self.reason = reason
         self.user_id = user_id
+        self.locked_until = locked_until  # set while the account (or the unknown name) is locked

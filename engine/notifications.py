@@ -39,6 +39,7 @@ from engine.consent import WITHDRAWN_KIND, WITHDRAWN_TITLE
 from engine.directory import substitutes_of, users_with_keys
 from engine.errors import InvalidSubmissionError, NotFoundError
 from engine.forms import EMAIL_MAX, EMAIL_RE
+from engine.lock_notice import LOCKED_KIND, LOCKED_TITLE, lock_mail
 from engine.mail import (
     MEETING_KINDS,
     Mail,
@@ -85,6 +86,7 @@ HANDLED_KINDS = (
     *MEETING_EVENT_KINDS,
     VACANCY_KIND,
     WITHDRAWN_KIND,
+    LOCKED_KIND,
 )
 #: The e-mail log's kind per outbox kind.
 MAIL_KINDS = {
@@ -97,6 +99,7 @@ MAIL_KINDS = {
     WARNING_KIND: "warnung",
     VACANCY_KIND: "vakanz",
     WITHDRAWN_KIND: "widerruf",
+    LOCKED_KIND: "kontosperre",
 }
 LEITUNG = "Leitung"
 COORDINATION = "Koordination@*"
@@ -230,6 +233,8 @@ class Notifications:
             return self._prepare_vacancy(session, row, now)
         if row.kind == WITHDRAWN_KIND:
             return self._prepare_consent_withdrawn(session, row, now)
+        if row.kind == LOCKED_KIND:
+            return self._prepare_lock_notice(session, row, now)
         task = session.get(UserTask, str(row.payload.get("task_id", "")))
         if task is None or task.status != "open":
             return Claim(row.id, ())
@@ -314,6 +319,22 @@ class Notifications:
             if mail is not None:
                 mails.append(Sending(mail[0], consent_withdrawn_mail(mail[1], self.base_url)))
         return Claim(row.id, tuple(mails))
+
+    def _prepare_lock_notice(self, session: Session, row: Outbox, now: datetime) -> Claim:
+        """The account was locked: its owner is told in the app and, whatever the preference, by e-mail."""
+        user = session.get(User, int(row.payload.get("user_id", 0)))
+        if user is None or not user.active:
+            return Claim(row.id, ())
+        notice = Notification(task_id=None, instance_id=None, title=LOCKED_TITLE)
+        self._notify(session, row, user, now, notice)
+        if self.mailer is None or not user.email:
+            return Claim(row.id, ())
+        delivery_id = self._record_sending(session, row, user, now)
+        if delivery_id is None:
+            return Claim(row.id, ())
+        until = datetime.fromisoformat(str(row.payload["until"]))
+        mail = lock_mail(user.email, self.base_url, until, int(row.payload.get("versuche", 0)))
+        return Claim(row.id, (Sending(delivery_id, mail),))
 
     def _mail_if_wanted(
         self, session: Session, row: Outbox, user: User, now: datetime

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.accounts import hash_password
+from engine.accounts import hash_password, require_password_change
 from engine.directory import set_user_roles
 from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError
 from engine.network_membership import (
@@ -45,7 +45,8 @@ from engine.runtime import audit
 #: Processes whose steps add or remove organisations (the service refreshes its caches after them).
 PARTNER_PROCESSES = frozenset({"partnerschaft"})
 #: An account created for a joining partner cannot log in until a start password is issued.
-NO_PASSWORD = "!kein-passwort"  # noqa: S105 (not a password: no argon2 hash matches it)
+# B105 (S105): no argon2 hash matches it, not a secret
+NO_PASSWORD = "!kein-passwort"  # noqa: S105  # nosec B105
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,78}[a-z0-9]$")
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,78}[a-z0-9]$")
 
@@ -189,6 +190,7 @@ def issue_start_password(session: Session, now: datetime, actor: Actor, username
     password = secrets.token_urlsafe(12)
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
+    require_password_change(session, user.id)  # the owner replaces it at the first login
     audit(session, now, actor, "startpasswort_erteilt", None, detail={"konto": username})
     return password
 

@@ -741,8 +741,10 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[
         with _time_budget(self.time_limit_seconds):
             try:
                 if mode == "eval":
-                    return eval(code, namespace)  # noqa: S307 - RestrictedPython code, guarded globals
-                exec(code, namespace)  # noqa: S102 - RestrictedPython code, guarded globals
+                    # B307 (S307): RestrictedPython-compiled code, guarded globals
+                    return eval(code, namespace)  # noqa: S307  # nosec B307
+                # B102 (S102): RestrictedPython-compiled code, guarded globals
+                exec(code, namespace)  # noqa: S102  # nosec B102
             except Exception as exc:
                 raise _failure(mode, source, exc) from exc
         return None

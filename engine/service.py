@@ -31,7 +31,7 @@ from engine import (
 )
 from engine import network_membership as membership
 from engine import process_analytics as analytics
-from engine.accounts import authenticate, hash_password
+from engine.accounts import hash_password
 from engine.action_registry import ACTION_HANDLERS
 from engine.actions import SystemSteps, unknown_action_message
 from engine.annual_report import report_csv, report_pdf
@@ -40,7 +40,7 @@ from engine.assignment import may_start
 from engine.audit_chain import ChainReport
 from engine.audit_search import AuditPage, AuditQuery
 from engine.audit_search import may_search as may_search_audit
-from engine.audit_trail import READ_ACTIONS, AuditTrail, login_refused
+from engine.audit_trail import READ_ACTIONS, AuditTrail
 from engine.clock import Clock, SystemClock
 from engine.consent_steps import legal_basis_options
 from engine.dashboard import (
@@ -76,7 +76,6 @@ from engine.dsgvo_pdf import export_pdf
 from engine.errors import (
     InvalidDefinitionError,
     InvalidSubmissionError,
-    LoginRefusedError,
     NotFoundError,
     NotPermittedError,
     Problem,
@@ -137,6 +136,7 @@ from engine.read_models import (
 from engine.reminders import send_due_reminders
 from engine.runtime import Loaded, Runtime, audit, waiting_messages
 from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
+from engine.security_facade import SecurityFacade
 from engine.settings import Settings
 from engine.vereinbarung import AgreementStatus
 from engine.voting_minutes import minutes_of, render_minutes
@@ -185,7 +185,7 @@ HIDDEN_FROM_HISTORY = (
 CACHE_MAX_AGE_SECONDS = 10.0
 
 
-class Hilfenetz(ProcessTableFacade, MigrationFacade, ApiFacade):  # ProcessTableFacade extends ModelingFacade
+class Hilfenetz(ProcessTableFacade, MigrationFacade, ApiFacade, SecurityFacade):  # ProcessTableFacade extends ModelingFacade
     def __init__(
         self,
         settings: Settings,
@@ -315,21 +315,6 @@ class Hilfenetz(ProcessTableFacade, MigrationFacade, ApiFacade):  # ProcessTable
         return self.deploy_with_approved_files(deployed_by)
 
     # --- accounts ------------------------------------------------------------------------
-    def login(self, username: str, password: str) -> Actor:
-        with self.db.write() as session:
-            try:
-                user = authenticate(
-                    session, username, password, self.clock.now(), self.settings.login_max_attempts
-                )
-            except LoginRefusedError as exc:
-                refused = session.get(User, exc.user_id) if exc.user_id is not None else None
-                login_refused(session, self.clock.now(), actor_of(refused) if refused else None, exc.reason)
-                session.commit()  # keep the failed-attempt counter and the audit entry
-                raise
-            audit(session, self.clock.now(), actor_of(user), "login", None)
-            session.commit()
-            return actor_of(user)
-
     def actor(self, user_id: int) -> Actor | None:
         with self.db.read() as session:
             user = session.get(User, user_id)

@@ -46,6 +46,27 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HILFENETZ_SCRIPT_TIME_LIMIT", "2.0", "Seconds a diagram script or expression may run."),
     Variable("HILFENETZ_LOGIN_MAX_ATTEMPTS", "5", "Failed logins per account and 15 minutes before a pause."),
     Variable("HILFENETZ_SESSION_IDLE_MINUTES", "30", "Session idle timeout in minutes."),
+    Variable(
+        "HILFENETZ_SESSION_MAX_HOURS", "10", "Maximum age of a session in hours, however active it is."
+    ),
+    # --- single sign-on (OpenID Connect) ---
+    Variable(
+        "HILFENETZ_OIDC_ISSUER",
+        "",
+        "OpenID Connect issuer URL of the county's identity provider; empty = local accounts only.",
+    ),
+    Variable("HILFENETZ_OIDC_CLIENT_ID", "", "Client id of Hilfenetz at the identity provider."),
+    Variable("HILFENETZ_OIDC_CLIENT_SECRET", "", "Client secret of Hilfenetz at the identity provider."),
+    Variable(
+        "HILFENETZ_OIDC_ORGANISATION_CLAIM", "organisation", "ID-token claim naming the user's organisation."
+    ),
+    Variable("HILFENETZ_OIDC_ROLES_CLAIM", "groups", "ID-token claim listing the user's groups."),
+    Variable(
+        "HILFENETZ_OIDC_MAPPING",
+        "",
+        "JSON file mapping the provider's values to ours: "
+        '{"organisationen": {"IdP-Wert": "slug"}, "rollen": {"IdP-Gruppe": "Rolle"}}.',
+    ),
     Variable("HILFENETZ_WORKFLOW_CACHE_SIZE", "256", "Deserialized workflows kept in memory per process."),
     Variable(
         "HILFENETZ_TRUSTED_PROXIES",
@@ -124,6 +145,7 @@ class Settings:
     script_time_limit: float = 2.0
     login_max_attempts: int = 5
     session_idle_minutes: int = 30
+    session_max_hours: int = 10
     workflow_cache_size: int = 256
     trusted_proxies: int = 0
     smtp_host: str = ""
@@ -138,6 +160,12 @@ class Settings:
     redispatch_seconds: float = 60.0
     worker_concurrency: int = 2
     broker_queue: str = "hilfenetz"
+    oidc_issuer: str = ""
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    oidc_organisation_claim: str = "organisation"
+    oidc_roles_claim: str = "groups"
+    oidc_mapping: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -166,10 +194,12 @@ class Settings:
             script_time_limit=_number(env, "HILFENETZ_SCRIPT_TIME_LIMIT", float),
             login_max_attempts=int(_number(env, "HILFENETZ_LOGIN_MAX_ATTEMPTS", int)),
             session_idle_minutes=int(_number(env, "HILFENETZ_SESSION_IDLE_MINUTES", int)),
+            session_max_hours=int(_number(env, "HILFENETZ_SESSION_MAX_HOURS", int)),
             workflow_cache_size=int(_number(env, "HILFENETZ_WORKFLOW_CACHE_SIZE", int)),
             trusted_proxies=_count(env, "HILFENETZ_TRUSTED_PROXIES"),
             **_mail_settings(env),
             **_distributed_settings(env),
+            **_oidc_settings(env),
         )
 
 
@@ -216,3 +246,29 @@ def _distributed_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "redispatch_seconds": _number(env, "HILFENETZ_REDISPATCH_SECONDS", float),
         "worker_concurrency": int(_number(env, "HILFENETZ_WORKER_CONCURRENCY", int)),
     }
+
+
+def _oidc_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """Single sign-on: an issuer needs a client id and a mapping file; plain http only on this host."""
+    issuer = env.get("HILFENETZ_OIDC_ISSUER", "").strip().rstrip("/")
+    values = {
+        "oidc_issuer": issuer,
+        "oidc_client_id": env.get("HILFENETZ_OIDC_CLIENT_ID", "").strip(),
+        "oidc_client_secret": env.get("HILFENETZ_OIDC_CLIENT_SECRET", ""),
+        "oidc_organisation_claim": env.get("HILFENETZ_OIDC_ORGANISATION_CLAIM", "organisation").strip(),
+        "oidc_roles_claim": env.get("HILFENETZ_OIDC_ROLES_CLAIM", "groups").strip(),
+        "oidc_mapping": env.get("HILFENETZ_OIDC_MAPPING", "").strip(),
+    }
+    if not issuer:
+        return values
+    local = re.match(r"^http://(127\.0\.0\.1|localhost)(:[0-9]+)?(/|$)", issuer)
+    if not issuer.startswith("https://") and not local:
+        raise ConfigurationError("HILFENETZ_OIDC_ISSUER muss mit https:// beginnen.")
+    if not values["oidc_client_id"]:
+        raise ConfigurationError("HILFENETZ_OIDC_CLIENT_ID fehlt (HILFENETZ_OIDC_ISSUER ist gesetzt).")
+    if not values["oidc_mapping"] or not Path(values["oidc_mapping"]).is_file():
+        raise ConfigurationError(
+            "HILFENETZ_OIDC_MAPPING muss auf eine JSON-Datei mit der Zuordnung von Organisationen und "
+            "Rollen zeigen (HILFENETZ_OIDC_ISSUER ist gesetzt)."
+        )
+    return values

@@ -23,10 +23,11 @@ from flask import (
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from werkzeug.wrappers import Response
 
-from engine.errors import NotPermittedError
+from engine.errors import LoginRefusedError
 from engine.read_models import Actor
+from webapp import account, session_guard
 from webapp.facade import hilfenetz
-from webapp.i18n import _
+from webapp.i18n import BERLIN, _
 from webapp.navigation import safe_next
 from webapp.responses import wants_json
 
@@ -40,6 +41,12 @@ PUBLIC_ENDPOINTS = {
     "pages.imprint",
     "i18n.choose_language",
 }
+
+
+LOCKED_UNTIL = (
+    "Das Konto ist nach mehreren Fehlversuchen vorübergehend gesperrt, bis {zeit} Uhr. "
+    "Bitte versuchen Sie es danach erneut."
+)
 
 
 class SignedInUser(UserMixin):  # type: ignore[misc]
@@ -115,11 +122,25 @@ def login() -> str | Response | tuple[str, int]:
     username = request.form.get("username", "")
     try:
         actor = hilfenetz().login(username, request.form.get("password", ""))
-    except NotPermittedError as exc:
+    except LoginRefusedError as exc:
         current_app.extensions["login_rate_limit"].failed(request.remote_addr or "-")
         return render_template(
-            "auth/login.html", next_url=next_url, error=_(exc.message), username=username
+            "auth/login.html", next_url=next_url, error=refusal_message(exc), username=username
         ), 200
+    if sign_in(actor):
+        return redirect(url_for("account.change_password"))
+    return redirect(next_url)
+
+
+def refusal_message(exc: LoginRefusedError) -> str:
+    """The German (or English) answer; a lock names its end, for unknown names exactly the same."""
+    if exc.reason == "gesperrt" and exc.locked_until is not None:
+        return _(LOCKED_UNTIL, zeit=exc.locked_until.astimezone(BERLIN).strftime("%H:%M"))
+    return _(exc.message)
+
+
+def sign_in(actor: Actor) -> bool:
+    """Rotate the session and start its clocks; True when a start password must be replaced first."""
     chosen = session.get("lang")
     session.clear()
     login_user(SignedInUser(actor))
@@ -129,7 +150,9 @@ def login() -> str | Response | tuple[str, int]:
         session["lang"] = chosen
         if chosen != actor.locale:
             hilfenetz().set_locale(actor, chosen)
-    return redirect(next_url)
+    must_change = hilfenetz().must_change_password(actor)
+    session_guard.start(must_change)
+    return must_change
 
 
 @bp.post("/abmelden")
@@ -147,4 +170,6 @@ def init_app(app: Flask) -> None:
     login_manager.init_app(app)
     app.extensions["login_rate_limit"] = LoginRateLimit()
     app.register_blueprint(bp)
+    account.init_app(app)
+    session_guard.init_app(app)  # before the login check: an expired session is ended and audited
     app.before_request(_require_login)

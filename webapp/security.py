@@ -15,7 +15,8 @@ csrf = CSRFProtect()
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "font-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
+    "form-action 'self'"
 )
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
@@ -35,7 +36,8 @@ def configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=not settings.dev,
-        PERMANENT_SESSION_LIFETIME=timedelta(minutes=settings.session_idle_minutes),
+        # the cookie lives as long as a session may; webapp/session_guard.py ends idle ones server-side
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
         SESSION_REFRESH_EACH_REQUEST=True,
         WTF_CSRF_ENABLED=True,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session, which expires when idle

@@ -666,3 +666,28 @@ class AccessToken(Base):
     expires_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+
+
+class AccountSecurity(Base):
+    """Per-account security state beside ``app_user``: a start password that must be replaced at the
+    first login, when the password was last changed, and the single sign-on subject of the account."""
+
+    __tablename__ = "account_security"
+    user_id: Mapped[int] = mapped_column(ForeignKey("app_user.id"), primary_key=True)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    password_changed_at: Mapped[datetime | None]
+    oidc_issuer: Mapped[str | None] = mapped_column(String(300))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_account_security_oidc"),)
+
+
+class UnknownLoginName(Base):
+    """Failed logins for names without an (active) account, so that they are locked out exactly like
+    real accounts and the login page does not tell which names exist. Only a keyed digest of the
+    typed name is kept (it may be a mistyped password)."""
+
+    __tablename__ = "unknown_login_name"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None]
+    last_attempt_at: Mapped[datetime]

@@ -132,6 +132,7 @@ NOT_CASE_DATA = {
     "pages.accessibility": "Erklärung zur Barrierefreiheit",
     "pages.imprint": "Impressum",
     "auth.login": "Anmeldeformular (Anmeldungen protokolliert die Engine)",
+    "account.change_password": "Formular zum Ändern des eigenen Passworts",
     "worklist.index": "Liste: Schritt, Frist, Titel; das Öffnen einer Aufgabe wird protokolliert",
     "instances.index": "Liste der eigenen Vorgänge; das Öffnen eines Vorgangs wird protokolliert",
     "ballots.index": "Liste der Abstimmungen; das Öffnen wird protokolliert",

@@ -160,7 +160,8 @@ def test_session_cookie_secure_outside_development(hn):
     hn.settings = replace(hn.settings, dev=False)
     app = make_app(hn)
     assert app.config["SESSION_COOKIE_SECURE"] is True
-    assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() == 30 * 60
+    # the cookie may live as long as a session at most; the idle timeout is enforced by the server
+    assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() == 10 * 3600
 
 
 def test_english_switch(client):
@@ -213,7 +214,8 @@ def test_every_ui_string_has_an_english_translation():
     from pathlib import Path
 
     from engine import notifications as engine_notifications
-    from webapp import absences, ballots, errors, labels, notifications, operations, worklist
+    from engine import password_policy, security_facade
+    from webapp import absences, account, auth, ballots, errors, labels, notifications, operations, worklist
     from webapp.i18n import _CATALOGUE
 
     root = Path(__file__).resolve().parents[2] / "webapp"
@@ -249,6 +251,9 @@ def test_every_ui_string_has_an_english_translation():
             ballots.CHOICE_ERROR,
         ]
     }
+    texts |= {("auth", auth.LOCKED_UNTIL), ("account", account.REPEAT_ERROR), ("account", account.REQUIRED)}
+    texts |= {("password_policy", t) for t in password_policy.RULES}
+    texts |= {("engine", security_facade.WRONG_CURRENT), ("engine", security_facade.SSO_ONLY)}
     for path in [*root.glob("*.py"), *root.glob("templates/**/*.html")]:
         texts |= {(path.name, text) for _quote, text in pattern.findall(path.read_text(encoding="utf-8"))}
     missing = sorted(f"{where}: {text}" for where, text in texts if text not in _CATALOGUE["en"])

@@ -1,0 +1,113 @@
+"""Facade methods for sign-in security: local login with lock-out notice, password change under the
+BSI policy, start passwords that must be replaced, and the audit entry of an expired session.
+
+A mixin of :class:`engine.service.Hilfenetz` (see the common rule: new facade methods live beside
+``service.py``, not in it).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import password_policy
+from engine.accounts import LOCKOUT, _verify, authenticate, hash_password, security_of
+from engine.audit_trail import AuditTrail, login_refused
+from engine.clock import Clock
+from engine.directory import actor_of
+from engine.errors import InvalidSubmissionError, LoginRefusedError, NotPermittedError
+from engine.lock_notice import LOCKED_KIND
+from engine.persistence.database import Database
+from engine.persistence.models import AccountSecurity, Outbox, User
+from engine.read_models import Actor
+from engine.runtime import audit
+from engine.settings import Settings
+
+WRONG_CURRENT = "Das bisherige Passwort ist falsch."
+SSO_ONLY = (
+    "Ihr Konto meldet sich über das Kreis-Konto an; Ihr Passwort ändern Sie dort, nicht in Hilfenetz."
+)
+SESSION_ENDS = {"inaktiv", "hoechstdauer"}
+
+
+def queue_lock_notice(session: Session, now: datetime, user: User, attempts: int) -> None:
+    """Tell the owner (in the app and by e-mail) that the account was locked after failed logins."""
+    until = now + LOCKOUT
+    payload = {"user_id": user.id, "until": until.isoformat(), "versuche": attempts}
+    session.add(Outbox(created_at=now, kind=LOCKED_KIND, payload=payload, status="pending", attempts=0))
+
+
+class SecurityFacade:
+    db: Database
+    clock: Clock
+    settings: Settings
+    audit_trail: AuditTrail
+
+    def login(self, username: str, password: str) -> Actor:
+        """Local login; a failure that locks the account also queues the notice to its owner."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            try:
+                attempts, pepper = self.settings.login_max_attempts, self.settings.secret_key
+                user = authenticate(session, username, password, now, attempts, pepper)
+            except LoginRefusedError as exc:
+                refused = session.get(User, exc.user_id) if exc.user_id is not None else None
+                login_refused(session, now, actor_of(refused) if refused else None, exc.reason)
+                if refused is not None and exc.reason == "sperre":
+                    queue_lock_notice(session, now, refused, self.settings.login_max_attempts)
+                session.commit()  # keep the failed-attempt counter, the notice and the audit entry
+                raise
+            audit(session, now, actor_of(user), "login", None)
+            session.commit()
+            return actor_of(user)
+
+    def must_change_password(self, actor: Actor) -> bool:
+        with self.db.read() as session:
+            row = session.get(AccountSecurity, actor.id)
+            return bool(row and row.must_change_password)
+
+    def password_min_length(self) -> int:
+        return password_policy.MIN_LENGTH
+
+    def password_problems(self, password: str, username: str) -> list[str]:
+        """The policy's German sentences for a candidate password (empty = acceptable)."""
+        return password_policy.problems(password, username)
+
+    def change_password(self, actor: Actor, current: str, new: str) -> None:
+        """Replace the own password: the current one is required, the new one must meet the policy."""
+        now = self.clock.now()
+        with self.db.write() as session:
+            user = session.scalars(select(User).where(User.id == actor.id, User.active.is_(True))).first()
+            if user is None:
+                raise NotPermittedError("Konto nicht gefunden oder deaktiviert.")
+            if self._is_single_sign_on(session, user):
+                raise NotPermittedError(SSO_ONLY)
+            if not _verify(user.password_hash, current):
+                audit(session, now, actor, "passwort_aenderung_abgelehnt", None)
+                session.commit()
+                raise InvalidSubmissionError(WRONG_CURRENT, {"current_password": WRONG_CURRENT})
+            password_policy.check_password(new, user.username)
+            if _verify(user.password_hash, new):
+                message = password_policy.SAME_AS_BEFORE
+                raise InvalidSubmissionError(message, {"new_password": message})
+            user.password_hash = hash_password(new)
+            row = security_of(session, user.id)
+            row.must_change_password, row.password_changed_at = False, now
+            audit(session, now, actor, "passwort_geaendert", None)
+            session.commit()
+
+    def session_expired(self, actor: Actor, reason: str) -> None:
+        """Record a sign-out by the server: ``inaktiv`` (idle timeout) or ``hoechstdauer`` (maximum age)."""
+        if reason not in SESSION_ENDS:
+            raise ValueError(reason)
+        with self.db.write() as session:
+            detail = {"grund": reason}
+            audit(session, self.clock.now(), actor, "logout_zeitueberschreitung", None, detail=detail)
+            session.commit()
+
+    @staticmethod
+    def _is_single_sign_on(session: Session, user: User) -> bool:
+        row = session.get(AccountSecurity, user.id)
+        return bool(row and row.oidc_subject)
