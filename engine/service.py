@@ -81,6 +81,7 @@ from engine.errors import (
     Problem,
     ScriptError,
 )
+from engine.feedback_facade import FeedbackFacade
 from engine.forms import draft_shape, referenced_names
 from engine.instances import Completion, Instances, latest_definition
 from engine.kontaktdaten import (
@@ -182,7 +183,7 @@ HIDDEN_FROM_HISTORY = (
 CACHE_MAX_AGE_SECONDS = 10.0
 
 
-class Hilfenetz:
+class Hilfenetz(FeedbackFacade):
     def __init__(
         self,
         settings: Settings,

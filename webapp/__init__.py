@@ -10,6 +10,7 @@ from engine.service import Hilfenetz
 from engine.settings import Settings
 from webapp import (
     absences,
+    accessibility,
     audit,
     auth,
     ballots,
@@ -68,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         process_analytics,
         dashboard,
         audit,
+        accessibility,
     ):
         subsystem.init_app(app)
     return app

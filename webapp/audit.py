@@ -33,6 +33,10 @@ AUDIT_ACTIONS = {
     "termin_heruntergeladen": "Kalenderdatei heruntergeladen",
     "audit_durchsucht": "Audit-Protokoll durchsucht",
     "audit_exportiert": "Audit-Protokoll exportiert",
+    "barrierefreiheit_rueckmeldung": "Rückmeldung zur Barrierefreiheit eingegangen",
+    "barrierefreiheit_gelesen": "Rückmeldungen zur Barrierefreiheit gelesen",
+    "barrierefreiheit_beantwortet": "Rückmeldung zur Barrierefreiheit als beantwortet markiert",
+    "barrierefreiheit_geloescht": "Rückmeldungen zur Barrierefreiheit gelöscht (Aufbewahrungsfrist)",
 }
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8"}
 

@@ -18,6 +18,7 @@ from engine.errors import (
     NotPermittedError,
     PersonalDataError,
     ScriptError,
+    TooManyRequestsError,
 )
 from webapp.i18n import _
 from webapp.responses import wants_json
@@ -31,6 +32,7 @@ STATUS_BY_ERROR: tuple[tuple[type[HilfenetzError], int], ...] = (
     (InvalidSubmissionError, 422),
     (InvalidDefinitionError, 422),
     (ScriptError, 422),
+    (TooManyRequestsError, 429),
 )
 TITLES = {
     400: "Anfrage nicht möglich",
