@@ -155,7 +155,9 @@ VISITS = (
         "fachkraft.frauenberatung",
         lambda s: "/verzeichnis/frauenberatung-soest/bearbeiten",
     ),
-    Visit("fehler-403", "(Fehlerseite)", "fachkraft.frauenberatung", lambda s: "/audit-protokoll", status=403),
+    Visit(
+        "fehler-403", "(Fehlerseite)", "fachkraft.frauenberatung", lambda s: "/audit-protokoll", status=403
+    ),
     Visit("fehler-404", "(Fehlerseite)", "fachkraft.frauenberatung", lambda s: "/gibt-es-nicht", status=404),
 )
 
