@@ -318,3 +318,17 @@ def choose_in_select(kb: Keyboard, option: str) -> None:
             page.keyboard.press("Enter")
             return
     raise AssertionError(f"Option „{option}“ nicht mit den Pfeiltasten erreichbar")
+
+
+def test_feedback_on_the_statement_is_sent_with_the_keyboard(keyboard: Keyboard, site: Site) -> None:
+    kb = keyboard
+    kb.page.goto(f"{site.base}/barrierefreiheit?lang=de")
+    kb.to_id("message")
+    kb.type("Der Fokusrahmen im Kalender ist schwer zu sehen.")
+    kb.to_id("reply-ja")
+    kb.page.keyboard.press("ArrowDown")  # arrow keys move within the radio group and select
+    assert kb.focused()["id"] == "reply-nein"
+    assert kb.page.evaluate("document.activeElement.checked") is True
+    kb.to_label("^Rückmeldung senden$", "BUTTON")
+    kb.activate()
+    expect(kb.page.get_by_role("status").get_by_text("Vielen Dank!", exact=False)).to_be_visible()
