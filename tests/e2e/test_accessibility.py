@@ -302,6 +302,12 @@ def test_feedback_form_with_validation_errors(
         page.locator("form[action$='/rueckmeldung'] button[type=submit]").click()
     assert page.locator("#message-fehler").is_visible()
     check(page, f"Rückmeldeformular mit Fehlermeldungen ({lang})")
+    page.locator("#message").fill("Axe-Prüfung der Bestätigung")
+    page.locator("#reply-nein").check()
+    with page.expect_navigation():
+        page.locator("form[action$='/rueckmeldung'] button[type=submit]").click()
+    page.locator(".flash-messages .alert--success").wait_for()
+    check(page, f"Rückmeldeformular nach dem Senden ({lang})")
 
 
 @pytest.mark.parametrize("lang", LANGS)
