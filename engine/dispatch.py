@@ -36,6 +36,7 @@ PERIODIC_JOBS = (
     "start_yearly_directory_reviews",
     "start_due_agreement_review",
     "apply_retention",
+    "purge_accessibility_feedback",
     "seal_audit_trail",
 )
 

@@ -90,6 +90,10 @@ class InvalidDefinitionError(HilfenetzError):
         self.problems: list[Problem] = list(problems)
 
 
+class TooManyRequestsError(HilfenetzError):
+    """A limit on how often something may be sent was reached (HTTP 429); try again later."""
+
+
 class ScriptError(HilfenetzError):
     """A diagram expression or script failed, was refused, or ran too long."""
 

@@ -65,6 +65,7 @@ class EmbeddedJobRunner:
             ("start_yearly_directory_reviews", hn.start_yearly_directory_reviews),  # P9, once a year
             ("start_due_agreement_review", hn.start_due_agreement_review),  # P11, once per version
             ("apply_retention", hn.apply_retention),  # once a day: periods declared in the BPMN
+            ("purge_accessibility_feedback", hn.purge_accessibility_feedback),  # BITV feedback, 1 year
             ("seal_audit_trail", hn.seal_audit_trail),  # what the after-commit sealing left
         ]
 

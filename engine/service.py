@@ -81,6 +81,7 @@ from engine.errors import (
     Problem,
     ScriptError,
 )
+from engine.feedback_facade import FeedbackFacade
 from engine.forms import draft_shape, referenced_names
 from engine.instances import Completion, Instances, latest_definition
 from engine.kontaktdaten import (
@@ -185,7 +186,9 @@ HIDDEN_FROM_HISTORY = (
 CACHE_MAX_AGE_SECONDS = 10.0
 
 
-class Hilfenetz(ProcessTableFacade, MigrationFacade, ApiFacade, SecurityFacade):  # ProcessTableFacade extends ModelingFacade
+class Hilfenetz(  # ProcessTableFacade extends ModelingFacade
+    ProcessTableFacade, MigrationFacade, ApiFacade, SecurityFacade, FeedbackFacade
+):
     def __init__(
         self,
         settings: Settings,

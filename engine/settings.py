@@ -110,6 +110,34 @@ VARIABLES: tuple[Variable, ...] = (
         "Queue name on the broker; different names let several installations share one broker.",
     ),
 )
+ACCESSIBILITY_VARIABLES: tuple[Variable, ...] = (
+    Variable(
+        "HILFENETZ_BARRIEREFREIHEIT_KONTAKT",
+        "Netzwerkkoordination der Kreiskooperationsrunde – Telefon und E-Mail trägt der Betreiber ein",
+        "Contact for accessibility feedback shown in the accessibility statement (phone, e-mail, address).",
+    ),
+    Variable(
+        "HILFENETZ_BARRIEREFREIHEIT_OMBUDSSTELLE",
+        "Kontaktdaten wie vom Land NRW veröffentlicht – vom Betreiber zu bestätigen",
+        "Contact data of the Ombudsstelle für barrierefreie Informationstechnik NRW, as published.",
+    ),
+    Variable(
+        "HILFENETZ_BARRIEREFREIHEIT_STAND",
+        "25.11.2026",
+        "Date (DD.MM.YYYY) on which the accessibility statement was made or last reviewed.",
+    ),
+    Variable(
+        "HILFENETZ_BARRIEREFREIHEIT_RUECKMELDUNGEN_PRO_STUNDE",
+        "30",
+        "Accessibility feedback reports accepted per hour (all senders together); more are refused.",
+    ),
+    Variable(
+        "HILFENETZ_BARRIEREFREIHEIT_AUFBEWAHRUNG_TAGE",
+        "365",
+        "Days after which accessibility feedback reports are deleted by the job runner.",
+    ),
+)
+VARIABLES = VARIABLES + ACCESSIBILITY_VARIABLES
 BROKER_SCHEMES = ("redis://", "rediss://", "amqp://", "amqps://")
 SMTP_TLS_MODES = ("none", "starttls", "ssl")
 _DEFAULTS = {v.name: v.default for v in VARIABLES}
@@ -166,6 +194,11 @@ class Settings:
     oidc_organisation_claim: str = "organisation"
     oidc_roles_claim: str = "groups"
     oidc_mapping: str = ""
+    accessibility_contact: str = ACCESSIBILITY_VARIABLES[0].default
+    ombudsstelle_contact: str = ACCESSIBILITY_VARIABLES[1].default
+    accessibility_statement_date: str = ACCESSIBILITY_VARIABLES[2].default
+    accessibility_feedback_per_hour: int = 30
+    accessibility_feedback_keep_days: int = 365
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -200,6 +233,7 @@ class Settings:
             **_mail_settings(env),
             **_distributed_settings(env),
             **_oidc_settings(env),
+            **_accessibility_settings(env),
         )
 
 
@@ -219,6 +253,27 @@ def _mail_settings(env: Mapping[str, str]) -> dict[str, Any]:
         "smtp_password": env.get("HILFENETZ_SMTP_PASSWORD", ""),
         "mail_sender": env.get("HILFENETZ_MAIL_SENDER", _DEFAULTS["HILFENETZ_MAIL_SENDER"]),
         "digest_hour": hour,
+    }
+
+
+def _accessibility_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """What the accessibility statement shows and how its feedback form is limited and kept."""
+    stand = env.get("HILFENETZ_BARRIEREFREIHEIT_STAND", _DEFAULTS["HILFENETZ_BARRIEREFREIHEIT_STAND"]).strip()
+    if not re.fullmatch(r"\d{2}\.\d{2}\.\d{4}", stand):
+        raise ConfigurationError("HILFENETZ_BARRIEREFREIHEIT_STAND muss ein Datum wie 25.11.2026 sein.")
+    texts = {}
+    for key, name in (("accessibility_contact", "KONTAKT"), ("ombudsstelle_contact", "OMBUDSSTELLE")):
+        variable = f"HILFENETZ_BARRIEREFREIHEIT_{name}"
+        texts[key] = env.get(variable, _DEFAULTS[variable]).strip() or _DEFAULTS[variable]
+    return {
+        **texts,
+        "accessibility_statement_date": stand,
+        "accessibility_feedback_per_hour": int(
+            _number(env, "HILFENETZ_BARRIEREFREIHEIT_RUECKMELDUNGEN_PRO_STUNDE", int)
+        ),
+        "accessibility_feedback_keep_days": int(
+            _number(env, "HILFENETZ_BARRIEREFREIHEIT_AUFBEWAHRUNG_TAGE", int)
+        ),
     }
 
 

@@ -12,6 +12,7 @@ from webapp import (
     absences,
     access_tokens,
     api,
+    accessibility,
     audit,
     auth,
     ballots,
@@ -78,6 +79,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         modell_migration,
         access_tokens,
         api,
+        accessibility,
     ):
         subsystem.init_app(app)
     return app

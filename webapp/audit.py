@@ -44,6 +44,10 @@ AUDIT_ACTIONS = {
     "modell_abgelehnt": "Modell-Entwurf abgelehnt",
     "modell_verworfen": "Modell-Entwurf verworfen",
     "prozessversion_bereitgestellt": "Neue Prozessversion bereitgestellt",
+    "barrierefreiheit_rueckmeldung": "Rückmeldung zur Barrierefreiheit eingegangen",
+    "barrierefreiheit_gelesen": "Rückmeldungen zur Barrierefreiheit gelesen",
+    "barrierefreiheit_beantwortet": "Rückmeldung zur Barrierefreiheit als beantwortet markiert",
+    "barrierefreiheit_geloescht": "Rückmeldungen zur Barrierefreiheit gelöscht (Aufbewahrungsfrist)",
 }
 MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "json": "application/json; charset=utf-8"}
 

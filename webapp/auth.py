@@ -38,6 +38,7 @@ PUBLIC_ENDPOINTS = {
     "static",
     "pages.healthz",
     "pages.accessibility",
+    "accessibility.send",
     "pages.imprint",
     "i18n.choose_language",
 }

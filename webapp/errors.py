@@ -18,6 +18,7 @@ from engine.errors import (
     NotPermittedError,
     PersonalDataError,
     ScriptError,
+    TooManyRequestsError,
 )
 from webapp.api.errors import FIELDS_MESSAGE, api_error, is_api_request, validation_errors
 from webapp.i18n import _
@@ -32,6 +33,7 @@ STATUS_BY_ERROR: tuple[tuple[type[HilfenetzError], int], ...] = (
     (InvalidSubmissionError, 422),
     (InvalidDefinitionError, 422),
     (ScriptError, 422),
+    (TooManyRequestsError, 429),
 )
 TITLES = {
     400: "Anfrage nicht möglich",

@@ -79,6 +79,7 @@ NOTIFICATION_KINDS = {
     "netzwerktreffen_warnung": "Netzwerktreffen nicht terminiert",
     "steuerungsgruppe_vakanz": "Vakanz in der Steuerungsgruppe",
     "einwilligung_widerrufen": "Einwilligung widerrufen",
+    "barrierefreiheit_rueckmeldung": "Rückmeldung zur Barrierefreiheit",
 }
 MESSAGES = {"neuer_vorfall": "Neuen Vorfall melden (Wiedereröffnung)"}
 MESSAGE_NAMES = {"neuer_vorfall": "neuer Vorfall (Wiedereröffnung)"}

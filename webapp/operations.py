@@ -25,6 +25,7 @@ JOB_LABELS = {
     "start_yearly_directory_reviews": "Jährliche Prüfung des Netzwerkverzeichnisses",
     "start_due_agreement_review": "Überprüfung der Kooperationsvereinbarung",
     "apply_retention": "Täglicher Löschlauf nach den Aufbewahrungsfristen",
+    "purge_accessibility_feedback": "Löschen alter Rückmeldungen zur Barrierefreiheit",
     "seal_audit_trail": "Versiegeln des Audit-Protokolls (Hash-Kette)",
 }
 OUTBOX_STATUS = {

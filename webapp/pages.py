@@ -5,6 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
+from webapp.accessibility import statement
+
 bp = Blueprint("pages", __name__)
 
 
@@ -21,9 +23,9 @@ def healthz() -> tuple[str, int, dict[str, str]]:
 
 
 @bp.get("/barrierefreiheit")
-def accessibility() -> str:
-    """Erklärung zur Barrierefreiheit (BITV 2.0)."""
-    return render_template("pages/barrierefreiheit.html")
+def accessibility() -> tuple[str, int]:
+    """Erklärung zur Barrierefreiheit (BITV 2.0) with the feedback form (``?seite=`` prefills the page)."""
+    return statement()
 
 
 @bp.get("/impressum")

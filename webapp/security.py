@@ -44,7 +44,6 @@ def configure(app: Flask, settings: Settings) -> None:
         WTF_CSRF_SSL_STRICT=True,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         TRUSTED_PROXY_COUNT=settings.trusted_proxies,  # proxies whose X-Forwarded-For is trusted
-        ACCESSIBILITY_STATEMENT_DATE=None,  # e.g. "24.11.2026": date of the last review of the statement
     )
 
 

@@ -454,6 +454,8 @@ class NetworkMeetingWarning(Base):
 
 
 # --- P9 Netzwerkverzeichnis, P11 Kooperationsvereinbarung ------------------------------------
+
+
 class DirectoryEntry(Base):
     """One partner organisation's entry in the network directory (Netzwerkverzeichnis).
 
@@ -691,3 +693,20 @@ class UnknownLoginName(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None]
     last_attempt_at: Mapped[datetime]
+
+
+class AccessibilityFeedback(Base):
+    """A report about an accessibility barrier, sent with the form on the accessibility statement
+    (BITV 2.0 § 7). Name and e-mail are optional; the row is deleted after the retention period
+    (``HILFENETZ_BARRIEREFREIHEIT_AUFBEWAHRUNG_TAGE``). No IP address or account is stored."""
+
+    __tablename__ = "accessibility_feedback"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(254))
+    page: Mapped[str] = mapped_column(String(300))
+    message: Mapped[str] = mapped_column(Text)
+    reply_wanted: Mapped[bool] = mapped_column(Boolean, default=False)
+    answered_at: Mapped[datetime | None]
+    answered_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id", ondelete="SET NULL"))

@@ -6,10 +6,12 @@ skip locally with a reason and fail under CI=true.
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from werkzeug.serving import make_server
 
 from engine.clock import SystemClock
 from engine.settings import REPO_ROOT
-from tests.conftest import build_engine, need_service
+from tests.conftest import actor_lookup, build_engine, need_service
 from tests.support.bpmn_factory import handover_bpmn, write_definitions
 
 CHROMIUM = "/usr/bin/chromium"
@@ -93,3 +95,104 @@ def login(page: Any, base: str, username: str) -> None:
 
 def logout(page: Any) -> None:
     page.get_by_role("button", name="Abmelden").click()
+
+
+@dataclass(frozen=True)
+class Site:
+    """A live server over an engine with the real processes and forms, and the objects the page
+    tests visit: a P1 case handed to the Frauenberatung (referral with contact data), a P1 case
+    waiting for the police's DASH step, a P4 request waiting for the Koordination, a ballot, a
+    consent record and an accessibility feedback report."""
+
+    base: str
+    hn: Any
+    p1: int
+    p1_dash: int
+    p4: int
+    ballot: int
+    consent: int
+
+    def task(self, username: str, instance_id: int, element_id: str) -> str:
+        return task_of(self.hn, username, instance_id, element_id)
+
+
+def scenario(process: str, name_start: str) -> dict[str, Any]:
+    data = json.loads((REPO_ROOT / "processes" / f"{process}.scenarios.json").read_text(encoding="utf-8"))
+    found: dict[str, Any] = next(s for s in data["scenarios"] if s["name"].startswith(name_start))
+    return found
+
+
+def task_of(hn: Any, username: str, instance_id: int, element_id: str) -> str:
+    from engine.worklist import WorklistQuery
+
+    who = actor_lookup(hn)(username)
+    tasks = hn.worklist(who, WorklistQuery(view="alle", per_page=100)).tasks
+    return str(next(t.id for t in tasks if t.instance_id == instance_id and t.element_id == element_id))
+
+
+def start_p1(hn: Any, dash: bool) -> int:
+    """A P1 call-out with consent for the Frauenberatung; with ``dash`` the DASH step is done too."""
+    given = scenario("polizeieinsatz", "Einwilligung nur für die Frauenberatung")
+    police = actor_lookup(hn)("fachkraft.polizei")
+    instance_id: int = hn.start(police, "polizeieinsatz", given["start"]["data"])
+    if dash:
+        step = next(s for s in given["steps"] if s.get("complete") == "Task_Gefaehrdungseinschaetzung")
+        task = task_of(hn, "fachkraft.polizei", instance_id, "Task_Gefaehrdungseinschaetzung")
+        hn.complete(police, task, step["data"])
+    return instance_id
+
+
+def start_p4(hn: Any) -> int:
+    given = scenario("fallkonferenz", "Anonym angenommen")
+    instance_id: int = hn.start(
+        actor_lookup(hn)(given["start"]["as"]), "fallkonferenz", given["start"]["data"]
+    )
+    return instance_id
+
+
+def open_ballot(hn: Any, subject: str) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    coordination = actor_lookup(hn)("koordination.jugendamt")
+    deadline = datetime.now(UTC) + timedelta(days=7)
+    ballot_id: int = hn.open_ballot(subject, None, None, deadline, False, coordination)
+    return ballot_id
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    from engine.accessibility_feedback import FeedbackInput
+    from engine.consent import ConsentInput
+    from webapp import create_app
+
+    root = tmp_path_factory.mktemp("site")
+    hn = build_engine(
+        root, f"sqlite:///{root / 'site.db'}", SystemClock(), (REPO_ROOT / "processes", REPO_ROOT / "forms")
+    )
+    p1 = start_p1(hn, dash=True)
+    consent = ConsentInput(
+        subject="Pseudonym A-17",
+        categories=["falldaten"],
+        recipients=["frauenberatung-soest"],
+        purpose="Beratung nach Polizeieinsatz",
+        given_on="2026-01-05",
+        form="muendlich",
+        witness="Kollegin B.",
+    )
+    consent_id = hn.record_consent(actor_lookup(hn)("fachkraft.polizei"), p1, consent)
+    hn.send_accessibility_feedback(FeedbackInput(message="Kontrast im Kopfbereich zu schwach", reply="nein"))
+    app = create_app({"TESTING": False}, hilfenetz=hn)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield Site(
+        f"http://127.0.0.1:{server.server_port}",
+        hn,
+        p1,
+        start_p1(hn, dash=False),
+        start_p4(hn),
+        open_ballot(hn, "Förderantrag Präventionsprojekt"),
+        consent_id,
+    )
+    server.shutdown()
+    hn.db.dispose()

@@ -118,6 +118,12 @@ CASE_DATA: dict[str, tuple[Callable[[Case], str], str, Callable[[Case, Any], boo
         "audit_durchsucht",
         lambda c, r: r.detail == {"instance_id": c.instance_id},
     ),
+    # not case data, but the senders' optional names and e-mail addresses: the read is audited
+    "accessibility.inbox": (
+        lambda c: "/barrierefreiheit/rueckmeldungen",
+        "barrierefreiheit_gelesen",
+        lambda c, r: set(r.detail) == {"anzahl"},
+    ),
     "audit.export": (
         lambda c: f"/audit-protokoll/export.csv?vorgang={c.instance_id}",
         "audit_exportiert",

@@ -28,14 +28,56 @@
 (function () {
   'use strict';
 
-  const STATUS_DE = {
-    403: 'Dafür fehlt Ihnen die Berechtigung.',
-    404: 'Die Aufgabe oder der Prozess wurde nicht gefunden.',
-    409: 'Die Aufgabe wurde inzwischen geändert oder bereits erledigt.',
-    422: 'Bitte prüfen Sie Ihre Eingaben.'
+  /*
+   * The script's own messages come from the page (<script type="application/json"
+   * id="task-form-messages">, rendered in the page's language); German is the fallback.
+   */
+  const FALLBACK = {
+    status_403: 'Dafür fehlt Ihnen die Berechtigung.',
+    status_404: 'Die Aufgabe oder der Prozess wurde nicht gefunden.',
+    status_409: 'Die Aufgabe wurde inzwischen geändert oder bereits erledigt.',
+    status_422: 'Bitte prüfen Sie Ihre Eingaben.',
+    kept: 'Ihre Eingaben sind noch im Formular.',
+    load_failed: 'Das Formular konnte nicht geladen werden. Bitte laden Sie die Seite neu.',
+    saved: 'Gespeichert. Sie werden weitergeleitet …',
+    draft_saved: 'Entwurf gespeichert ({time})',
+    sending: 'Wird gesendet …',
+    unexpected: 'Der Server hat unerwartet geantwortet ({status}). Vielleicht ist Ihre Anmeldung ' +
+      'abgelaufen: Melden Sie sich in einem neuen Tab an und versuchen Sie es dann erneut.',
+    failed: 'Das hat nicht geklappt (Fehler {status}). Bitte versuchen Sie es später erneut.',
+    offline: 'Keine Verbindung zum Server. Bitte prüfen Sie Ihre Netzwerkverbindung und versuchen Sie es erneut.',
+    form_label_task: 'Aufgabenformular',
+    form_label_start: 'Startformular',
+    time_locale: 'de-DE'
   };
 
-  const KEPT = ' Ihre Eingaben sind noch im Formular.';
+  function loadMessages() {
+    const block = document.getElementById('task-form-messages');
+    let given = {};
+    try {
+      given = block ? JSON.parse(block.textContent) : {};
+    } catch (error) {
+      window.console.error(error);
+    }
+    return Object.assign({}, FALLBACK, given);
+  }
+
+  const MESSAGES = loadMessages();
+
+  /* A message by key with {name} placeholders filled in. */
+  function t(key, values) {
+    return String(MESSAGES[key]).replace(/\{(\w+)\}/g, function (match, name) {
+      return values && Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : match;
+    });
+  }
+
+  function statusMessage(status) {
+    return MESSAGES['status_' + status];
+  }
+
+  function kept(message) {
+    return message + ' ' + t('kept');
+  }
 
   function afterRender() {
     // form-js (preact) re-renders asynchronously after a state change.
@@ -45,7 +87,7 @@
   }
 
   function timeNow() {
-    return new Date().toLocaleTimeString('de-DE', { hour: '2-digit', minute: '2-digit' });
+    return new Date().toLocaleTimeString(MESSAGES.time_locale, { hour: '2-digit', minute: '2-digit' });
   }
 
   function TaskForm(container) {
@@ -89,7 +131,7 @@
         // click on "Abschließen" within that time validated the field as empty while it showed text.
         debounce: false,
         additionalModules: german ? [german.module] : [],
-        properties: { ariaLabel: dataset.label || (this.mode === 'start' ? 'Startformular' : 'Aufgabenformular') }
+        properties: { ariaLabel: dataset.label || t(this.mode === 'start' ? 'form_label_start' : 'form_label_task') }
       });
       await this.form.importSchema(payload.schema, payload.data || {});
       if (german) {
@@ -97,7 +139,7 @@
       }
     } catch (error) {
       window.console.error(error);
-      this.showError(loadError || 'Das Formular konnte nicht geladen werden. Bitte laden Sie die Seite neu.');
+      this.showError(loadError || t('load_failed'));
       return; // buttons stay disabled: there is nothing to submit
     } finally {
       this.container.removeAttribute('aria-busy');
@@ -148,7 +190,7 @@
     await this.commitTypedDates();
     const result = this.form.submit();
     if (Object.keys(result.errors).length) {
-      await this.showFieldErrors('Bitte prüfen Sie Ihre Eingaben.');
+      await this.showFieldErrors(t('status_422'));
       return;
     }
     const answer = await this.post(this.container.dataset.submitUrl, this.withOverride(result.data));
@@ -158,16 +200,16 @@
     this.offerOverride(answer);
     if (answer.ok) {
       this.dirty = false;
-      this.status.textContent = answer.body.message || 'Gespeichert. Sie werden weitergeleitet …';
+      this.status.textContent = answer.body.message || t('saved');
       window.location.assign(answer.body.redirect || this.container.dataset.nextUrl || '/');
       return;
     }
     if (answer.status === 422 && answer.body.field_errors) {
       const unmatched = this.setServerErrors(answer.body.field_errors);
-      await this.showFieldErrors(answer.body.message || STATUS_DE[422], unmatched);
+      await this.showFieldErrors(answer.body.message || t('status_422'), unmatched);
       return;
     }
-    this.showError(answer.message + KEPT);
+    this.showError(kept(answer.message));
   };
 
   /*
@@ -252,12 +294,12 @@
     this.offerOverride(answer);
     if (answer.ok) {
       this.dirty = false;
-      this.status.textContent = 'Entwurf gespeichert (' + timeNow() + ')';
+      this.status.textContent = t('draft_saved', { time: timeNow() });
     } else if (answer.status === 422 && answer.body.field_errors) {
       const unmatched = this.setServerErrors(answer.body.field_errors);
-      await this.showFieldErrors(answer.body.message || STATUS_DE[422], unmatched);
+      await this.showFieldErrors(answer.body.message || t('status_422'), unmatched);
     } else {
-      this.showError(answer.message + KEPT);
+      this.showError(kept(answer.message));
     }
   };
 
@@ -267,7 +309,7 @@
    */
   TaskForm.prototype.post = async function (url, data) {
     this.setBusy(true);
-    this.status.textContent = 'Wird gesendet …';
+    this.status.textContent = t('sending');
     try {
       const response = await fetch(url, {
         method: 'POST',
@@ -285,22 +327,18 @@
         body = await response.json();
       }
       if (!body) {
-        this.showError('Der Server hat unerwartet geantwortet (' + response.status + '). ' +
-          'Vielleicht ist Ihre Anmeldung abgelaufen: Melden Sie sich in einem neuen Tab an und ' +
-          'versuchen Sie es dann erneut.' + KEPT);
+        this.showError(kept(t('unexpected', { status: response.status })));
         return null;
       }
       return {
         ok: response.ok,
         status: response.status,
         body: body,
-        message: body.message || STATUS_DE[response.status] ||
-          'Das hat nicht geklappt (Fehler ' + response.status + '). Bitte versuchen Sie es später erneut.'
+        message: body.message || statusMessage(response.status) || t('failed', { status: response.status })
       };
     } catch (error) {
       this.status.textContent = '';
-      this.showError('Keine Verbindung zum Server. Bitte prüfen Sie Ihre Netzwerkverbindung und ' +
-        'versuchen Sie es erneut.' + KEPT);
+      this.showError(kept(t('offline')));
       return null;
     } finally {
       this.setBusy(false);
