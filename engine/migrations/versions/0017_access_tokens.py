@@ -1,7 +1,7 @@
 """Personal access tokens for the REST API: hashed secret, scopes, expiry, last use, revocation
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 """
 
 from __future__ import annotations

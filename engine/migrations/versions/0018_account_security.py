@@ -1,7 +1,7 @@
 """Account security: start passwords to be changed, single sign-on subjects, unknown login names
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 
 ``account_security`` holds per-account state beside ``app_user`` (no change to that table);
 ``unknown_login_name`` counts failed logins for names without an account by a keyed digest, so the

@@ -1,7 +1,7 @@
 """Accessibility feedback: reports sent with the form on the accessibility statement (BITV 2.0 § 7)
 
 Revision ID: 0019
-Revises: 0015
+Revises: 0018
 
 Name and e-mail are optional; no IP address or account is stored. The retention job deletes rows
 older than HILFENETZ_BARRIEREFREIHEIT_AUFBEWAHRUNG_TAGE.
