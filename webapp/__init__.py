@@ -11,8 +11,8 @@ from engine.settings import Settings
 from webapp import (
     absences,
     access_tokens,
-    api,
     accessibility,
+    api,
     audit,
     auth,
     ballots,
