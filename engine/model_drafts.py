@@ -98,20 +98,46 @@ class DraftView:
 
 def split_filename(filename: str) -> tuple[str, str]:
     """``(kind, key)`` of a model file name, or a German error for anything else."""
+    kind, name = kind_of(filename)
+    key = name[: -len(KINDS[kind])]
+    if not KEY_PATTERN.match(key):
+        raise InvalidDefinitionError(
+            f"Der Dateiname „{name}“ ist nicht zulässig: erlaubt sind Kleinbuchstaben, Ziffern und "
+            "Unterstrich (2 bis 61 Zeichen, am Anfang ein Buchstabe), z. B. „fallkonferenz.bpmn“."
+        )
+    return kind, key
+
+
+def kind_of(filename: str) -> tuple[str, str]:
+    """``(kind, file name without folders)`` by the extension, or a German error."""
     name = (filename or "").strip().rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
     for kind, suffix in KINDS.items():
         if name.lower().endswith(suffix):
-            key = name[: -len(suffix)]
-            if not KEY_PATTERN.match(key):
-                raise InvalidDefinitionError(
-                    f"Der Dateiname „{name}“ ist nicht zulässig: erlaubt sind Kleinbuchstaben, Ziffern und "
-                    "Unterstrich (2 bis 61 Zeichen, am Anfang ein Buchstabe), z. B. „fallkonferenz.bpmn“."
-                )
-            return kind, key
+            return kind, name[: -len(suffix)] + suffix
     raise InvalidDefinitionError(
         f"Die Datei „{name or '(ohne Namen)'}“ hat keine erlaubte Endung; "
         "erwartet wird .bpmn, .dmn oder .form."
     )
+
+
+def upload_key(kind: str, filename: str, text: str) -> str:
+    """The key of an uploaded file: a BPMN file's process id (the file name must equal it, and
+    modelling tools name files freely), else the file name's stem."""
+    if kind != "bpmn":
+        return split_filename(filename)[1]
+    root = parse_xml(text, filename=filename)
+    ids = [p.get("id") or "" for p in root.iter(f"{{{_ROOT_NAMESPACES['bpmn']}}}process")]
+    if len(ids) != 1:
+        raise InvalidDefinitionError(
+            f"Die Datei „{filename}“ muss genau einen Prozess enthalten (sie enthält {len(ids)})."
+        )
+    if not KEY_PATTERN.match(ids[0]):
+        raise InvalidDefinitionError(
+            f"Die Prozess-id „{ids[0]}“ ist nicht zulässig: sie ist zugleich der Dateiname und darf nur "
+            "Kleinbuchstaben, Ziffern und Unterstrich enthalten (2 bis 61 Zeichen, am Anfang ein "
+            "Buchstabe). Bitte im Modeler am Prozess eine id wie „beratung_nachsorge“ vergeben."
+        )
+    return ids[0]
 
 
 def decode_upload(filename: str, data: bytes) -> str:

@@ -30,9 +30,11 @@ from engine.model_drafts import (
     DraftFile,
     DraftView,
     decode_upload,
+    kind_of,
     new_form_json,
     new_process_xml,
     split_filename,
+    upload_key,
     validate_content,
 )
 from engine.persistence.database import Database
@@ -199,9 +201,10 @@ class ModelingFacade:
         """A draft from a file made elsewhere (Camunda Modeler …); refused with a German reason if
         the name, size, encoding or content is wrong. ``change_id`` adds it to a process's change set."""
         require_modeler(actor)
-        kind, key = split_filename(filename)
-        text = decode_upload(filename, data)
-        validate_content(kind, f"{key}.{kind}", text)
+        kind, name = kind_of(filename)
+        text = decode_upload(name, data)
+        validate_content(kind, name, text)
+        key = upload_key(kind, name, text)
         if change_id is not None:
             head = self._require_change_head(change_id)
             if f"{key}.{kind}" in {f.filename for f in head.files}:
@@ -320,10 +323,18 @@ class ModelingFacade:
     def _approved_files(self) -> dict[str, str]:
         """The newest approved content of every file approved in the browser (file name → text)."""
         with self.db.read() as session:
+            newest = {
+                filename: draft_id
+                for draft_id, filename in session.execute(
+                    select(ModelDraft.id, ModelDraft.filename)
+                    .where(ModelDraft.state == FREIGEGEBEN)
+                    .order_by(ModelDraft.reviewed_at, ModelDraft.id)
+                )
+            }
+            if not newest:
+                return {}
             rows = session.execute(
-                select(ModelDraft.filename, ModelDraft.content)
-                .where(ModelDraft.state == FREIGEGEBEN)
-                .order_by(ModelDraft.reviewed_at, ModelDraft.id)
+                select(ModelDraft.filename, ModelDraft.content).where(ModelDraft.id.in_(newest.values()))
             ).all()
         return {filename: content for filename, content in rows}
 

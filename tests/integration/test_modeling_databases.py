@@ -260,6 +260,14 @@ def test_new_process_from_scratch_and_hostile_content(engine):
         assert session.scalar(select(func.count()).select_from(ModelDraft)) == 1
     with pytest.raises(InvalidDefinitionError):
         hn.create_model_draft(author, "bpmn", "Böse Kennung")
+    # modelling tools name files freely: a BPMN upload takes its process id as key
+    camunda = chain_bpmn(pid="Process_0x1abc", tasks=1)
+    with pytest.raises(InvalidDefinitionError) as refused:
+        hn.upload_model_draft(author, "diagram_1.bpmn", camunda.encode())
+    assert "Process_0x1abc" in refused.value.message
+    uploaded = hn.upload_model_draft(author, "Diagram 1.bpmn", chain_bpmn(pid="beratung", tasks=1).encode())
+    assert hn.model_draft(author, uploaded).filename == "beratung.bpmn"
+    hn.discard_model_draft(author, uploaded)
     hn.submit_model_draft(author, draft)
     [deployed] = hn.approve_model_draft(reviewer, draft)
     assert [p.key for p in hn.processes(author) if p.definition_id == deployed] == ["nachsorge"]
@@ -295,3 +303,24 @@ def test_a_running_timer_keeps_its_due_time_when_migrated(timer_engine, clock):
     clock.advance(timedelta(days=1, minutes=1))
     assert hn.fire_due_timers() == 1
     assert open_task(hn, instance) is not None and open_task(hn, instance)[1] == "Eskalation an die Leitung"
+
+
+def test_two_approvals_at_the_same_moment_deploy_once(engine):
+    from tests.integration.test_concurrency import race
+
+    hn = engine
+    actor = actor_lookup(hn)
+    author = actor("koordination.jugendamt")
+    reviewer = actor("koordination.frauenberatung")
+    for round_ in range(3):
+        draft = hn.draft_from_version(author, versions(hn)[-1])
+        xml = hn.model_draft(author, draft).content
+        renamed = re.sub(r'name="Aufgabe 2[^"]*"', f'name="Aufgabe 2 ({round_})"', xml)
+        assert renamed != xml
+        hn.save_model_draft(author, draft, renamed)
+        hn.submit_model_draft(author, draft)
+        before = len(versions(hn))
+        results = race([lambda d=draft: hn.approve_model_draft(reviewer, d)] * 2)
+        wins = [r for r in results if isinstance(r, list)]
+        assert len(wins) == 1 and isinstance(next(r for r in results if r not in wins), ConflictError)
+        assert len(versions(hn)) == before + 1
