@@ -21,7 +21,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import login, logout, serve_app
 from tests.e2e.test_fallkonferenz_flow import pick, submit
-from tests.e2e.test_modeler_editors import watch_console
+from tests.e2e.test_modeler_editors import open_case_conference_draft, watch_console
 
 pytestmark = pytest.mark.browser
 
@@ -92,12 +92,9 @@ def expect_status(page: Any, text: str) -> None:
 
 
 def open_p4_draft(page: Any, base: str) -> str:
-    page.goto(f"{base}/modellierung/")
-    section = page.locator("section", has=page.locator("h2", has_text="(fallkonferenz)"))
-    section.get_by_role("button", name=re.compile("Als Entwurf bearbeiten")).first.click()
-    page.wait_for_url(re.compile(r".*/modellierung/entwurf/\d+$"))
+    url = open_case_conference_draft(page, base)
     expect_status(page, "Der Entwurf ist geöffnet.")
-    return str(page.url)
+    return url
 
 
 def create_form(page: Any) -> None:
