@@ -323,10 +323,18 @@ class ModelingFacade:
     def _approved_files(self) -> dict[str, str]:
         """The newest approved content of every file approved in the browser (file name → text)."""
         with self.db.read() as session:
+            newest = {
+                filename: draft_id
+                for draft_id, filename in session.execute(
+                    select(ModelDraft.id, ModelDraft.filename)
+                    .where(ModelDraft.state == FREIGEGEBEN)
+                    .order_by(ModelDraft.reviewed_at, ModelDraft.id)
+                )
+            }
+            if not newest:
+                return {}
             rows = session.execute(
-                select(ModelDraft.filename, ModelDraft.content)
-                .where(ModelDraft.state == FREIGEGEBEN)
-                .order_by(ModelDraft.reviewed_at, ModelDraft.id)
+                select(ModelDraft.filename, ModelDraft.content).where(ModelDraft.id.in_(newest.values()))
             ).all()
         return {filename: content for filename, content in rows}
 

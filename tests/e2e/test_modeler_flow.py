@@ -21,6 +21,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.conftest import login, logout, serve_app
 from tests.e2e.test_fallkonferenz_flow import pick, submit
+from tests.e2e.test_modeler_editors import open_case_conference_draft, watch_console
 
 pytestmark = pytest.mark.browser
 
@@ -91,12 +92,9 @@ def expect_status(page: Any, text: str) -> None:
 
 
 def open_p4_draft(page: Any, base: str) -> str:
-    page.goto(f"{base}/modellierung/")
-    section = page.locator("section", has=page.locator("h2", has_text="(fallkonferenz)"))
-    section.get_by_role("button", name=re.compile("Als Entwurf bearbeiten")).first.click()
-    page.wait_for_url(re.compile(r".*/modellierung/entwurf/\d+$"))
+    url = open_case_conference_draft(page, base)
     expect_status(page, "Der Entwurf ist geöffnet.")
-    return str(page.url)
+    return url
 
 
 def create_form(page: Any) -> None:
@@ -152,6 +150,7 @@ def add_task_and_fix_candidates(page: Any, bpmn_url: str) -> None:
 
 def test_coordinators_change_p4_with_four_eyes_and_migrate_an_instance(server: str, page: Any) -> None:
     base = server
+    console_errors = watch_console(page)
     login(page, base, REQUESTER)
     stays, moves = start_case_conference(page, base), start_case_conference(page, base)
     old_version = version_of(page, base, stays)
@@ -171,6 +170,10 @@ def test_coordinators_change_p4_with_four_eyes_and_migrate_an_instance(server: s
     page.goto(review_url)
     added = page.locator("tr.diff-row", has=page.locator("th", has_text=NEW_TASK))
     expect(added.first).to_be_visible()
+    side_by_side = page.locator(".review-side-by-side[data-kind='bpmn'][data-ready='true']")
+    expect(side_by_side).to_have_count(1)
+    expect(side_by_side.locator(f".djs-element.hn-diff-added[data-element-id='{NEW_TASK}']")).to_have_count(1)
+    expect(side_by_side.locator(".djs-element.hn-diff-removed[data-element-id='Flow_M2']")).to_have_count(1)
     expect(page.locator("section", has_text=f"{NEW_FORM}.form")).to_be_visible()
     page.get_by_role("button", name="Freigeben und bereitstellen").click()
     expect(page.locator(".flash-messages")).to_contain_text("Freigegeben")
@@ -201,3 +204,4 @@ def test_coordinators_change_p4_with_four_eyes_and_migrate_an_instance(server: s
     assert version_of(page, base, moves) == new_version
     assert NEW_TASK in diagram_of(page, base, moves)
     assert version_of(page, base, stays) == old_version
+    assert console_errors == []
