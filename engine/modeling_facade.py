@@ -183,8 +183,24 @@ class ModelingFacade:
                 "Die Kennung ist nicht zulässig: Kleinbuchstaben, Ziffern und Unterstrich, am Anfang ein "
                 "Buchstabe (2 bis 61 Zeichen), z. B. „beratung_nachsorge“."
             )
-        content = new_process_xml(key, name.strip()) if kind == "bpmn" else new_form_json(key)
+        if kind == "bpmn":
+            self._refuse_existing_process(key)
+            content = new_process_xml(key, name.strip())
+        else:  # an existing form is edited from its current content
+            approved = self._approved_files().get(f"{key}.form")
+            content = approved or self.source.read_form(key) or new_form_json(key)
         return self._insert_draft(actor, f"{key}.{kind}", content, None, None, "modell_entwurf_angelegt")
+
+    def _refuse_existing_process(self, key: str) -> None:
+        with self.db.read() as session:
+            deployed = session.scalar(
+                select(ProcessDefinition.id).where(ProcessDefinition.process_key == key)
+            )
+        if deployed is not None or self.source.find_process_file(key) is not None:
+            raise InvalidDefinitionError(
+                f"Einen Prozess „{key}“ gibt es schon. Bitte seine bereitgestellte Version als Entwurf "
+                "bearbeiten oder eine andere Kennung wählen."
+            )
 
     def draft_from_version(self, actor: Actor, definition_id: int) -> int:
         require_modeler(actor)

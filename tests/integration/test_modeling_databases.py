@@ -260,6 +260,12 @@ def test_new_process_from_scratch_and_hostile_content(engine):
         assert session.scalar(select(func.count()).select_from(ModelDraft)) == 1
     with pytest.raises(InvalidDefinitionError):
         hn.create_model_draft(author, "bpmn", "Böse Kennung")
+    with pytest.raises(InvalidDefinitionError, match="gibt es schon"):
+        hn.create_model_draft(author, "bpmn", "kette")  # would replace the running process
+    notiz = hn.create_model_draft(author, "form", "notiz")  # an existing form: its current content
+    assert json.loads(hn.model_draft(author, notiz).content)["id"] == "notiz"
+    assert json.loads(hn.model_draft(author, notiz).content)["components"]
+    hn.discard_model_draft(author, notiz)
     # modelling tools name files freely: a BPMN upload takes its process id as key
     camunda = chain_bpmn(pid="Process_0x1abc", tasks=1)
     with pytest.raises(InvalidDefinitionError) as refused:
