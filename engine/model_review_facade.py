@@ -12,7 +12,15 @@ from engine.errors import ConflictError, InvalidDefinitionError, Problem
 from engine.model_check import build_change, check_change, layered, unknown_actions
 from engine.model_diff import FileDiff, diff_change
 from engine.model_drafts import ENTWURF, FREIGEGEBEN, VERWORFEN, ZUR_FREIGABE, DraftView
-from engine.model_store import change_files, current_files, draft_row, draft_view, may_review, members_of
+from engine.model_store import (
+    change_files,
+    current_files,
+    draft_row,
+    draft_view,
+    may_review,
+    members_of,
+    newer_version,
+)
 from engine.modeling_facade import NOT_EDITABLE, ModelingFacade, require_modeler
 from engine.read_models import Actor, ProcessView
 from engine.runtime import audit
@@ -25,6 +33,9 @@ class ReviewView:
     problems: tuple[Problem, ...]
     may_approve: bool
     """False for the author (four-eyes rule) and when the draft is not waiting for approval."""
+    newer_version: int | None = None
+    """The live version, when it is newer than the one the draft started from: approving would
+    undo what that version changed (the diff shows it as changes of the draft)."""
 
 
 class ModelReviewFacade(ModelingFacade):
@@ -65,9 +76,10 @@ class ModelReviewFacade(ModelingFacade):
             view = draft_view(session, head)
             change = change_files(session, head)
             current = current_files(session, change, approved, self.source)
+            newer = newer_version(session, head)
         problems = check_change(change, approved, self.source)
         may = view.state == ZUR_FREIGABE and actor.id not in view.writer_ids and not problems
-        return ReviewView(view, tuple(diff_change(current, change)), tuple(problems), may)
+        return ReviewView(view, tuple(diff_change(current, change)), tuple(problems), may, newer)
 
     def approve_model_draft(self, actor: Actor, draft_id: int, comment: str = "") -> list[int]:
         """Deploy the change set as new versions (four-eyes: never by its author). Returns the

@@ -124,3 +124,19 @@ def writers(head: ModelDraft, members: Sequence[ModelDraft]) -> set[int]:
     for draft in (head, *members):
         writers.update({draft.author_id, *(draft.editor_ids or [])})
     return writers
+
+
+def newer_version(session: Session, head: ModelDraft) -> int | None:
+    """The latest version number of the draft's process if it is newer than the draft's base."""
+    if head.based_on_id is None:
+        return None
+    base = session.get(ProcessDefinition, head.based_on_id)
+    if base is None:
+        return None
+    latest = session.scalar(
+        select(ProcessDefinition.version)
+        .where(ProcessDefinition.process_key == base.process_key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    )
+    return latest if latest is not None and latest > base.version else None
