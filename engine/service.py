@@ -93,6 +93,7 @@ from engine.kontaktdaten import (
 from engine.mail import Mailer, SmtpMailer
 from engine.meeting_calendar import calendar_bytes
 from engine.migration_facade import MigrationFacade
+from engine.model_review_facade import ModelReviewFacade
 from engine.notifications import Notifications
 from engine.parameters import CONTACT_GRACE, CONTACT_RETENTION, OFF, Fristen, Organisations
 from engine.persistence.database import Database, exclusive
@@ -186,8 +187,8 @@ HIDDEN_FROM_HISTORY = (
 CACHE_MAX_AGE_SECONDS = 10.0
 
 
-class Hilfenetz(  # ProcessTableFacade extends ModelingFacade
-    ProcessTableFacade, MigrationFacade, ApiFacade, SecurityFacade, FeedbackFacade
+class Hilfenetz(  # ProcessTableFacade and ModelReviewFacade extend ModelingFacade
+    ProcessTableFacade, ModelReviewFacade, MigrationFacade, ApiFacade, SecurityFacade, FeedbackFacade
 ):
     def __init__(
         self,

@@ -207,6 +207,7 @@ def test_reject_and_unmappable_migration(engine):
     hn.submit_model_draft(author, draft)
     with pytest.raises(InvalidDefinitionError):
         hn.reject_model_draft(reviewer, draft, "  ")
+    assert hn.model_review(reviewer, draft).newer_version is None
     hn.reject_model_draft(reviewer, draft, "Bitte die id nicht ändern.")
     view = hn.model_draft(author, draft)
     assert (view.state, view.review_comment) == ("entwurf", "Bitte die id nicht ändern.")
@@ -224,6 +225,12 @@ def test_reject_and_unmappable_migration(engine):
     with pytest.raises(NotPermittedError):
         hn.migrate_instances(lena, [running], target)
     assert "modell_abgelehnt" in [a for a, _, _ in actions(hn)]
+    stale = hn.draft_from_version(author, versions(hn)[0])  # started from version 1, 2 is live
+    hn.save_model_draft(author, stale, xml.replace('name="Aufgabe 2"', 'name="Aufgabe zwei"'))
+    hn.submit_model_draft(author, stale)
+    review = hn.model_review(reviewer, stale)
+    assert review.newer_version == 2 and review.draft.based_on_version == 1
+    assert "aufgabe_1" in {c.element_id for d in review.diffs for c in d.changes}  # shown coming back
 
 
 def test_new_process_from_scratch_and_hostile_content(engine):
@@ -260,6 +267,12 @@ def test_new_process_from_scratch_and_hostile_content(engine):
         assert session.scalar(select(func.count()).select_from(ModelDraft)) == 1
     with pytest.raises(InvalidDefinitionError):
         hn.create_model_draft(author, "bpmn", "Böse Kennung")
+    with pytest.raises(InvalidDefinitionError, match="gibt es schon"):
+        hn.create_model_draft(author, "bpmn", "kette")  # would replace the running process
+    notiz = hn.create_model_draft(author, "form", "notiz")  # an existing form: its current content
+    assert json.loads(hn.model_draft(author, notiz).content)["id"] == "notiz"
+    assert json.loads(hn.model_draft(author, notiz).content)["components"]
+    hn.discard_model_draft(author, notiz)
     # modelling tools name files freely: a BPMN upload takes its process id as key
     camunda = chain_bpmn(pid="Process_0x1abc", tasks=1)
     with pytest.raises(InvalidDefinitionError) as refused:
