@@ -35,6 +35,7 @@ from engine import consent, retention
 from engine.errors import InvalidSubmissionError, NotFoundError
 from engine.persistence.models import (
     Absence,
+    AccessToken,
     AuditEvent,
     Ballot,
     BallotElector,
@@ -317,6 +318,7 @@ def account_export(session: Session, user: User, now: datetime, created_by: str)
         _ballot_section(session, user),
         _notification_section(session, user),
         _email_section(session, user),
+        _token_section(session, user),
         _recorded_contacts_section(session, user),
         _audit_section(session, user),
     )
@@ -456,6 +458,22 @@ def _notification_section(session: Session, user: User) -> ExportSection:
         "Benachrichtigungen",
         ("Erstellt", "Art", "Titel", "Vorgang", "Gelesen"),
         [(n.created_at, n.kind, n.title, n.instance_id, n.read_at) for n in rows],
+    )
+
+
+def _token_section(session: Session, user: User) -> ExportSection:
+    rows = session.scalars(
+        select(AccessToken).where(AccessToken.user_id == user.id).order_by(AccessToken.id)
+    ).all()
+    return _section(
+        "zugangstoken",
+        "Zugangstoken für die REST-API",
+        ("Name", "Beginnt mit", "Bereiche", "Erstellt", "Läuft ab", "Zuletzt benutzt", "Widerrufen"),
+        [
+            (t.name, t.prefix, t.scopes, t.created_at, t.expires_at, t.last_used_at, t.revoked_at)
+            for t in rows
+        ],
+        "Das Token selbst ist nirgends gespeichert, nur sein Hashwert.",
     )
 
 
@@ -622,6 +640,9 @@ def account_erasure_plan(session: Session, user: User, now: datetime) -> Erasure
         account,
         ErasureItem("Benachrichtigungen", count(Notification, Notification.user_id == user.id), ERASE),
         ErasureItem(
+            "Zugangstoken für die REST-API", count(AccessToken, AccessToken.user_id == user.id), ERASE
+        ),
+        ErasureItem(
             "Beendete Abwesenheiten",
             count(Absence, Absence.user_id == user.id, Absence.ends_at <= now),
             ERASE,
@@ -665,6 +686,7 @@ def account_erasure_plan(session: Session, user: User, now: datetime) -> Erasure
 def erase_account(session: Session, user: User, now: datetime) -> ErasurePlan:
     plan = account_erasure_plan(session, user, now)
     session.execute(delete(Notification).where(Notification.user_id == user.id))
+    session.execute(delete(AccessToken).where(AccessToken.user_id == user.id))
     session.execute(delete(Absence).where(Absence.user_id == user.id, Absence.ends_at <= now))
     if plan.items[0].action == ANONYMISE:
         user.username = f"geloescht-{user.id}"

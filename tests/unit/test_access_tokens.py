@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, update
 
 from engine.errors import InvalidSubmissionError, NotFoundError
-from engine.persistence.models import AuditEvent, User
+from engine.persistence.models import AccessToken, AuditEvent, User
 
 
 def errors_of(hn, actor, name, scopes, expires=None) -> dict[str, str]:
@@ -77,7 +77,21 @@ def test_tokens_of_a_disabled_or_anonymised_account_stop_working(hn, actor):
     assert hn.token_grant(created.secret) is None
     plan = hn.account_erasure(actor("datenschutz.kreis"), "fachkraft.polizei", confirm=True)
     assert plan.applied and actor(f"geloescht-{tom.id}").display_name.startswith("Gelöschtes Konto")
+    assert ("Zugangstoken für die REST-API", 1, "löschen") in [
+        (i.what, i.count, i.action) for i in plan.items
+    ]
     assert hn.token_grant(created.secret) is None
+    with hn.db.read() as session:
+        assert session.scalars(select(AccessToken)).all() == []  # the token's name is gone too
+
+
+def test_the_data_export_lists_tokens_but_never_a_secret(hn, actor):
+    lena = actor("fachkraft.frauenberatung")
+    created = hn.create_access_token(lena, "Fachverfahren", ["lesen", "abstimmen"], None)
+    export = hn.export_account(lena, lena.username).as_json()
+    [row] = export["abschnitte"]["zugangstoken"]["eintraege"]
+    assert row["Name"] == "Fachverfahren" and row["Bereiche"] == "lesen, abstimmen"
+    assert row["Beginnt mit"] == created.secret[:8] and created.secret not in str(export)
 
 
 def test_at_most_twenty_valid_tokens(hn, actor):
