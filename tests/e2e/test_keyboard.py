@@ -207,6 +207,9 @@ def test_skip_link_moves_focus_to_the_content(keyboard: Keyboard, site: Site) ->
         ("fachkraft.polizei", "/vorgaenge/{p1}"),
         ("fachkraft.frauenberatung", "/prozesse/fallkonferenz/starten"),
         ("leitung.polizei", "/abstimmungen/{ballot}"),
+        ("koordination.jugendamt", "/aufgaben/{task}"),
+        ("koordination.jugendamt", "/auswertung"),
+        ("fachkraft.frauenberatung", "/verzeichnis/frauenberatung-soest/bearbeiten"),
     ],
 )
 def test_whole_page_can_be_tabbed_through_without_trap(
@@ -215,10 +218,11 @@ def test_whole_page_can_be_tabbed_through_without_trap(
     kb = keyboard
     if user:
         sign_in(kb, site, user)
-    kb.page.goto(site.base + path.format(p1=site.p1, ballot=site.ballot) + "?lang=de")
-    if "starten" in path:
+    task = site.task("koordination.jugendamt", site.p4, "Task_AnfragePruefen") if "{task}" in path else ""
+    kb.page.goto(site.base + path.format(p1=site.p1, ballot=site.ballot, task=task) + "?lang=de")
+    if "starten" in path or "aufgaben/" in path:
         wait_for_form(kb)
-    if "vorgaenge" in path:
+    if "vorgaenge" in path or "aufgaben/" in path:
         kb.page.locator(".bpmn-diagram svg").first.wait_for()
     stops = kb.cycle()
     assert len(stops) >= 3
