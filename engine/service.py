@@ -92,6 +92,7 @@ from engine.kontaktdaten import (
 from engine.mail import Mailer, SmtpMailer
 from engine.meeting_calendar import calendar_bytes
 from engine.migration_facade import MigrationFacade
+from engine.model_review_facade import ModelReviewFacade
 from engine.notifications import Notifications
 from engine.parameters import CONTACT_GRACE, CONTACT_RETENTION, OFF, Fristen, Organisations
 from engine.persistence.database import Database, exclusive
@@ -184,7 +185,7 @@ HIDDEN_FROM_HISTORY = (
 CACHE_MAX_AGE_SECONDS = 10.0
 
 
-class Hilfenetz(ProcessTableFacade, MigrationFacade):  # ProcessTableFacade extends ModelingFacade
+class Hilfenetz(ProcessTableFacade, ModelReviewFacade, MigrationFacade):  # both extend ModelingFacade
     def __init__(
         self,
         settings: Settings,

@@ -39,6 +39,16 @@ def _content() -> str:
     return content
 
 
+def _file(text: str, media_type: str, filename: str) -> Response:
+    """Model content for the editors' fetch; opened directly it is downloaded, never rendered (an
+    uploaded XML file could carry XHTML)."""
+    return Response(
+        text,
+        mimetype=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
 def _revision() -> int | None:
     """The optional ``revision`` the editor loaded (``data-revision``); anything else is ignored."""
     payload = request.get_json(silent=True)
@@ -143,7 +153,7 @@ def draft(draft_id: int) -> str:
 @bp.get("/entwurf/<int:draft_id>/inhalt")
 def content(draft_id: int) -> Response:
     view = hilfenetz().model_draft(current_actor(), draft_id)
-    return Response(view.content, mimetype=view.media_type)
+    return _file(view.content, view.media_type, view.filename)
 
 
 @bp.get("/entwurf/<int:draft_id>/bisher")
@@ -153,17 +163,13 @@ def current(draft_id: int) -> Response:
     text = hilfenetz().model_current_file(current_actor(), draft_id)
     if text is None:
         raise NotFoundError("Diese Datei ist neu; es gibt keine bisherige Fassung.")
-    return Response(text, mimetype=view.media_type)
+    return _file(text, view.media_type, view.filename)
 
 
 @bp.get("/entwurf/<int:draft_id>/datei")
 def download(draft_id: int) -> Response:
     view = hilfenetz().model_draft(current_actor(), draft_id)
-    return Response(
-        view.content,
-        mimetype=view.media_type,
-        headers={"Content-Disposition": f'attachment; filename="{view.filename}"'},
-    )
+    return _file(view.content, view.media_type, view.filename)
 
 
 @bp.post("/entwurf/<int:draft_id>/speichern")

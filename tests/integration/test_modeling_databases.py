@@ -207,6 +207,7 @@ def test_reject_and_unmappable_migration(engine):
     hn.submit_model_draft(author, draft)
     with pytest.raises(InvalidDefinitionError):
         hn.reject_model_draft(reviewer, draft, "  ")
+    assert hn.model_review(reviewer, draft).newer_version is None
     hn.reject_model_draft(reviewer, draft, "Bitte die id nicht ändern.")
     view = hn.model_draft(author, draft)
     assert (view.state, view.review_comment) == ("entwurf", "Bitte die id nicht ändern.")
@@ -224,6 +225,12 @@ def test_reject_and_unmappable_migration(engine):
     with pytest.raises(NotPermittedError):
         hn.migrate_instances(lena, [running], target)
     assert "modell_abgelehnt" in [a for a, _, _ in actions(hn)]
+    stale = hn.draft_from_version(author, versions(hn)[0])  # started from version 1, 2 is live
+    hn.save_model_draft(author, stale, xml.replace('name="Aufgabe 2"', 'name="Aufgabe zwei"'))
+    hn.submit_model_draft(author, stale)
+    review = hn.model_review(reviewer, stale)
+    assert review.newer_version == 2 and review.draft.based_on_version == 1
+    assert "aufgabe_1" in {c.element_id for d in review.diffs for c in d.changes}  # shown coming back
 
 
 def test_new_process_from_scratch_and_hostile_content(engine):
@@ -260,6 +267,12 @@ def test_new_process_from_scratch_and_hostile_content(engine):
         assert session.scalar(select(func.count()).select_from(ModelDraft)) == 1
     with pytest.raises(InvalidDefinitionError):
         hn.create_model_draft(author, "bpmn", "Böse Kennung")
+    with pytest.raises(InvalidDefinitionError, match="gibt es schon"):
+        hn.create_model_draft(author, "bpmn", "kette")  # would replace the running process
+    notiz = hn.create_model_draft(author, "form", "notiz")  # an existing form: its current content
+    assert json.loads(hn.model_draft(author, notiz).content)["id"] == "notiz"
+    assert json.loads(hn.model_draft(author, notiz).content)["components"]
+    hn.discard_model_draft(author, notiz)
     # modelling tools name files freely: a BPMN upload takes its process id as key
     camunda = chain_bpmn(pid="Process_0x1abc", tasks=1)
     with pytest.raises(InvalidDefinitionError) as refused:
@@ -303,3 +316,24 @@ def test_a_running_timer_keeps_its_due_time_when_migrated(timer_engine, clock):
     clock.advance(timedelta(days=1, minutes=1))
     assert hn.fire_due_timers() == 1
     assert open_task(hn, instance) is not None and open_task(hn, instance)[1] == "Eskalation an die Leitung"
+
+
+def test_two_approvals_at_the_same_moment_deploy_once(engine):
+    from tests.integration.test_concurrency import race
+
+    hn = engine
+    actor = actor_lookup(hn)
+    author = actor("koordination.jugendamt")
+    reviewer = actor("koordination.frauenberatung")
+    for round_ in range(3):
+        draft = hn.draft_from_version(author, versions(hn)[-1])
+        xml = hn.model_draft(author, draft).content
+        renamed = re.sub(r'name="Aufgabe 2[^"]*"', f'name="Aufgabe 2 ({round_})"', xml)
+        assert renamed != xml
+        hn.save_model_draft(author, draft, renamed)
+        hn.submit_model_draft(author, draft)
+        before = len(versions(hn))
+        results = race([lambda d=draft: hn.approve_model_draft(reviewer, d)] * 2)
+        wins = [r for r in results if isinstance(r, list)]
+        assert len(wins) == 1 and isinstance(next(r for r in results if r not in wins), ConflictError)
+        assert len(versions(hn)) == before + 1
