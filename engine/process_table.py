@@ -262,11 +262,11 @@ def _timer_error(kind: str, value: str) -> str | None:
 def apply_changes(xml: str, changes: TableChanges, filename: str = "prozess.bpmn") -> str:
     """The XML with the table's values written in; the original text when nothing differs."""
     root = parse_xml(xml, filename=filename)
-    tasks = [
-        task
-        for task in root.iter(f"{_B}userTask")
-        if task.get("id") in changes.tasks and _write_task(task, changes.tasks[task.get("id") or ""])
-    ]
+    tasks: list[etree._Element] = []
+    for task in root.iter(f"{_B}userTask"):
+        values = changes.tasks.get(task.get("id") or "")
+        if values is not None and _write_task(task, values):
+            tasks.append(task)
     timers: list[tuple[etree._Element, str, etree._Element]] = []
     for definition in root.iter(f"{_B}timerEventDefinition"):
         event = definition.getparent()

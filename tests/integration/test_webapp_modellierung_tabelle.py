@@ -124,3 +124,23 @@ def test_only_the_koordination(client, hn, username):
     assert client.get(f"/modellierung/entwurf/{draft_id}/tabelle").status_code == 403
     posted = client.post(f"/modellierung/entwurf/{draft_id}/tabelle", data={"csrf_token": token})
     assert posted.status_code == 403
+
+
+def test_form_drafts_have_no_table_and_submitted_drafts_are_read_only(client, hn):
+    token = login(client, COORDINATOR)
+    coordinator = actor_lookup(hn)(COORDINATOR)
+    form_draft = hn.create_model_draft(coordinator, "form", "tabellen_formular")
+    response = client.get(f"/modellierung/entwurf/{form_draft}/tabelle")
+    assert response.status_code == 422 and "nur für Prozesse" in response.get_data(as_text=True)
+
+    draft_id = new_draft(client, token, hn)
+    assert (
+        client.post(f"/modellierung/entwurf/{draft_id}/vorlegen", data={"csrf_token": token}).status_code
+        == 302
+    )
+    before = content(client, draft_id)
+    html = client.get(f"/modellierung/entwurf/{draft_id}/tabelle").get_data(as_text=True)
+    assert " disabled" in html and "Tabelle speichern" not in html
+    changed = table_form(draft_id, token, **{"aufgabe_1-kandidaten": ["Koordination"]})
+    assert client.post(f"/modellierung/entwurf/{draft_id}/tabelle", data=changed).status_code == 409
+    assert content(client, draft_id) == before
