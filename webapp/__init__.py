@@ -22,6 +22,7 @@ from webapp import (
     labels,
     meetings,
     notifications,
+    oidc,
     operations,
     pages,
     partners,
@@ -48,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
     for subsystem in (
         i18n,
         auth,
+        oidc,
         security,
         errors,
         labels,
