@@ -35,6 +35,7 @@ from engine import consent, retention
 from engine.errors import InvalidSubmissionError, NotFoundError
 from engine.persistence.models import (
     Absence,
+    AccountSecurity,
     AuditEvent,
     Ballot,
     BallotElector,
@@ -674,6 +675,7 @@ def erase_account(session: Session, user: User, now: datetime) -> ErasurePlan:
         user.active = False
         user.locked_until = None
         session.execute(delete(UserRole).where(UserRole.user_id == user.id))
+        session.execute(delete(AccountSecurity).where(AccountSecurity.user_id == user.id))  # SSO subject
         session.expire(user, ["roles"])
     return ErasurePlan(plan.kind, plan.subject, plan.items, applied=True)
 
