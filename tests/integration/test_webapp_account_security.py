@@ -237,3 +237,9 @@ def test_erasing_an_account_drops_its_security_row_and_single_sign_on_subject(hn
     assert hn.account_erasure(actor("datenschutz.kreis"), lena.username, confirm=True).applied
     with hn.db.read() as session:
         assert session.get(AccountSecurity, lena.id) is None
+
+
+def test_the_change_page_is_linked_from_my_data(client):
+    login(client, "fachkraft.frauenberatung")
+    page = client.get("/meine-daten").get_data(as_text=True)
+    assert 'href="/passwort-aendern">Passwort ändern</a>' in page
