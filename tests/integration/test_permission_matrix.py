@@ -469,6 +469,9 @@ def test_anonymous_requests_go_to_the_login_page_and_change_nothing(app, world):
             failures.append((key, "Daten geändert"))
         if leaked(response.get_data(), ALL_MARKERS, ids):
             failures.append((key, "Falldaten im Körper"))
+        missing = [name for name, value in SECURITY_HEADERS.items() if response.headers.get(name) != value]
+        if missing:
+            failures.append((key, "Kopfzeilen fehlen", missing))
     assert failures == [], pformat(failures)
 
 
