@@ -22,6 +22,7 @@ added by one line: its URL with ``{placeholders}`` from :class:`World`, its kind
 from __future__ import annotations
 
 import hashlib
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -99,6 +100,13 @@ class World:
 
 
 PUBLIC, OWN, CASE = "public", "own", "case"
+#: The whole matrix runs on SQLite and on PostgreSQL (skipped locally, failing in CI, when unreachable).
+pytestmark = pytest.mark.parametrize(
+    "database_url",
+    ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)],
+    indirect=True,
+    scope="module",
+)
 
 
 @dataclass(frozen=True)
@@ -343,12 +351,33 @@ def add_organisation_b(hn: Hilfenetz) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Hilfenetz, World, dict[str, str]]]:
+def database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite, and a fresh PostgreSQL database for the whole module (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('matrix') / 'hn.db'}"
+        return
+    from sqlalchemy import create_engine
+
+    admin_url = request.getfixturevalue("postgres_server")
+    name = f"hilfenetz_matrix_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, database_url: str
+) -> Iterator[tuple[Hilfenetz, World, dict[str, str]]]:
     tmp_path = tmp_path_factory.mktemp("matrix")
     clock = ManualClock()
-    hn = build_engine(
-        tmp_path, f"sqlite:///{tmp_path / 'hn.db'}", clock, (REPO_ROOT / "processes", REPO_ROOT / "forms")
-    )
+    hn = build_engine(tmp_path, database_url, clock, (REPO_ROOT / "processes", REPO_ROOT / "forms"))
     look = actor_lookup(hn)
     meeting = to_invitation(hn, clock)
     invite(hn, meeting, "2026-03-12T10:00+01:00", "2026-03-12T13:00+01:00")
