@@ -253,7 +253,13 @@ MATRIX: dict[str, Row] = {
         {"withdrawn_by": "Marker"},
         network=COORDINATION,
     ),
-    "consents.document": Row("/einwilligungen/{consent_id}/dokument", CASE, network=COORDINATION),
+    "consents.document": Row(
+        "/einwilligungen/{consent_id}/dokument",
+        CASE,
+        reader=JA,
+        markers=(CONSENT_SUBJECT,),  # written into the stored PDF
+        network=COORDINATION,
+    ),
     "meetings.calendar": Row(
         "/netzwerktreffen/{meeting_instance_id}/termin.ics",
         CASE,
@@ -265,8 +271,20 @@ MATRIX: dict[str, Row] = {
     "ballots.show": Row(
         "/abstimmungen/{ballot_id}", CASE, reader=COORD_A, markers=VOTE_MARKERS, network=BALLOT_READERS
     ),
-    "ballots.minutes": Row("/abstimmungen/{ballot_id}/protokoll", CASE, network=BALLOT_READERS),
-    "ballots.minutes_text": Row("/abstimmungen/{ballot_id}/protokoll.md", CASE, network=BALLOT_READERS),
+    "ballots.minutes": Row(
+        "/abstimmungen/{ballot_id}/protokoll",
+        CASE,
+        reader=COORD_A,
+        markers=VOTE_MARKERS,
+        network=BALLOT_READERS,
+    ),
+    "ballots.minutes_text": Row(
+        "/abstimmungen/{ballot_id}/protokoll.md",
+        CASE,
+        reader=COORD_A,
+        markers=VOTE_MARKERS,
+        network=BALLOT_READERS,
+    ),
     "ballots.minutes_pdf": Row("/abstimmungen/{ballot_id}/protokoll.pdf", CASE, network=BALLOT_READERS),
     "ballots.vote": Row("/abstimmungen/{ballot_id}/stimme", CASE, "POST", {"choice": "ja"}),
     "ballots.create": Row("/abstimmungen/neu", CASE, "POST", {}, network=BALLOT_READERS),
