@@ -29,9 +29,7 @@ from engine.runtime import audit
 from engine.settings import Settings
 
 WRONG_CURRENT = "Das bisherige Passwort ist falsch."
-SSO_ONLY = (
-    "Ihr Konto meldet sich über das Kreis-Konto an; Ihr Passwort ändern Sie dort, nicht in Hilfenetz."
-)
+SSO_ONLY = "Ihr Konto meldet sich über das Kreis-Konto an; Ihr Passwort ändern Sie dort, nicht in Hilfenetz."
 SESSION_ENDS = {"inaktiv", "hoechstdauer"}
 
 
