@@ -92,7 +92,6 @@ def _fail_unknown(session: Session, digest: str, now: datetime, max_attempts: in
     raise LoginRefusedError(LOGIN_FAILED, reason="unbekannt", user_id=None)
 
 
-
 def security_of(session: Session, user_id: int) -> AccountSecurity:
     """The account's security row (created on first use)."""
     row = session.get(AccountSecurity, user_id)

@@ -36,6 +36,7 @@ from engine.errors import InvalidSubmissionError, NotFoundError
 from engine.persistence.models import (
     Absence,
     AccessToken,
+    AccountSecurity,
     AuditEvent,
     Ballot,
     BallotElector,
@@ -696,6 +697,7 @@ def erase_account(session: Session, user: User, now: datetime) -> ErasurePlan:
         user.active = False
         user.locked_until = None
         session.execute(delete(UserRole).where(UserRole.user_id == user.id))
+        session.execute(delete(AccountSecurity).where(AccountSecurity.user_id == user.id))  # SSO subject
         session.expire(user, ["roles"])
     return ErasurePlan(plan.kind, plan.subject, plan.items, applied=True)
 

@@ -7,12 +7,15 @@ A mixin of :class:`engine.service.Hilfenetz` (see the common rule: new facade me
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine import password_policy
+from engine import single_sign_on as sso
 from engine.accounts import LOCKOUT, _verify, authenticate, hash_password, security_of
 from engine.audit_trail import AuditTrail, login_refused
 from engine.clock import Clock
@@ -26,9 +29,7 @@ from engine.runtime import audit
 from engine.settings import Settings
 
 WRONG_CURRENT = "Das bisherige Passwort ist falsch."
-SSO_ONLY = (
-    "Ihr Konto meldet sich über das Kreis-Konto an; Ihr Passwort ändern Sie dort, nicht in Hilfenetz."
-)
+SSO_ONLY = "Ihr Konto meldet sich über das Kreis-Konto an; Ihr Passwort ändern Sie dort, nicht in Hilfenetz."
 SESSION_ENDS = {"inaktiv", "hoechstdauer"}
 
 
@@ -62,6 +63,40 @@ class SecurityFacade:
             audit(session, now, actor_of(user), "login", None)
             session.commit()
             return actor_of(user)
+
+    def single_sign_on_enabled(self) -> bool:
+        return bool(self.settings.oidc_issuer)
+
+    def oidc_login(self, claims: Mapping[str, Any]) -> Actor:
+        """Sign in with the claims of an ID token the web app has verified (signature, issuer,
+        audience, expiry, nonce). Creates or updates the account; refusals are audited."""
+        now, settings = self.clock.now(), self.settings
+        names = sso.ClaimNames(settings.oidc_organisation_claim, settings.oidc_roles_claim)
+        mapping = sso.load_mapping(settings.oidc_mapping)
+        with self.db.write() as session:
+            try:
+                user = sso.account_for(session, settings.oidc_issuer, claims, names, mapping, now)
+            except LoginRefusedError as exc:
+                session.rollback()
+                refused = session.get(User, exc.user_id) if exc.user_id is not None else None
+                detail = {"grund": exc.reason, "verfahren": "oidc"}
+                actor = actor_of(refused) if refused else None
+                audit(session, now, actor, "login_fehlgeschlagen", None, detail=detail)
+                session.commit()
+                raise
+            session.flush()
+            session.refresh(user)
+            audit(session, now, actor_of(user), "login", None, detail={"verfahren": "oidc"})
+            session.commit()
+            return actor_of(user)
+
+    def oidc_refused(self, reason: str) -> None:
+        """Record a single sign-on the web app refused before any account was known (bad state,
+        nonce, signature, expiry ...); ``reason`` is a short code, never a token."""
+        with self.db.write() as session:
+            detail = {"grund": reason[:60], "verfahren": "oidc"}
+            audit(session, self.clock.now(), None, "login_fehlgeschlagen", None, detail=detail)
+            session.commit()
 
     def must_change_password(self, actor: Actor) -> bool:
         with self.db.read() as session:

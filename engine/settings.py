@@ -46,9 +46,7 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("HILFENETZ_SCRIPT_TIME_LIMIT", "2.0", "Seconds a diagram script or expression may run."),
     Variable("HILFENETZ_LOGIN_MAX_ATTEMPTS", "5", "Failed logins per account and 15 minutes before a pause."),
     Variable("HILFENETZ_SESSION_IDLE_MINUTES", "30", "Session idle timeout in minutes."),
-    Variable(
-        "HILFENETZ_SESSION_MAX_HOURS", "10", "Maximum age of a session in hours, however active it is."
-    ),
+    Variable("HILFENETZ_SESSION_MAX_HOURS", "10", "Maximum age of a session in hours, however active it is."),
     # --- single sign-on (OpenID Connect) ---
     Variable(
         "HILFENETZ_OIDC_ISSUER",

@@ -28,6 +28,7 @@ from webapp import (
     modellierung,
     modellierung_tabelle,
     notifications,
+    oidc,
     operations,
     pages,
     partners,
@@ -54,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
     for subsystem in (
         i18n,
         auth,
+        oidc,
         security,
         errors,
         labels,

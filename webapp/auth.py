@@ -35,6 +35,8 @@ bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 PUBLIC_ENDPOINTS = {
     "auth.login",
+    "oidc.start",
+    "oidc.callback",
     "static",
     "pages.healthz",
     "pages.accessibility",

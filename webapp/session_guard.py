@@ -75,7 +75,8 @@ def _end(reason: str) -> Response | tuple[Response, int]:
     if wants_json():
         return jsonify(message=message), 401
     flash(message, "info")
-    target = request.full_path.rstrip("?") if request.method == "GET" else None
+    back = request.method == "GET" and request.endpoint not in _WHILE_MUST_CHANGE | {"auth.login"}
+    target = request.full_path.rstrip("?") if back else None
     return redirect(url_for("auth.login", next=target))
 
 

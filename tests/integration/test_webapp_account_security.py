@@ -222,3 +222,24 @@ def test_a_start_password_must_be_replaced_before_anything_else(client, hn):
     with hn.db.read() as session:
         row = session.get(AccountSecurity, user.id)
         assert row is not None and row.must_change_password is False and row.password_changed_at
+
+
+def test_erasing_an_account_drops_its_security_row_and_single_sign_on_subject(hn, actor):
+    lena = actor("fachkraft.frauenberatung")
+    with hn.db.write() as session:
+        session.add(
+            AccountSecurity(
+                user_id=lena.id, must_change_password=True, oidc_issuer="https://idp", oidc_subject="s-1"
+            )
+        )
+        session.execute(User.__table__.update().where(User.id == lena.id).values(active=False))
+        session.commit()
+    assert hn.account_erasure(actor("datenschutz.kreis"), lena.username, confirm=True).applied
+    with hn.db.read() as session:
+        assert session.get(AccountSecurity, lena.id) is None
+
+
+def test_the_change_page_is_linked_from_my_data(client):
+    login(client, "fachkraft.frauenberatung")
+    page = client.get("/meine-daten").get_data(as_text=True)
+    assert 'href="/passwort-aendern">Passwort ändern</a>' in page

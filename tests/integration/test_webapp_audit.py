@@ -139,6 +139,8 @@ NOT_CASE_DATA = {
     "pages.imprint": "Impressum",
     "auth.login": "Anmeldeformular (Anmeldungen protokolliert die Engine)",
     "account.change_password": "Formular zum Ändern des eigenen Passworts",
+    "oidc.start": "Weiterleitung zum Anmeldedienst des Kreises",
+    "oidc.callback": "Rückkehr vom Anmeldedienst (Anmeldungen protokolliert die Engine)",
     "worklist.index": "Liste: Schritt, Frist, Titel; das Öffnen einer Aufgabe wird protokolliert",
     "instances.index": "Liste der eigenen Vorgänge; das Öffnen eines Vorgangs wird protokolliert",
     "ballots.index": "Liste der Abstimmungen; das Öffnen wird protokolliert",

@@ -215,7 +215,19 @@ def test_every_ui_string_has_an_english_translation():
 
     from engine import notifications as engine_notifications
     from engine import password_policy, security_facade
-    from webapp import absences, account, auth, ballots, errors, labels, notifications, operations, worklist
+    from engine import single_sign_on as sso
+    from webapp import (
+        absences,
+        account,
+        auth,
+        ballots,
+        errors,
+        labels,
+        notifications,
+        oidc,
+        operations,
+        worklist,
+    )
     from webapp.i18n import _CATALOGUE
 
     root = Path(__file__).resolve().parents[2] / "webapp"
@@ -254,6 +266,8 @@ def test_every_ui_string_has_an_english_translation():
     texts |= {("auth", auth.LOCKED_UNTIL), ("account", account.REPEAT_ERROR), ("account", account.REQUIRED)}
     texts |= {("password_policy", t) for t in password_policy.RULES}
     texts |= {("engine", security_facade.WRONG_CURRENT), ("engine", security_facade.SSO_ONLY)}
+    texts |= {("oidc", t) for t in oidc.REFUSALS.values()}
+    texts |= {("engine", t) for t in (sso.NO_ORGANISATION, sso.NO_ROLE, sso.DEACTIVATED, sso.BAD_CLAIMS)}
     for path in [*root.glob("*.py"), *root.glob("templates/**/*.html")]:
         texts |= {(path.name, text) for _quote, text in pattern.findall(path.read_text(encoding="utf-8"))}
     missing = sorted(f"{where}: {text}" for where, text in texts if text not in _CATALOGUE["en"])

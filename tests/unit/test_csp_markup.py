@@ -76,7 +76,7 @@ def test_the_scanner_finds_inline_script(markup):
 
 def test_the_scanner_accepts_external_scripts_and_json_blocks():
     markup = (
-        '<script src="{{ url_for(\'static\', filename=\'js/a.js\') }}" defer></script>'
+        "<script src=\"{{ url_for('static', filename='js/a.js') }}\" defer></script>"
         '<script type="application/json" id="daten">{"a": 1}</script><a href="/x">x</a>'
     )
     assert inline_script_problems(markup) == []
