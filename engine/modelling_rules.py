@@ -54,8 +54,11 @@ def _owner_id(node: etree._Element, levels: int) -> str | None:
 def _lint_user_task(filename: str, task: etree._Element) -> Iterator[Problem]:
     element = task.get("id")
     groups = task.get(f"{_C}candidateGroups")
-    if not (groups or task.get(f"{_C}candidateUsers") or task.get(f"{_C}assignee") or _lane_of(task)):
+    lane = _lane_of(task)
+    if not (groups or task.get(f"{_C}candidateUsers") or task.get(f"{_C}assignee") or lane is not None):
         yield Problem(filename, element, "Die Benutzeraufgabe hat keine Zuständigkeit (candidateGroups).")
+    elif not (groups or task.get(f"{_C}candidateUsers") or task.get(f"{_C}assignee")) and lane is not None:
+        yield from _lane_as_candidates(filename, element, lane)
     if groups:
         static = _INTERPOLATION.sub("Platzhalter", groups)
         try:
@@ -71,10 +74,31 @@ def _lint_user_task(filename: str, task: etree._Element) -> Iterator[Problem]:
             yield from _expression(filename, element, expression, attribute)
 
 
-def _lane_of(task: etree._Element) -> bool:
+def _lane_of(task: etree._Element) -> str | None:
+    """The name of the lane holding the task ("" for an unnamed lane), None outside every lane."""
     root = task.getroottree().getroot()
     task_id = task.get("id")
-    return any(ref.text == task_id for ref in root.iter(f"{_B}flowNodeRef"))
+    for ref in root.iter(f"{_B}flowNodeRef"):
+        if ref.text == task_id:
+            lane = ref.getparent()
+            return (lane.get("name") or "").strip() if lane is not None else ""
+    return None
+
+
+def _lane_as_candidates(filename: str, element: str | None, lane: str) -> Iterator[Problem]:
+    """Without candidateGroups the lane's name is the task's candidates (design.md §3), so it must
+    read as one: a lane called "Anfragendes Mitglied" would leave the task with nobody at runtime."""
+    try:
+        if parse_candidate_groups(lane):
+            return
+    except HilfenetzError:
+        pass
+    yield Problem(
+        filename,
+        element,
+        f"Die Benutzeraufgabe hat keine Zuständigkeit (candidateGroups): ihre Bahn „{lane}“ "
+        "ist keine Rolle, Rolle@organisation oder @organisation.",
+    )
 
 
 def _expression(filename: str, element: str | None, text: str, what: str) -> Iterator[Problem]:

@@ -185,3 +185,36 @@ def test_script_rules(script, ok):
     )
     problems = executable_problems(parse_xml(xml), "regel.bpmn")
     assert (problems == []) is ok, problems
+
+
+def _task_in_lane(lane: str, groups: str = "") -> str:
+    attribute = f' camunda:candidateGroups="{groups}"' if groups else ""
+    return process(
+        f'<bpmn:laneSet id="ls"><bpmn:lane id="l" name={quoteattr(lane)}>'
+        "<bpmn:flowNodeRef>a</bpmn:flowNodeRef></bpmn:lane></bpmn:laneSet>"
+        '<bpmn:startEvent id="start"/>'
+        f'<bpmn:userTask id="a" name="A"{attribute} camunda:formKey="notiz"/>'
+        '<bpmn:endEvent id="ende"/>' + _flow("f1", "start", "a") + _flow("f2", "a", "ende")
+    )
+
+
+@pytest.mark.parametrize("lane", ["Koordination", "Fachkraft@frauenberatung-soest", "@jugendamt-soest"])
+def test_a_lane_that_names_candidates_is_enough(lane):
+    assert [r for _, r in lint(_task_in_lane(lane)) if "Zuständigkeit" in r] == []
+
+
+@pytest.mark.parametrize("lane", ["Anfragendes Mitglied", "Koordination / Steuerungsgruppe", ""])
+def test_a_lane_that_names_no_role_leaves_the_task_without_candidates(lane):
+    problems = [(e, r) for e, r in lint(_task_in_lane(lane)) if "Zuständigkeit" in r]
+    assert problems == [
+        (
+            "a",
+            "Die Benutzeraufgabe hat keine Zuständigkeit (candidateGroups): ihre Bahn "
+            f"„{lane}“ ist keine Rolle, Rolle@organisation oder @organisation.",
+        )
+    ]
+
+
+def test_candidate_groups_overrule_a_lane_that_names_no_role():
+    xml = _task_in_lane("Anfragendes Mitglied", groups="Koordination")
+    assert [r for _, r in lint(xml) if "Zuständigkeit" in r] == []
