@@ -14,14 +14,10 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.action_registry import ACTION_HANDLERS
-from engine.actions import unknown_action_message
+from engine.checks import check_file
 from engine.definitions import Bundle, DefinitionSource, build_bundle
-from engine.dmn_feel import translate_dmn
 from engine.errors import InvalidDefinitionError, Problem
-from engine.forms import load_form
 from engine.model_drafts import KINDS, split_filename, validate_content
-from engine.modelling_rules import lint_bundle
 from engine.xml_safety import parse_xml
 
 
@@ -104,46 +100,11 @@ def check_change(
         return problems
     with layered(change, approved, shipped) as (source, written):
         for path in written.values():
-            problems.extend(_check_file(path, source))
+            problems.extend(check_file(path, source.forms_dir, source))
         for path in affected_processes(change, source):
             if path.name not in written:
-                problems.extend(p for p in _check_file(path, source) if p not in problems)
+                problems.extend(p for p in check_file(path, source.forms_dir, source) if p not in problems)
     return problems
-
-
-def _check_file(path: Path, source: LayeredSource) -> list[Problem]:
-    """The checks of ``engine/checks.py``'s ``check_file`` with a layered source."""
-    try:
-        if path.suffix == ".form":
-            load_form(path.read_bytes(), filename=path.name)
-            return []
-        if path.suffix == ".dmn":
-            return translate_dmn(parse_xml(path.read_bytes(), filename=path.name), path.name)
-        bundle = build_bundle(path, source)
-        return unknown_actions(bundle) + lint_bundle(bundle)
-    except InvalidDefinitionError as exc:
-        problems = exc.problems or [Problem(path.name, None, exc.message)]
-    if path.suffix == ".bpmn":  # also the modelling rules, so one check names everything
-        problems.extend(p for p in _lint_unbuilt(path) if p not in problems)
-    return problems
-
-
-def _lint_unbuilt(path: Path) -> list[Problem]:
-    """The modelling rules on a BPMN file that did not build (they read only its XML)."""
-    text = path.read_text(encoding="utf-8")
-    try:
-        return lint_bundle(Bundle(path.stem, path.stem, {path.name: text}, {}, {}, None, spec_json=""))
-    except InvalidDefinitionError:
-        return []  # unreadable XML: the builder's problem already says so
-
-
-def unknown_actions(bundle: Bundle) -> list[Problem]:
-    """System steps whose ``aktion`` no handler carries out."""
-    return [
-        Problem(f"{bundle.process_key}.bpmn", element, unknown_action_message([name]))
-        for element, name in bundle.actions
-        if name and name not in ACTION_HANDLERS
-    ]
 
 
 def affected_processes(change: Mapping[str, str], source: LayeredSource) -> list[Path]:

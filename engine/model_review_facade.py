@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.checks import unknown_actions
 from engine.definitions import build_bundle
 from engine.deployment import deploy_bundle
 from engine.errors import ConflictError, InvalidDefinitionError, Problem
-from engine.model_check import build_change, check_change, layered, unknown_actions
+from engine.model_check import build_change, check_change, layered
 from engine.model_diff import FileDiff, diff_change
 from engine.model_drafts import ENTWURF, FREIGEGEBEN, VERWORFEN, ZUR_FREIGABE, DraftView
 from engine.model_store import (

@@ -33,7 +33,7 @@ from engine import network_membership as membership
 from engine import process_analytics as analytics
 from engine.accounts import hash_password
 from engine.action_registry import ACTION_HANDLERS
-from engine.actions import SystemSteps, unknown_action_message
+from engine.actions import SystemSteps
 from engine.annual_report import report_csv, report_pdf
 from engine.api_facade import ApiFacade
 from engine.assignment import may_start
@@ -41,6 +41,7 @@ from engine.audit_chain import ChainReport
 from engine.audit_search import AuditPage, AuditQuery
 from engine.audit_search import may_search as may_search_audit
 from engine.audit_trail import READ_ACTIONS, AuditTrail
+from engine.checks import unknown_actions
 from engine.clock import Clock, SystemClock
 from engine.consent_steps import legal_basis_options
 from engine.dashboard import (
@@ -53,7 +54,7 @@ from engine.dashboard import (
     require_access,
     zeitraum,
 )
-from engine.definitions import Bundle, DefinitionSource, SpecCache, build_bundle
+from engine.definitions import DefinitionSource, SpecCache, build_bundle
 from engine.deployment import deploy_bundle
 from engine.directory import (
     actor_of,
@@ -78,7 +79,6 @@ from engine.errors import (
     InvalidSubmissionError,
     NotFoundError,
     NotPermittedError,
-    Problem,
     ScriptError,
 )
 from engine.feedback_facade import FeedbackFacade
@@ -1397,15 +1397,6 @@ def _require_administration(actor: Actor) -> None:
 
 def _outcome_label(outcome: str | None) -> str | None:
     return Ergebnis(outcome).label if outcome else None
-
-
-def unknown_actions(bundle: Bundle) -> list[Problem]:
-    """System steps whose ``aktion`` no handler carries out (engine/action_registry.py)."""
-    return [
-        Problem(f"{bundle.process_key}.bpmn", element, unknown_action_message([name]))
-        for element, name in bundle.actions
-        if name and name not in ACTION_HANDLERS
-    ]
 
 
 def shows_contact_data(version: Any, element_id: str) -> bool:
