@@ -25,6 +25,12 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]
 LANGS = ("de", "en")
 FORM = "#task-form .fjs-form"
 DIAGRAM = ".bpmn-diagram svg"
+#: modeler.js says "opened" in its status line once the editor shows the draft (an error fails the wait).
+EDITOR_OPENED = "#modeler-status:not(:empty):not(.modeler-status--error)"
+#: review_diff.js marks the side-by-side diagrams ready once both are drawn.
+DIFF_DRAWN = ".review-side-by-side[data-ready='true']"
+MODELER = "koordination.jugendamt"
+REVIEWER = "koordination.frauenberatung"
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,40 @@ VISITS = (
         "fachkraft.frauenberatung",
         lambda s: "/verzeichnis/frauenberatung-soest/bearbeiten",
     ),
+    Visit("modellierung", "modellierung.index", MODELER, lambda s: "/modellierung/"),
+    Visit("modell-neu", "modellierung.new", MODELER, lambda s: "/modellierung/neu"),
+    Visit(
+        "modell-editor-bpmn",
+        "modellierung.draft",
+        MODELER,
+        lambda s: f"/modellierung/entwurf/{s.drafts.bpmn}",
+        (EDITOR_OPENED, ".modeler-canvas .djs-container svg", ".modeler-panel .bio-properties-panel"),
+    ),
+    Visit(
+        "modell-editor-formular",
+        "modellierung.draft",
+        MODELER,
+        lambda s: f"/modellierung/entwurf/{s.drafts.form}",
+        (EDITOR_OPENED, ".fjs-editor-container"),
+    ),
+    Visit(
+        "modell-freigabe",
+        "modellierung.review",
+        REVIEWER,
+        lambda s: f"/modellierung/entwurf/{s.drafts.review}/freigabe",
+        (DIFF_DRAWN, "#freigabe-kommentar"),
+    ),
+    Visit(
+        "modell-tabelle",
+        "modellierung_tabelle.table",
+        MODELER,
+        lambda s: f"/modellierung/entwurf/{s.drafts.bpmn}/tabelle",
+    ),
+    Visit(
+        "modell-migration", "modell_migration.page", MODELER, lambda s: "/modellierung/migration/fallkonferenz"
+    ),
+    Visit("zugangstoken", "access_tokens.index", "fachkraft.polizei", lambda s: "/konto/zugangstoken"),
+    Visit("passwort-aendern", "account.change_password", "fachkraft.polizei", lambda s: "/passwort-aendern"),
     Visit(
         "fehler-403", "(Fehlerseite)", "fachkraft.frauenberatung", lambda s: "/audit-protokoll", status=403
     ),
@@ -178,6 +218,27 @@ NOT_HTML = {
     "datenschutz.account_export": "JSON/PDF",
     "datenschutz.my_export": "JSON/PDF",
     "meetings.calendar": "iCalendar",
+    "modellierung.content": "BPMN/DMN/Formular-Datei für die Editoren (als Download)",
+    "modellierung.current": "bereitgestellte Fassung für die Gegenüberstellung (als Download)",
+    "modellierung.download": "BPMN/DMN/Formular-Datei",
+    "modellierung.version_file": "BPMN-Datei einer bereitgestellten Version",
+    "oidc.start": "Weiterleitung zum Anmeldedienst des Kreises",
+    "oidc.callback": (
+        "Weiterleitung nach der Anmeldung beim Kreis; eine Ablehnung zeigt die Anmeldeseite mit "
+        "Fehlermeldung, dieselbe Vorlage wie test_login_with_error"
+    ),
+    "api-docs.openapi_json": "OpenAPI-Beschreibung (JSON)",
+    "api-ballots.index": "REST-API (JSON)",
+    "api-ballots.show": "REST-API (JSON)",
+    "api-directory.index": "REST-API (JSON)",
+    "api-directory.show": "REST-API (JSON)",
+    "api-instances.index": "REST-API (JSON)",
+    "api-instances.show": "REST-API (JSON)",
+    "api-processes.index": "REST-API (JSON)",
+    "api-processes.start_form": "REST-API (JSON)",
+    "api-processes.versions": "REST-API (JSON)",
+    "api-tasks.index": "REST-API (JSON)",
+    "api-tasks.show": "REST-API (JSON)",
 }
 
 
