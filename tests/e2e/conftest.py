@@ -127,11 +127,13 @@ def scenario(process: str, name_start: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ModelDrafts:
-    """Drafts for the modelling pages: ``bpmn`` (editable, with ``form`` in its change set) and
-    ``review`` (submitted, with a changed task name, so the approval page shows a diff)."""
+    """Drafts for the modelling pages: ``bpmn`` (editable, with ``form`` and the uploaded DMN table
+    ``dmn`` in its change set) and ``review`` (submitted, with a changed task name, so the approval
+    page shows a diff)."""
 
     bpmn: int
     form: int
+    dmn: int
     review: int
 
 
@@ -145,13 +147,15 @@ def model_drafts(hn: Any) -> ModelDrafts:
     latest = {p.key: p.versions[0].definition_id for p in hn.model_overview(author) if p.versions}
     bpmn = hn.draft_from_version(author, latest["fallkonferenz"])
     form = hn.add_file_to_draft(author, bpmn, "fallkonferenz_anfrage")
+    table = REPO_ROOT / "processes" / "jugendamt_zustaendigkeit.dmn"
+    dmn = hn.upload_model_draft(author, table.name, table.read_bytes(), bpmn)
     review = hn.draft_from_version(author, latest["polizeieinsatz"])
     content = hn.model_draft(author, review).content
     old = 'name="Betroffene proaktiv kontaktieren"'
     assert old in content
     hn.save_model_draft(author, review, content.replace(old, 'name="Betroffene zeitnah kontaktieren"'))
     hn.submit_model_draft(author, review)
-    return ModelDrafts(bpmn, form, review)
+    return ModelDrafts(bpmn, form, dmn, review)
 
 
 def task_of(hn: Any, username: str, instance_id: int, element_id: str) -> str:

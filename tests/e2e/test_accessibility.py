@@ -44,6 +44,9 @@ class Visit:
     path: Callable[[Site], str]
     ready: tuple[str, ...] = ()
     status: int = 200
+    #: Parts of a third-party editor's DOM that axe skips on this page (each needs a comment naming
+    #: the rule and why we cannot fix it, and an entry in the accessibility statement).
+    exclude: tuple[str, ...] = ()
 
 
 VISITS = (
@@ -178,6 +181,17 @@ VISITS = (
         (EDITOR_OPENED, ".fjs-editor-container"),
     ),
     Visit(
+        "modell-editor-dmn",
+        "modellierung.draft",
+        MODELER,
+        lambda s: f"/modellierung/entwurf/{s.drafts.dmn}",
+        (EDITOR_OPENED, ".tjs-table"),
+        # empty-table-header: dmn-js renders the rule-number column's header as an empty <th> and
+        # re-renders the table (Inferno) on every change, so a label set from outside does not stay.
+        # Only that header cell is skipped; statement: "Entscheidungstabellen (DMN)".
+        exclude=(".tjs-table th.index-column",),
+    ),
+    Visit(
         "modell-freigabe",
         "modellierung.review",
         REVIEWER,
@@ -270,13 +284,17 @@ def with_lang(path: str, lang: str) -> str:
     return f"{path}{'&' if '?' in path else '?'}lang={lang}"
 
 
-def axe_violations(page: Any) -> list[dict[str, Any]]:
-    """Run axe-core (served by the app itself, so the page's CSP stays on) on the whole page."""
+def axe_violations(page: Any, exclude: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """Run axe-core (served by the app itself, so the page's CSP stays on) on the whole page but
+    ``exclude``; an exclusion that matches nothing fails, so none outlives the library's fix."""
+    for selector in exclude:
+        assert page.locator(selector).count() > 0, f"Ausnahme {selector} trifft nichts mehr"
     if not page.evaluate("typeof window.axe !== 'undefined'"):
         page.add_script_tag(url=AXE_URL)
     result: list[dict[str, Any]] = page.evaluate(
-        """async (tags) => {
-            const result = await window.axe.run(document, {
+        """async ([tags, exclude]) => {
+            const context = { include: [document], exclude: exclude.map((s) => [s]) };
+            const result = await window.axe.run(context, {
                 runOnly: { type: 'tag', values: tags }, resultTypes: ['violations']
             });
             return result.violations.map((v) => ({
@@ -285,7 +303,7 @@ def axe_violations(page: Any) -> list[dict[str, Any]]:
                                             summary: n.failureSummary }))
             }));
         }""",
-        AXE_TAGS,
+        [AXE_TAGS, list(exclude)],
     )
     return result
 
@@ -305,8 +323,8 @@ def readable(violations: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def check(page: Any, where: str) -> None:
-    violations = axe_violations(page)
+def check(page: Any, where: str, exclude: tuple[str, ...] = ()) -> None:
+    violations = axe_violations(page, exclude)
     assert not violations, f"axe-core meldet auf {where}:\n{readable(violations)}"
 
 
@@ -337,7 +355,7 @@ def test_page_has_no_axe_violations(
     assert page.locator("html").get_attribute("lang") == lang
     for selector in visit.ready:
         page.locator(selector).first.wait_for()
-    check(page, f"{visit.name} ({lang}, {visit.user or 'abgemeldet'})")
+    check(page, f"{visit.name} ({lang}, {visit.user or 'abgemeldet'})", visit.exclude)
 
 
 @pytest.mark.parametrize("lang", LANGS)
