@@ -413,3 +413,52 @@ def test_axe_reports_a_planted_violation(signed_in: Callable[[str | None], Any],
     )
     found = {v["id"] for v in axe_violations(page)}
     assert {"label", "color-contrast"} <= found
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_access_token_page_with_errors_and_the_new_secret(
+    signed_in: Callable[[str | None], Any], site: Site, lang: str
+) -> None:
+    page = signed_in("fachkraft.polizei")
+    page.goto(site.base + with_lang("/konto/zugangstoken", lang))
+    page.locator("#scope-lesen").uncheck()
+    page.locator("#expires_on").fill("2020-01-01")
+    with page.expect_navigation():
+        page.locator("form[action$='/zugangstoken'] button[type=submit]").click()
+    page.locator("#name-fehler").wait_for()
+    page.locator("#scopes-fehler").wait_for()
+    check(page, f"Zugangstoken mit Fehlermeldungen ({lang})")
+    page.locator("#name").fill(f"Axe-Prüfung {lang}")
+    page.locator("#scope-lesen").check()
+    page.locator("#expires_on").fill("")
+    with page.expect_navigation():
+        page.locator("form[action$='/zugangstoken'] button[type=submit]").click()
+    page.locator("#neues-token").wait_for()
+    check(page, f"Zugangstoken mit neuem Token ({lang})")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_password_change_with_errors(signed_in: Callable[[str | None], Any], site: Site, lang: str) -> None:
+    page = signed_in("fachkraft.polizei")
+    page.goto(site.base + with_lang("/passwort-aendern", lang))
+    page.locator("#current_password").fill("falsch")
+    page.locator("#new_password").fill("kurz")
+    page.locator("#new_password_repeat").fill("anders")
+    with page.expect_navigation():
+        page.locator("form[action$='/passwort-aendern'] button[type=submit]").click()
+    page.locator("#new_password-fehler").wait_for()
+    page.locator("#new_password_repeat-fehler").wait_for()
+    check(page, f"Passwort ändern mit Fehlermeldungen ({lang})")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_table_view_with_errors(signed_in: Callable[[str | None], Any], site: Site, lang: str) -> None:
+    """Nothing is saved (the other visits see the draft unchanged)."""
+    page = signed_in(MODELER)
+    page.goto(site.base + with_lang(f"/modellierung/entwurf/{site.drafts.bpmn}/tabelle", lang))
+    page.locator("#Task_AnfragePruefen-frist").fill("irgendwann bald")
+    with page.expect_navigation():
+        page.locator("form[action$='/tabelle'] button[type=submit]").click()
+    page.locator("#tabelle-fehler").wait_for()
+    page.locator("#Task_AnfragePruefen-frist-fehler").wait_for()
+    check(page, f"Tabellenansicht mit Fehlermeldungen ({lang})")
