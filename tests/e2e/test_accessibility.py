@@ -205,7 +205,10 @@ VISITS = (
         lambda s: f"/modellierung/entwurf/{s.drafts.bpmn}/tabelle",
     ),
     Visit(
-        "modell-migration", "modell_migration.page", MODELER, lambda s: "/modellierung/migration/fallkonferenz"
+        "modell-migration",
+        "modell_migration.page",
+        MODELER,
+        lambda s: "/modellierung/migration/fallkonferenz",
     ),
     Visit("zugangstoken", "access_tokens.index", "fachkraft.polizei", lambda s: "/konto/zugangstoken"),
     Visit("passwort-aendern", "account.change_password", "fachkraft.polizei", lambda s: "/passwort-aendern"),
