@@ -465,3 +465,21 @@ def test_table_view_with_errors(signed_in: Callable[[str | None], Any], site: Si
     page.locator("#tabelle-fehler").wait_for()
     page.locator("#Task_AnfragePruefen-frist-fehler").wait_for()
     check(page, f"Tabellenansicht mit Fehlermeldungen ({lang})")
+
+
+@pytest.mark.parametrize("lang", LANGS)
+def test_new_draft_page_with_refusals(signed_in: Callable[[str | None], Any], site: Site, lang: str) -> None:
+    """A key that is taken and an unreadable upload: both refused, nothing created."""
+    page = signed_in(MODELER)
+    page.goto(site.base + with_lang("/modellierung/neu", lang))
+    page.locator("#neu-key").fill("fallkonferenz")
+    with page.expect_navigation():
+        page.locator("form[action$='/neu'] button[type=submit]").click()
+    page.locator(".flash-messages .alert--error").wait_for()
+    check(page, f"Neu anlegen: Kennung vergeben ({lang})")
+    file = {"name": "kaputt.bpmn", "mimeType": "application/xml", "buffer": b"<kein-xml"}
+    page.locator("#upload-datei").set_input_files(file)
+    with page.expect_navigation():
+        page.locator("form[action$='/hochladen'] button[type=submit]").click()
+    page.locator("[role=alert] .alert--error").wait_for()
+    check(page, f"Neu anlegen: Hochladen abgelehnt ({lang})")
