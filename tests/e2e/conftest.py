@@ -102,7 +102,9 @@ class Site:
     """A live server over an engine with the real processes and forms, and the objects the page
     tests visit: a P1 case handed to the Frauenberatung (referral with contact data), a P1 case
     waiting for the police's DASH step, a P4 request waiting for the Koordination, a ballot, a
-    consent record and an accessibility feedback report."""
+    consent record and an accessibility feedback report; for the modelling pages a draft of P4 by
+    one coordinator with a form draft in its change set, and a changed P1 draft she submitted for
+    approval (the other coordinator reviews it)."""
 
     base: str
     hn: Any
@@ -111,6 +113,7 @@ class Site:
     p4: int
     ballot: int
     consent: int
+    drafts: ModelDrafts
 
     def task(self, username: str, instance_id: int, element_id: str) -> str:
         return task_of(self.hn, username, instance_id, element_id)
@@ -120,6 +123,39 @@ def scenario(process: str, name_start: str) -> dict[str, Any]:
     data = json.loads((REPO_ROOT / "processes" / f"{process}.scenarios.json").read_text(encoding="utf-8"))
     found: dict[str, Any] = next(s for s in data["scenarios"] if s["name"].startswith(name_start))
     return found
+
+
+@dataclass(frozen=True)
+class ModelDrafts:
+    """Drafts for the modelling pages: ``bpmn`` (editable, with ``form`` and the uploaded DMN table
+    ``dmn`` in its change set) and ``review`` (submitted, with a changed task name, so the approval
+    page shows a diff)."""
+
+    bpmn: int
+    form: int
+    dmn: int
+    review: int
+
+
+MODEL_AUTHOR = "koordination.jugendamt"
+MODEL_REVIEWER = "koordination.frauenberatung"
+
+
+def model_drafts(hn: Any) -> ModelDrafts:
+    """Through the engine facade, as the modelling pages would: draft, add a form, change, submit."""
+    author = actor_lookup(hn)(MODEL_AUTHOR)
+    latest = {p.key: p.versions[0].definition_id for p in hn.model_overview(author) if p.versions}
+    bpmn = hn.draft_from_version(author, latest["fallkonferenz"])
+    form = hn.add_file_to_draft(author, bpmn, "fallkonferenz_anfrage")
+    table = REPO_ROOT / "processes" / "jugendamt_zustaendigkeit.dmn"
+    dmn = hn.upload_model_draft(author, table.name, table.read_bytes(), bpmn)
+    review = hn.draft_from_version(author, latest["polizeieinsatz"])
+    content = hn.model_draft(author, review).content
+    old = 'name="Betroffene proaktiv kontaktieren"'
+    assert old in content
+    hn.save_model_draft(author, review, content.replace(old, 'name="Betroffene zeitnah kontaktieren"'))
+    hn.submit_model_draft(author, review)
+    return ModelDrafts(bpmn, form, dmn, review)
 
 
 def task_of(hn: Any, username: str, instance_id: int, element_id: str) -> str:
@@ -181,6 +217,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     )
     consent_id = hn.record_consent(actor_lookup(hn)("fachkraft.polizei"), p1, consent)
     hn.send_accessibility_feedback(FeedbackInput(message="Kontrast im Kopfbereich zu schwach", reply="nein"))
+    hn.create_access_token(actor_lookup(hn)("fachkraft.polizei"), "Auswertung Polizei", ["lesen"], None)
     app = create_app({"TESTING": False}, hilfenetz=hn)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -193,6 +230,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
         start_p4(hn),
         open_ballot(hn, "Förderantrag Präventionsprojekt"),
         consent_id,
+        model_drafts(hn),
     )
     server.shutdown()
     hn.db.dispose()

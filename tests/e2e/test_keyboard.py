@@ -2,7 +2,8 @@
 Space, arrow keys, typing) on elements reached by Tab. After every Tab the focused element must
 show a visible focus indicator (its outline or box-shadow differs from its unfocused state) and
 focus must not fall to <body> except past the end of the page; tabbing through a whole page must
-come back to its start (no keyboard trap, also not in the form-js form or the diagram viewer).
+come back to its start (no keyboard trap, also not in the form-js form, the diagram viewer, the
+modelling editor or the side-by-side diagrams of an approval).
 
 A Fachkraft answers a case-conference invitation (P4) from the worklist, a steering-group member
 votes on a ballot, and a member requests a case conference (P4 start)."""
@@ -203,6 +204,10 @@ def test_skip_link_moves_focus_to_the_content(keyboard: Keyboard, site: Site) ->
         ("koordination.jugendamt", "/aufgaben/{task}"),
         ("koordination.jugendamt", "/auswertung"),
         ("fachkraft.frauenberatung", "/verzeichnis/frauenberatung-soest/bearbeiten"),
+        ("koordination.jugendamt", "/modellierung/entwurf/{draft}/tabelle"),
+        ("koordination.jugendamt", "/modellierung/entwurf/{draft}"),
+        ("koordination.frauenberatung", "/modellierung/entwurf/{review}/freigabe"),
+        ("fachkraft.polizei", "/konto/zugangstoken"),
     ],
 )
 def test_whole_page_can_be_tabbed_through_without_trap(
@@ -212,11 +217,17 @@ def test_whole_page_can_be_tabbed_through_without_trap(
     if user:
         sign_in(kb, site, user)
     task = site.task("koordination.jugendamt", site.p4, "Task_AnfragePruefen") if "{task}" in path else ""
-    kb.page.goto(site.base + path.format(p1=site.p1, ballot=site.ballot, task=task) + "?lang=de")
+    drafts = site.drafts
+    url = path.format(p1=site.p1, ballot=site.ballot, task=task, draft=drafts.bpmn, review=drafts.review)
+    kb.page.goto(f"{site.base}{url}?lang=de")
     if "starten" in path or "aufgaben/" in path:
         wait_for_form(kb)
     if "vorgaenge" in path or "aufgaben/" in path:
         kb.page.locator(".bpmn-diagram svg").first.wait_for()
+    if path.endswith("{draft}"):  # the BPMN editor: canvas and properties panel are open
+        kb.page.locator("#modeler-status:not(:empty)").wait_for()
+    if path.endswith("/freigabe"):
+        kb.page.locator(".review-side-by-side[data-ready='true']").wait_for()
     stops = kb.cycle()
     assert len(stops) >= 3
     kb.cycle_back(stops)

@@ -20,6 +20,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import login, logout, serve_app
+from tests.e2e.test_accessibility import check
 from tests.e2e.test_fallkonferenz_flow import pick, submit
 from tests.e2e.test_modeler_editors import open_case_conference_draft, watch_console
 
@@ -112,6 +113,7 @@ def create_form(page: Any) -> None:
     page.wait_for_timeout(400)  # the panel debounces typed input
     page.locator("#modeler-save").click()
     expect(page.locator("#modeler-status")).to_contain_text("Gespeichert", timeout=30000)
+    check(page, "Formular-Editor mit gewähltem Feld und offenem Eigenschaftenbereich")
     schema = page.evaluate("() => window.hilfenetzModeler.editor.saveSchema()")
     assert [c.get("key") for c in schema["components"]] == ["umsetzung_bericht"]
 
@@ -136,6 +138,7 @@ def add_task_and_fix_candidates(page: Any, bpmn_url: str) -> None:
     expect(panel.locator(".bio-properties-panel-header-label")).to_have_text("Umsetzung bestätigen")
     expect(panel.locator(".bio-properties-panel-header-type")).to_have_text("Benutzeraufgabe")
     panel.get_by_text("Zuständigkeit", exact=True).click()
+    check(page, "BPMN-Editor mit Problemliste und gewählter Aufgabe")
     groups = panel.get_by_label(re.compile("Zuständige Gruppen"))
     groups.fill("Koordination")
     groups.press("Tab")
@@ -195,9 +198,11 @@ def test_coordinators_change_p4_with_four_eyes_and_migrate_an_instance(server: s
     result = page.locator("#migration-ergebnis")
     expect(result).to_contain_text("Ergebnis des Probelaufs")
     expect(result.locator("tr", has_text=f"#{moves}")).to_contain_text("umstellbar")
+    check(page, "Vorgänge umstellen mit Ergebnis des Probelaufs")
     page.get_by_role("button", name="Umstellen").click()
     expect(result).to_contain_text("Ergebnis der Umstellung")
     expect(result.locator("tr", has_text=f"#{moves}")).to_contain_text("umgestellt")
+    check(page, "Vorgänge umstellen mit Ergebnis der Umstellung")
     logout(page)
 
     login(page, base, REQUESTER)

@@ -53,6 +53,16 @@
     return changes;
   }
 
+  /* Role "img" and the label go on the drawing (the SVG), not on the pane: the pane also holds
+   * the focusable bpmn.io link, and an image must not contain controls (axe nested-interactive). */
+  function labelDrawing(canvasNode) {
+    const svg = canvasNode.querySelector('.djs-container > svg');
+    if (svg) {
+      svg.setAttribute('role', 'img');
+      svg.setAttribute('aria-label', canvasNode.dataset.label || '');
+    }
+  }
+
   function pane(slot, heading, label) {
     const box = document.createElement('div');
     box.className = 'review-side-by-side__pane';
@@ -61,8 +71,7 @@
     title.textContent = heading;
     const canvas = document.createElement('div');
     canvas.className = 'review-side-by-side__canvas';
-    canvas.setAttribute('role', 'img');
-    canvas.setAttribute('aria-label', label);
+    canvas.dataset.label = label;
     box.append(title, canvas);
     slot.appendChild(box);
     return canvas;
@@ -75,6 +84,7 @@
     }
     const viewer = new window.BpmnJS({ container: canvasNode });
     await viewer.importXML(await response.text());
+    labelDrawing(canvasNode);
     const canvas = viewer.get('canvas');
     const registry = viewer.get('elementRegistry');
     const overlays = viewer.get('overlays');
