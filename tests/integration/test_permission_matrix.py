@@ -11,6 +11,11 @@ it gets one account for every seeded role. The matrix proves:
 * every POST from B to A's objects is refused and changes no table (audit entries aside);
 * the positive control: A's people do see the markers (otherwise the check could not fail).
 
+The world also holds two process drafts of A's coordinator (modelling is the Koordination's,
+network-wide), an accessibility report with its sender's name and an access token of A's Fachkraft.
+Rows under ``/api/v1`` run with a bearer token (every scope) of the user in question, never with
+the session: anonymous requests, and a signed-in browser without a token, get 401 JSON there.
+
 Roles whose rights span the whole network by design (the Koordination sees non-confidential cases,
 the Steuerungsgruppe reads ballots, the data-protection officer searches the audit trail, ...) are
 named per row in ``network``; docs/security.md explains each.
@@ -435,6 +440,8 @@ MATRIX: dict[str, Row] = {
     "api-tasks.index": Row(
         "/api/v1/tasks?view=alle", OWN, reader=JA, markers=(CASE_LABEL,), network=frozenset({"Koordination"})
     ),
+    "api-tasks.index gruppe": Row("/api/v1/tasks?view=gruppe", OWN, network=frozenset({"Koordination"})),
+    "api-tasks.index erledigt": Row("/api/v1/tasks?view=erledigt", OWN, reader=JA, markers=(CASE_LABEL,)),
     "api-tasks.show": Row(
         "/api/v1/tasks/{task_id}", CASE, reader=JA, markers=(PSEUDONYM, ANLASS), network=COORDINATION
     ),
@@ -648,8 +655,8 @@ def call(client: FlaskClient, row: Row, world: World, token: str, bearer: str | 
     data = {k: v.format(**vars(world)) if isinstance(v, str) else v for k, v in row.data.items()}
     if row.api:
         headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
-        address = f"10.7.{next(ADDRESSES) % 250}.{next(ADDRESSES) % 250}" if not bearer else "127.0.0.1"
-        environ = {"REMOTE_ADDR": address}
+        n = next(ADDRESSES)
+        environ = {"REMOTE_ADDR": f"10.7.{n // 250 % 250}.{n % 250 + 1}" if not bearer else "127.0.0.1"}
         if row.method == "GET":
             return client.get(url, headers=headers, environ_base=environ)
         return client.post(url, json=data, headers=headers, environ_base=environ)
@@ -787,4 +794,19 @@ def test_an_uninvolved_organisation_never_sees_nor_changes_data_of_a(app, world,
         missing = [name for name, value in SECURITY_HEADERS.items() if response.headers.get(name) != value]
         if missing:
             failures.append((key, "Kopfzeilen fehlen", missing))
+    assert failures == [], pformat(failures)
+
+
+def test_the_api_ignores_the_session_cookie(app, world):
+    """A signed-in browser without a token gets 401 from every API route: a page of another site
+    cannot make the browser call the API with the session (the API has no CSRF token)."""
+    _hn, ids, _accounts = world
+    client, token = signed_in(app, JA)
+    failures = []
+    for key, row in sorted(MATRIX.items()):
+        if not row.api or row.kind == PUBLIC:
+            continue
+        response = call(client, row, ids, token)
+        if response.status_code != 401 or leaked(body_of(response), ALL_MARKERS, ids):
+            failures.append((key, response.status_code))
     assert failures == [], pformat(failures)
