@@ -11,6 +11,11 @@ it gets one account for every seeded role. The matrix proves:
 * every POST from B to A's objects is refused and changes no table (audit entries aside);
 * the positive control: A's people do see the markers (otherwise the check could not fail).
 
+The world also holds two process drafts of A's coordinator (modelling is the Koordination's,
+network-wide), an accessibility report with its sender's name and an access token of A's Fachkraft.
+Rows under ``/api/v1`` run with a bearer token (every scope) of the user in question, never with
+the session: anonymous requests, and a signed-in browser without a token, get 401 JSON there.
+
 Roles whose rights span the whole network by design (the Koordination sees non-confidential cases,
 the Steuerungsgruppe reads ballots, the data-protection officer searches the audit trail, ...) are
 named per row in ``network``; docs/security.md explains each.
@@ -22,6 +27,8 @@ added by one line: its URL with ``{placeholders}`` from :class:`World`, its kind
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -34,9 +41,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import inspect, select, text
 
+from engine.access_tokens import SCOPES
+from engine.accessibility_feedback import FeedbackInput
 from engine.accounts import hash_password
 from engine.clock import ManualClock
 from engine.consent import ConsentInput, Upload
+from engine.model_drafts import new_process_xml
 from engine.persistence.models import (
     Absence,
     Notification,
@@ -51,6 +61,7 @@ from engine.settings import REPO_ROOT
 from tests.conftest import actor_lookup, build_engine
 from tests.integration.test_webapp_auth import PASSWORD, csrf, login, make_app
 from tests.unit.test_netzwerktreffen import invite, to_invitation
+from webapp.api.auth import API_PREFIX
 from webapp.security import HEADERS as SECURITY_HEADERS
 
 ORG_B = "suchtpraevention"
@@ -78,7 +89,12 @@ MEETING_MARKERS = (
     "Vertraulicher Punkt zur Fallarbeit",
     "Netzwerktreffen und Fachtag #{meeting_instance_id}",
 )
-ALL_MARKERS = CASE_MARKERS + VOTE_MARKERS + MEETING_MARKERS
+#: A's coordinator's process drafts (the key is in the file name and the content).
+MODEL_MARKERS = ("marker_modell_7q", "marker_freigabe_7q")
+#: A personal record: the name and message of an accessibility report, an access token's name.
+FEEDBACK_MARKERS = ("Marker-Rückmeldung-7Q", "Marker-Absenderin-7Q")
+TOKEN_MARKERS = ("Marker-Token-7Q",)
+ALL_MARKERS = CASE_MARKERS + VOTE_MARKERS + MEETING_MARKERS + MODEL_MARKERS + FEEDBACK_MARKERS + TOKEN_MARKERS
 
 
 @dataclass(frozen=True)
@@ -93,6 +109,10 @@ class World:
     definition_id: int
     absence_id: int
     notification_id: int
+    draft_id: int
+    review_draft_id: int
+    feedback_id: int
+    token_id: int
     process_key: str = "kinderschutz"
     organisation: str = "jugendamt-warstein"
     username: str = "fachkraft.jugendamt-warstein"
@@ -118,16 +138,26 @@ class Row:
     ``reader``: an account of A that sees ``markers`` on this page (the positive control).
     ``network``: roles that, by design, reach A's object from any organisation.
     ``own_tables``: tables a POST of B may change because they hold B's own data.
+    ``network_markers``: when set, the ``network`` roles are not skipped: they may open the page,
+    but it must show none of A's markers except these (a ballot reader sees the ballot, not the case).
+    ``json``: send ``data`` as a JSON body (with the CSRF token as a header). Rows under ``/api/v1``
+    always send JSON and authenticate with a bearer token of the user instead of the session.
     """
 
     url: str
     kind: str
     method: str = "GET"
-    data: dict[str, str] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     reader: str | None = None
     markers: tuple[str, ...] = ()
     network: frozenset[str] = frozenset()
     own_tables: frozenset[str] = frozenset()
+    network_markers: tuple[str, ...] | None = None
+    json: bool = False
+
+    @property
+    def api(self) -> bool:
+        return self.url.startswith(API_PREFIX + "/")
 
 
 COORDINATION = frozenset({"Koordination", "Administration"})
@@ -136,6 +166,13 @@ DSB = frozenset({"Datenschutzbeauftragte"})
 AUDIT_READERS = frozenset({"Koordination", "Datenschutzbeauftragte"})
 JA = "fachkraft.jugendamt-warstein"
 COORD_A = "koordination.jugendamt"
+#: Modelling is the Koordination's, network-wide (engine/modeling_facade.py ``require_modeler``);
+#: so is the inbox of accessibility reports.
+MODELERS = frozenset({"Koordination"})
+DRAFT = "/modellierung/entwurf/{draft_id}"
+#: What B would save into A's draft: a valid process (it has no braces, so formatting keeps it).
+B_PROCESS = new_process_xml(MODEL_MARKERS[0], "Von B geändert")
+REVIEW = "/modellierung/entwurf/{review_draft_id}"
 
 MATRIX: dict[str, Row] = {
     # --- public and own pages ---
@@ -169,10 +206,22 @@ MATRIX: dict[str, Row] = {
     ),
     # the Koordination is a candidate of the Netzwerktreffen's steps, whichever organisation it is in
     "worklist.index": Row(
-        "/aufgaben?view=alle", OWN, reader=JA, markers=(CASE_LABEL,), network=frozenset({"Koordination"})
+        "/aufgaben?view=alle",
+        OWN,
+        reader=JA,
+        markers=(CASE_LABEL,),
+        network=frozenset({"Koordination"}),
+        network_markers=MEETING_MARKERS,
     ),
     "instances.index": Row("/vorgaenge", OWN, reader="fachkraft.frauenhaus", markers=(CASE_LABEL,)),
-    "ballots.index": Row("/abstimmungen", OWN, reader=COORD_A, markers=VOTE_MARKERS, network=BALLOT_READERS),
+    "ballots.index": Row(
+        "/abstimmungen",
+        OWN,
+        reader=COORD_A,
+        markers=VOTE_MARKERS,
+        network=BALLOT_READERS,
+        network_markers=VOTE_MARKERS,
+    ),
     "ballots.new": Row("/abstimmungen/neu", OWN),
     "absences.index": Row("/abwesenheit", OWN),
     "absences.add": Row("/abwesenheit", OWN, "POST", {}, own_tables=frozenset({"absence"})),
@@ -209,19 +258,16 @@ MATRIX: dict[str, Row] = {
     "process_analytics.index": Row("/auswertung/prozess", OWN),
     "process_analytics.show": Row("/auswertung/prozess/{process_key}", OWN),
     # --- A's case, task, consent and meeting ---
-    "instances.show": Row(
-        "/vorgaenge/{instance_id}", CASE, reader=JA, markers=(CASE_LABEL,), network=COORDINATION
-    ),
+    "instances.show": Row("/vorgaenge/{instance_id}", CASE, reader=JA, markers=(CASE_LABEL,)),
     "instances.send_message": Row(
-        "/vorgaenge/{instance_id}/nachricht", CASE, "POST", {"name": "Neuer Vorfall"}, network=COORDINATION
+        "/vorgaenge/{instance_id}/nachricht", CASE, "POST", {"name": "Neuer Vorfall"}
     ),
-    "tasks.show": Row("/aufgaben/{task_id}", CASE, reader=JA, markers=(CASE_LABEL,), network=COORDINATION),
+    "tasks.show": Row("/aufgaben/{task_id}", CASE, reader=JA, markers=(CASE_LABEL,)),
     "tasks.form_json": Row(
         "/aufgaben/{task_id}/formular.json",
         CASE,
         reader=JA,
         markers=(PSEUDONYM, ANLASS),
-        network=COORDINATION,
     ),
     "tasks.complete": Row("/aufgaben/{task_id}/abschliessen", CASE, "POST", {}),
     "tasks.save_draft": Row("/aufgaben/{task_id}/entwurf", CASE, "POST", {}),
@@ -233,32 +279,26 @@ MATRIX: dict[str, Row] = {
         CASE,
         reader=JA,
         markers=(CONSENT_SUBJECT,),
-        network=COORDINATION,
     ),
-    "consents.new": Row("/vorgaenge/{instance_id}/einwilligungen/neu", CASE, network=COORDINATION),
-    "consents.create": Row(
-        "/vorgaenge/{instance_id}/einwilligungen/neu", CASE, "POST", {}, network=COORDINATION
-    ),
+    "consents.new": Row("/vorgaenge/{instance_id}/einwilligungen/neu", CASE),
+    "consents.create": Row("/vorgaenge/{instance_id}/einwilligungen/neu", CASE, "POST", {}),
     "consents.confirm_withdrawal": Row(
         "/einwilligungen/{consent_id}/widerrufen",
         CASE,
         reader=JA,
         markers=(CONSENT_SUBJECT,),
-        network=COORDINATION,
     ),
     "consents.withdraw": Row(
         "/einwilligungen/{consent_id}/widerrufen",
         CASE,
         "POST",
         {"withdrawn_by": "Marker"},
-        network=COORDINATION,
     ),
     "consents.document": Row(
         "/einwilligungen/{consent_id}/dokument",
         CASE,
         reader=JA,
         markers=(CONSENT_SUBJECT,),  # written into the stored PDF
-        network=COORDINATION,
     ),
     "meetings.calendar": Row(
         "/netzwerktreffen/{meeting_instance_id}/termin.ics",
@@ -266,10 +306,16 @@ MATRIX: dict[str, Row] = {
         reader="fachkraft.gesundheitsamt",
         markers=MEETING_MARKERS[:1],
         network=COORDINATION | {"Steuerungsgruppe"},
+        network_markers=MEETING_MARKERS,
     ),
     # --- A's ballot ---
     "ballots.show": Row(
-        "/abstimmungen/{ballot_id}", CASE, reader=COORD_A, markers=VOTE_MARKERS, network=BALLOT_READERS
+        "/abstimmungen/{ballot_id}",
+        CASE,
+        reader=COORD_A,
+        markers=VOTE_MARKERS,
+        network=BALLOT_READERS,
+        network_markers=VOTE_MARKERS,
     ),
     "ballots.minutes": Row(
         "/abstimmungen/{ballot_id}/protokoll",
@@ -277,6 +323,7 @@ MATRIX: dict[str, Row] = {
         reader=COORD_A,
         markers=VOTE_MARKERS,
         network=BALLOT_READERS,
+        network_markers=VOTE_MARKERS,
     ),
     "ballots.minutes_text": Row(
         "/abstimmungen/{ballot_id}/protokoll.md",
@@ -284,6 +331,7 @@ MATRIX: dict[str, Row] = {
         reader=COORD_A,
         markers=VOTE_MARKERS,
         network=BALLOT_READERS,
+        network_markers=VOTE_MARKERS,
     ),
     "ballots.minutes_pdf": Row("/abstimmungen/{ballot_id}/protokoll.pdf", CASE, network=BALLOT_READERS),
     "ballots.vote": Row("/abstimmungen/{ballot_id}/stimme", CASE, "POST", {"choice": "ja"}),
@@ -319,6 +367,135 @@ MATRIX: dict[str, Row] = {
     "datenschutz.subject_erasure": Row(
         "/datenschutz/betroffene/loeschen", CASE, "POST", {"q": PSEUDONYM, "bestaetigt": "ja"}, network=DSB
     ),
+    # --- personal access tokens: B's own; A's token is A's ---
+    "access_tokens.index": Row("/konto/zugangstoken", OWN, reader=JA, markers=TOKEN_MARKERS),
+    "access_tokens.create": Row(
+        "/konto/zugangstoken",
+        OWN,
+        "POST",
+        {"name": "B-Token", "scopes": "lesen"},
+        own_tables=frozenset({"access_token"}),
+    ),
+    "access_tokens.revoke": Row("/konto/zugangstoken/{token_id}/widerrufen", CASE, "POST"),
+    # --- accessibility reports: anybody sends (an empty one is refused), the Koordination reads ---
+    "accessibility.send": Row("/barrierefreiheit/rueckmeldung", PUBLIC, "POST", {"message": ""}),
+    "accessibility.inbox": Row(
+        "/barrierefreiheit/rueckmeldungen", CASE, reader=COORD_A, markers=FEEDBACK_MARKERS, network=MODELERS
+    ),
+    "accessibility.answered": Row(
+        "/barrierefreiheit/rueckmeldungen/{feedback_id}/beantwortet", CASE, "POST", network=MODELERS
+    ),
+    # --- modelling: A's coordinator's drafts (one in work, one submitted for approval) ---
+    "modellierung.index": Row(
+        "/modellierung/", CASE, reader=COORD_A, markers=MODEL_MARKERS, network=MODELERS
+    ),
+    "modellierung.new": Row("/modellierung/neu", CASE, network=MODELERS),
+    "modellierung.create": Row(
+        "/modellierung/neu", CASE, "POST", {"kind": "bpmn", "key": "b_prozess"}, network=MODELERS
+    ),
+    "modellierung.upload": Row("/modellierung/hochladen", CASE, "POST", {}, network=MODELERS),
+    "modellierung.version_file": Row("/modellierung/versionen/{definition_id}/datei", CASE, network=MODELERS),
+    "modellierung.from_version": Row(
+        "/modellierung/versionen/{definition_id}/entwurf", CASE, "POST", network=MODELERS
+    ),
+    "modellierung.draft": Row(DRAFT, CASE, reader=COORD_A, markers=MODEL_MARKERS[:1], network=MODELERS),
+    "modellierung.content": Row(
+        DRAFT + "/inhalt", CASE, reader=COORD_A, markers=MODEL_MARKERS[:1], network=MODELERS
+    ),
+    "modellierung.download": Row(
+        DRAFT + "/datei", CASE, reader=COORD_A, markers=MODEL_MARKERS[:1], network=MODELERS
+    ),
+    "modellierung.current": Row(DRAFT + "/bisher", CASE, network=MODELERS),
+    # a valid process: were the role check missing, the save would go through
+    "modellierung.save": Row(
+        DRAFT + "/speichern", CASE, "POST", {"content": B_PROCESS}, network=MODELERS, json=True
+    ),
+    "modellierung.check": Row(
+        DRAFT + "/pruefen", CASE, "POST", {"content": "<x/>"}, network=MODELERS, json=True
+    ),
+    "modellierung.add_form": Row(DRAFT + "/formular", CASE, "POST", {"key": "b_formular"}, network=MODELERS),
+    "modellierung.submit": Row(DRAFT + "/vorlegen", CASE, "POST", network=MODELERS),
+    "modellierung.discard": Row(DRAFT + "/verwerfen", CASE, "POST", network=MODELERS),
+    "modellierung.review": Row(
+        REVIEW + "/freigabe", CASE, reader=COORD_A, markers=MODEL_MARKERS[1:], network=MODELERS
+    ),
+    "modellierung.approve": Row(REVIEW + "/freigeben", CASE, "POST", {"kommentar": "B"}, network=MODELERS),
+    "modellierung.reject": Row(REVIEW + "/ablehnen", CASE, "POST", {"kommentar": "B"}, network=MODELERS),
+    "modellierung_tabelle.table": Row(
+        DRAFT + "/tabelle", CASE, reader=COORD_A, markers=MODEL_MARKERS[:1], network=MODELERS
+    ),
+    "modellierung_tabelle.save_table": Row(DRAFT + "/tabelle", CASE, "POST", {}, network=MODELERS),
+    "modell_migration.page": Row("/modellierung/migration/{process_key}", CASE, network=MODELERS),
+    "modell_migration.dry_run": Row(
+        "/modellierung/migration/{process_key}/probelauf",
+        CASE,
+        "POST",
+        {"vorgang": "{instance_id}", "ziel": "{definition_id}"},
+        network=MODELERS,
+    ),
+    "modell_migration.migrate": Row(
+        "/modellierung/migration/{process_key}/migrieren",
+        CASE,
+        "POST",
+        {"vorgang": "{instance_id}", "ziel": "{definition_id}"},
+        network=MODELERS,
+    ),
+    # --- the REST API (bearer token of the user; anonymous: 401 JSON) ---
+    "api-docs.openapi_json": Row("/api/v1/openapi.json", PUBLIC),
+    "api-processes.index": Row("/api/v1/processes", OWN),
+    "api-processes.versions": Row("/api/v1/processes/{process_key}/versions", OWN),
+    "api-processes.start_form": Row("/api/v1/processes/{process_key}/start-form", OWN),
+    "api-processes.start": Row("/api/v1/processes/{process_key}/instances", OWN, "POST", {"data": {}}),
+    "api-directory.index": Row("/api/v1/directory", OWN),
+    "api-directory.show": Row("/api/v1/directory/{organisation}", OWN),
+    "api-tasks.index": Row(
+        "/api/v1/tasks?view=alle",
+        OWN,
+        reader=JA,
+        markers=(CASE_LABEL,),
+        network=frozenset({"Koordination"}),
+        network_markers=MEETING_MARKERS,
+    ),
+    "api-tasks.index gruppe": Row(
+        "/api/v1/tasks?view=gruppe",
+        OWN,
+        network=frozenset({"Koordination"}),
+        network_markers=MEETING_MARKERS,
+    ),
+    "api-tasks.index erledigt": Row("/api/v1/tasks?view=erledigt", OWN, reader=JA, markers=(CASE_LABEL,)),
+    "api-tasks.show": Row("/api/v1/tasks/{task_id}", CASE, reader=JA, markers=(PSEUDONYM, ANLASS)),
+    "api-tasks.claim": Row("/api/v1/tasks/{task_id}/claim", CASE, "POST"),
+    "api-tasks.release": Row("/api/v1/tasks/{task_id}/release", CASE, "POST"),
+    "api-tasks.complete": Row("/api/v1/tasks/{task_id}/complete", CASE, "POST", {"data": {}}),
+    # cases are listed by the rule of instances.show: the confidential Kinderschutz case only for the
+    # people involved (not its reporter); the Netzwerktreffen also for the Koordination, the
+    # Administration (not confidential) and the Steuerungsgruppe (candidate of its preparation)
+    "api-instances.index": Row(
+        "/api/v1/instances",
+        OWN,
+        reader=JA,
+        markers=(CASE_LABEL,),
+        network=COORDINATION | {"Steuerungsgruppe"},
+        network_markers=MEETING_MARKERS[2:],
+    ),
+    "api-instances.show": Row("/api/v1/instances/{instance_id}", CASE, reader=JA, markers=(CASE_LABEL,)),
+    "api-ballots.index": Row(
+        "/api/v1/ballots",
+        OWN,
+        reader=COORD_A,
+        markers=VOTE_MARKERS,
+        network=BALLOT_READERS,
+        network_markers=VOTE_MARKERS,
+    ),
+    "api-ballots.show": Row(
+        "/api/v1/ballots/{ballot_id}",
+        CASE,
+        reader=COORD_A,
+        markers=VOTE_MARKERS,
+        network=BALLOT_READERS,
+        network_markers=VOTE_MARKERS,
+    ),
+    "api-ballots.vote": Row("/api/v1/ballots/{ballot_id}/votes", CASE, "POST", {"choice": "ja"}),
 }
 
 
@@ -366,6 +543,28 @@ def add_organisation_b(hn: Hilfenetz) -> dict[str, str]:
             accounts[role] = username
         session.commit()
     return accounts
+
+
+def add_model_drafts(hn: Hilfenetz) -> tuple[int, int]:
+    """A's coordinator's process drafts: one in work, one submitted for the four-eyes approval."""
+    coordinator = actor_lookup(hn)(COORD_A)
+    draft_id = hn.create_model_draft(coordinator, "bpmn", MODEL_MARKERS[0], "Marker-Modell")
+    review_id = hn.create_model_draft(coordinator, "bpmn", MODEL_MARKERS[1], "Marker-Freigabe")
+    hn.submit_model_draft(coordinator, review_id)
+    return draft_id, review_id
+
+
+def add_personal_records(hn: Hilfenetz) -> tuple[int, int]:
+    """An accessibility report with its sender's name, and an access token of A's Fachkraft."""
+    report = FeedbackInput(
+        message=FEEDBACK_MARKERS[0] + ": Das Formular lässt sich nicht vorlesen.",
+        name=FEEDBACK_MARKERS[1],
+        email="absenderin@hilfenetz.invalid",
+        reply="ja",
+    )
+    feedback_id = hn.send_accessibility_feedback(report)
+    token = hn.create_access_token(actor_lookup(hn)(JA), TOKEN_MARKERS[0], ["lesen"], None)
+    return feedback_id, token.view.id
 
 
 @pytest.fixture(scope="module")
@@ -423,10 +622,23 @@ def world(
         ).first()
     assert notification_id is not None
     accounts = add_organisation_b(hn)
+    draft_id, review_draft_id = add_model_drafts(hn)
+    feedback_id, token_id = add_personal_records(hn)
     yield (
         hn,
         World(
-            instance_id, task_id, ballot_id, consent_id, meeting, definition_id, absence_id, notification_id
+            instance_id,
+            task_id,
+            ballot_id,
+            consent_id,
+            meeting,
+            definition_id,
+            absence_id,
+            notification_id,
+            draft_id,
+            review_draft_id,
+            feedback_id,
+            token_id,
         ),
         accounts,
     )
@@ -463,10 +675,34 @@ def signed_in(app: Flask, username: str | None) -> tuple[FlaskClient, str]:
     return client, token
 
 
-def call(client: FlaskClient, row: Row, world: World, token: str) -> Any:
+def call(client: FlaskClient, row: Row, world: World, token: str, bearer: str | None = None) -> Any:
+    """The request of ``row``; API rows with ``bearer`` (None: no token) and a fresh client address
+    for anonymous ones (refused tokens count against the address, 429 after ten)."""
+    url = url_of(row, world)
+    data = {k: v.format(**vars(world)) if isinstance(v, str) else v for k, v in row.data.items()}
+    if row.api:
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        n = next(ADDRESSES)
+        environ = {"REMOTE_ADDR": f"10.7.{n // 250 % 250}.{n % 250 + 1}" if not bearer else "127.0.0.1"}
+        if row.method == "GET":
+            return client.get(url, headers=headers, environ_base=environ)
+        return client.post(url, json=data, headers=headers, environ_base=environ)
     if row.method == "GET":
-        return client.get(url_of(row, world))
-    return client.post(url_of(row, world), data={"csrf_token": token, **row.data})
+        return client.get(url)
+    if row.json:
+        return client.post(url, json=data, headers={"X-CSRFToken": token})
+    return client.post(url, data={"csrf_token": token, **data})
+
+
+ADDRESSES = itertools.count(1)
+
+
+def body_of(response: Any) -> bytes:
+    """The raw body, and for JSON its decoded text (non-ASCII escaped as \\uXXXX there)."""
+    raw: bytes = response.get_data()
+    if response.is_json and response.get_json(silent=True) is not None:
+        raw += json.dumps(response.get_json(), ensure_ascii=False).encode()
+    return raw
 
 
 def leaked(body: bytes, markers: tuple[str, ...], world: World) -> list[str]:
@@ -478,6 +714,18 @@ def leaked(body: bytes, markers: tuple[str, ...], world: World) -> list[str]:
 @pytest.fixture(scope="module")
 def app(world: tuple[Hilfenetz, World, dict[str, str]]) -> Flask:
     return make_app(world[0])
+
+
+@pytest.fixture(scope="module")
+def bearers(world: tuple[Hilfenetz, World, dict[str, str]]) -> dict[str, str]:
+    """A token with every scope for each reader of A and each account of B (username -> secret)."""
+    hn, _ids, accounts = world
+    look = actor_lookup(hn)
+    usernames = {row.reader for row in MATRIX.values() if row.api and row.reader} | set(accounts.values())
+    return {
+        name: hn.create_access_token(look(name), "Matrix", list(SCOPES), None).secret
+        for name in sorted(usernames)
+    }
 
 
 def test_every_endpoint_has_a_row(app):
@@ -514,7 +762,7 @@ def test_anonymous_requests_go_to_the_login_page_and_change_nothing(app, world):
             failures.append((key, response.status_code, location))
         if row.method == "POST" and fingerprint(hn) != before:
             failures.append((key, "Daten geändert"))
-        if leaked(response.get_data(), ALL_MARKERS, ids):
+        if leaked(body_of(response), ALL_MARKERS, ids):
             failures.append((key, "Falldaten im Körper"))
         missing = [name for name, value in SECURITY_HEADERS.items() if response.headers.get(name) != value]
         if missing:
@@ -522,7 +770,7 @@ def test_anonymous_requests_go_to_the_login_page_and_change_nothing(app, world):
     assert failures == [], pformat(failures)
 
 
-def test_the_people_of_organisation_a_see_the_markers(app, world):
+def test_the_people_of_organisation_a_see_the_markers(app, world, bearers):
     """Positive control: without it a page that shows nothing to anybody would pass the matrix."""
     _hn, ids, _accounts = world
     clients: dict[str, tuple[FlaskClient, str]] = {}
@@ -533,37 +781,59 @@ def test_the_people_of_organisation_a_see_the_markers(app, world):
         if row.reader not in clients:
             clients[row.reader] = signed_in(app, row.reader)
         client, token = clients[row.reader]
-        response = call(client, row, ids, token)
+        response = call(client, row, ids, token, bearers.get(row.reader) if row.api else None)
         filled = {m.format(**vars(ids)) for m in row.markers}
-        missing = filled - set(leaked(response.get_data(), row.markers, ids))
+        missing = filled - set(leaked(body_of(response), row.markers, ids))
         if response.status_code != 200 or missing:
             failures.append((key, row.reader, response.status_code, missing))
     assert failures == [], pformat(failures)
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_an_uninvolved_organisation_never_sees_nor_changes_data_of_a(app, world, role):
+def test_an_uninvolved_organisation_never_sees_nor_changes_data_of_a(app, world, bearers, role):
     hn, ids, accounts = world
     client, token = signed_in(app, accounts[role])
     failures = []
     for key, row in sorted(MATRIX.items()):
-        if role in row.network or endpoint_of(key) == "auth.logout":
+        if endpoint_of(key) == "auth.logout":
             continue
-        before = fingerprint(hn, row.own_tables) if row.method == "POST" else {}
-        response = call(client, row, ids, token)
+        markers, refused = ALL_MARKERS, row.kind == CASE
+        if role in row.network:  # reaches A's object by design; at most the row's network markers
+            if row.network_markers is None:
+                continue
+            markers, refused = tuple(m for m in ALL_MARKERS if m not in row.network_markers), False
+        # an API request notes its token's last use: that is B's own row
+        own = row.own_tables | ({"access_token"} if row.api else set())
+        before = fingerprint(hn, own) if row.method == "POST" else {}
+        response = call(client, row, ids, token, bearers[accounts[role]])
         if response.status_code >= 500:
             failures.append((key, response.status_code))
-        if row.kind == CASE and row.method == "GET" and response.status_code not in (403, 404):
+        if refused and row.method == "GET" and response.status_code not in (403, 404):
             failures.append((key, response.status_code, "403/404 erwartet"))
-        if row.kind == CASE and row.method == "POST" and response.status_code < 400:
+        if refused and row.method == "POST" and response.status_code < 400:
             failures.append(
                 (key, response.status_code, response.headers.get("Location"), "abgelehnt erwartet")
             )
-        if row.method == "POST" and fingerprint(hn, row.own_tables) != before:
+        if row.method == "POST" and fingerprint(hn, own) != before:
             failures.append((key, "Daten geändert"))
-        if found := leaked(response.get_data(), ALL_MARKERS, ids):
+        if found := leaked(body_of(response), markers, ids):
             failures.append((key, response.status_code, found))
         missing = [name for name, value in SECURITY_HEADERS.items() if response.headers.get(name) != value]
         if missing:
             failures.append((key, "Kopfzeilen fehlen", missing))
+    assert failures == [], pformat(failures)
+
+
+def test_the_api_ignores_the_session_cookie(app, world):
+    """A signed-in browser without a token gets 401 from every API route: a page of another site
+    cannot make the browser call the API with the session (the API has no CSRF token)."""
+    _hn, ids, _accounts = world
+    client, token = signed_in(app, JA)
+    failures = []
+    for key, row in sorted(MATRIX.items()):
+        if not row.api or row.kind == PUBLIC:
+            continue
+        response = call(client, row, ids, token)
+        if response.status_code != 401 or leaked(body_of(response), ALL_MARKERS, ids):
+            failures.append((key, response.status_code))
     assert failures == [], pformat(failures)
