@@ -15,6 +15,7 @@ from engine.model_diff import FileDiff, diff_change
 from engine.model_drafts import ENTWURF, FREIGEGEBEN, VERWORFEN, ZUR_FREIGABE, DraftView
 from engine.model_store import (
     change_files,
+    change_revision,
     current_files,
     draft_row,
     draft_view,
@@ -25,6 +26,11 @@ from engine.model_store import (
 from engine.modeling_facade import NOT_EDITABLE, ModelingFacade, require_modeler
 from engine.read_models import Actor, ProcessView
 from engine.runtime import audit
+
+STALE_REVIEW = (
+    "Der Entwurf wurde seit dem Öffnen der Freigabeseite geändert. Bitte laden Sie die Seite neu und "
+    "prüfen Sie die Änderungen erneut; es wurde nichts bereitgestellt."
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,8 @@ class ReviewView:
     newer_version: int | None = None
     """The live version, when it is newer than the one the draft started from: approving would
     undo what that version changed (the diff shows it as changes of the draft)."""
+    revision: str = ""
+    """Fingerprint of the files shown; the approval sends it back (see :func:`change_revision`)."""
 
 
 class ModelReviewFacade(ModelingFacade):
@@ -80,23 +88,30 @@ class ModelReviewFacade(ModelingFacade):
             newer = newer_version(session, head)
         problems = check_change(change, approved, self.source)
         may = view.state == ZUR_FREIGABE and actor.id not in view.writer_ids and not problems
-        return ReviewView(view, tuple(diff_change(current, change)), tuple(problems), may, newer)
+        diffs = tuple(diff_change(current, change))
+        return ReviewView(view, diffs, tuple(problems), may, newer, change_revision(change))
 
-    def approve_model_draft(self, actor: Actor, draft_id: int, comment: str = "") -> list[int]:
+    def approve_model_draft(
+        self, actor: Actor, draft_id: int, comment: str = "", revision: str | None = None
+    ) -> list[int]:
         """Deploy the change set as new versions (four-eyes: never by its author). Returns the
-        ids of the deployed versions. A second approval finds the state changed and deploys nothing."""
+        ids of the deployed versions. A second approval finds the state changed and deploys nothing.
+
+        ``revision`` is the fingerprint the review page showed: when the files changed since (say
+        the draft went back to its author, was edited and resubmitted), nothing is deployed. The
+        bundles are built from the content read under the row lock, so what is deployed is what
+        was compared."""
         require_modeler(actor)
         head_id = self._head_id(draft_id)
-        bundles = None
-        with self.db.read() as session:
-            head = draft_row(session, head_id)
-            may_review(session, head, actor)
-            change = change_files(session, head)
-        bundles = build_change(change, self._approved_files(), self.source)
+        approved = self._approved_files()
         now = self.clock.now()
         with self.db.write() as session:
             head = draft_row(session, head_id, lock=True)
             may_review(session, head, actor)
+            change = change_files(session, head)
+            if revision is not None and revision != change_revision(change):
+                raise ConflictError(STALE_REVIEW)
+            bundles = build_change(change, approved, self.source)
             deployed = [deploy_bundle(session, b, actor.username, now) for b in bundles]
             head.state, head.reviewed_by_id, head.reviewed_at = FREIGEGEBEN, actor.id, now
             head.review_comment = comment.strip()[:2000] or None

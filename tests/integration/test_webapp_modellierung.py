@@ -144,11 +144,14 @@ def test_four_eyes_over_http(app, hn):
     assert "<table" in review and "aufgabe_2" in review and "Aufgabe zwei" in review and "geändert" in review
     assert f'data-old-url="/modellierung/entwurf/{draft_id}/bisher"' in review
     assert reviewer.get(f"/modellierung/entwurf/{draft_id}/bisher").get_data(as_text=True) == xml
-    assert (
-        reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data={"csrf_token": second}).status_code
-        == 302
-    )
-    again = reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data={"csrf_token": second})
+    revision = re.search(r'name="revision" value="([0-9a-f]{64})"', review)
+    assert revision
+    blind = reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data={"csrf_token": second})
+    assert blind.status_code == 409 and "seit dem Öffnen" in blind.get_data(as_text=True)
+    assert len(version_ids(hn)) == 1  # an approval without the revision seen deploys nothing
+    approve = {"csrf_token": second, "revision": revision.group(1)}
+    assert reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data=approve).status_code == 302
+    again = reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data=approve)
     assert again.status_code == 409 and len(version_ids(hn)) == 2
 
 
