@@ -228,8 +228,15 @@ def test_migration_pages(client, hn):
     page = client.get("/modellierung/migration/kette").get_data(as_text=True)
     assert f'name="vorgang" value="{instance}"' in page and f'value="{target}"' in page
     form = {"csrf_token": token, "vorgang": str(instance), "ziel": str(target)}
+    assert "/migration/kette/migrieren" not in page  # „Umstellen“ appears after a dry run
+    crafted = client.post("/modellierung/migration/kette/migrieren", data=form)  # no dry run
+    assert crafted.status_code == 409 and "zuerst einen Probelauf" in crafted.get_data(as_text=True)
+    assert version_ids(hn)[0] == hn.instance_detail(lena, instance).definition_id
     dry = client.post("/modellierung/migration/kette/probelauf", data=form)
     assert dry.status_code == 200 and "umstellbar" in dry.get_data(as_text=True)
+    assert "/migration/kette/migrieren" in dry.get_data(as_text=True)
+    other = {**form, "ziel": str(version_ids(hn)[0])}  # not the target of the dry run
+    assert client.post("/modellierung/migration/kette/migrieren", data=other).status_code == 409
     assert version_ids(hn)[0] == hn.instance_detail(lena, instance).definition_id
     for bad in ({"csrf_token": token, "vorgang": str(instance)}, {"csrf_token": token, "ziel": str(target)}):
         refused = client.post("/modellierung/migration/kette/migrieren", data=bad)
