@@ -246,3 +246,41 @@ def test_migration_pages(client, hn):
     assert hn.instance_detail(lena, instance).definition_id == target
     history = client.get(f"/vorgaenge/{instance}").get_data(as_text=True)
     assert "Auf Version 2 des Prozesses umgestellt (vorher Version 1)" in history
+
+
+def test_large_drafts_get_the_engines_german_limit_not_the_request_limit(client, hn):
+    """JSON escaping doubles quotes: a draft just under the draft limit must still reach the engine;
+    beyond it the answer is German JSON the modeler shows (never a generic 413 page)."""
+    from webapp.body_limits import MODEL_JSON_LIMIT
+
+    token = login(client, COORDINATOR)
+    draft_id = new_draft(client, token, hn)
+    xml = client.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True)
+    headers = {"X-CSRFToken": token, "Accept": "application/json"}
+
+    def save(content: str):
+        body = json.dumps({"content": content})
+        response = client.post(
+            f"/modellierung/entwurf/{draft_id}/speichern",
+            data=body,
+            content_type="application/json",
+            headers=headers,
+        )
+        return len(body.encode()), response
+
+    filler = '"' * (1_990_000 - len(xml.encode()))  # each quote is two bytes in JSON
+    large = xml.replace("</bpmn:definitions>", f"<!--{filler}--></bpmn:definitions>")
+    size, response = save(large)
+    assert size > 2 * 1024 * 1024 and response.status_code == 200, response.get_data(as_text=True)[:200]
+    assert client.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True) == large
+
+    _, too_large = save(large.replace("<!--", "<!--" + "a" * 20_000))
+    assert too_large.status_code == 422 and "Der Inhalt ist zu groß" in too_large.get_json()["message"]
+
+    huge = '"' * (MODEL_JSON_LIMIT // 2)
+    size, refused = save(huge)
+    assert size > MODEL_JSON_LIMIT and refused.status_code == 413
+    assert refused.get_json()["message"] == "Die gesendeten Daten sind zu groß."
+    page = client.post("/modellierung/neu", data={"csrf_token": token, "key": "x" * (3 * 1024 * 1024)})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 413 and "Zu groß" in html and "Die gesendeten Daten sind zu groß." in html
