@@ -134,6 +134,20 @@ def affected_processes(change: Mapping[str, str], source: LayeredSource) -> list
     return found
 
 
+def redeployed_files(
+    change: Mapping[str, str], approved: Mapping[str, str], shipped: DefinitionSource
+) -> dict[str, str]:
+    """The processes outside the change set that approving it deploys anew (they use one of its
+    forms or tables), each with the content :func:`build_change` builds it from — the same layers
+    as the start-up deployment (approved over shipped)."""
+    with layered(change, approved, shipped) as (source, _):
+        return {
+            path.name: path.read_text(encoding="utf-8")
+            for path in affected_processes(change, source)
+            if path.name not in change
+        }
+
+
 def build_change(
     change: Mapping[str, str], approved: Mapping[str, str], shipped: DefinitionSource
 ) -> list[Bundle]:

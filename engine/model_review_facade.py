@@ -10,7 +10,7 @@ from engine.checks import unknown_actions
 from engine.definitions import build_bundle
 from engine.deployment import deploy_bundle
 from engine.errors import ConflictError, InvalidDefinitionError, Problem
-from engine.model_check import build_change, check_change, layered
+from engine.model_check import build_change, check_change, layered, redeployed_files
 from engine.model_diff import FileDiff, diff_change
 from engine.model_drafts import ENTWURF, FREIGEGEBEN, VERWORFEN, ZUR_FREIGABE, DraftView
 from engine.model_store import (
@@ -45,6 +45,9 @@ class ReviewView:
     undo what that version changed (the diff shows it as changes of the draft)."""
     revision: str = ""
     """Fingerprint of the files shown; the approval sends it back (see :func:`change_revision`)."""
+    redeployed: tuple[FileDiff, ...] = ()
+    """Processes outside the change set that use one of its forms or tables: approving deploys a
+    new version of each, diffed here against its latest deployed version."""
 
 
 class ModelReviewFacade(ModelingFacade):
@@ -86,10 +89,23 @@ class ModelReviewFacade(ModelingFacade):
             change = change_files(session, head)
             current = current_files(session, change, approved, self.source)
             newer = newer_version(session, head)
+            try:
+                users = redeployed_files(change, approved, self.source)
+            except InvalidDefinitionError:  # unreadable table: the check below says so
+                users = {}
+            deployed = current_files(session, users, approved, self.source)
         problems = check_change(change, approved, self.source)
         may = view.state == ZUR_FREIGABE and actor.id not in view.writer_ids and not problems
         diffs = tuple(diff_change(current, change))
-        return ReviewView(view, diffs, tuple(problems), may, newer, change_revision(change))
+        return ReviewView(
+            view,
+            diffs,
+            tuple(problems),
+            may,
+            newer,
+            change_revision(change),
+            tuple(diff_change(deployed, users)),
+        )
 
     def approve_model_draft(
         self, actor: Actor, draft_id: int, comment: str = "", revision: str | None = None

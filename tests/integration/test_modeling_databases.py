@@ -453,3 +453,29 @@ def _instance_actions(hn, instance_id: int) -> list[tuple[str]]:
             tuple(r)
             for r in session.execute(select(AuditEvent.action).where(AuditEvent.instance_id == instance_id))
         ]
+
+
+def test_the_review_shows_the_processes_a_form_change_deploys_anew(engine):
+    """A lone form change deploys new versions of the processes using it: the review lists them,
+    diffed against their latest deployed version (here the shipped file changed on disk since)."""
+    hn = engine
+    actor = actor_lookup(hn)
+    author, reviewer = actor("koordination.jugendamt"), actor("koordination.frauenberatung")
+    shipped = hn.source.processes_dir / "kette.bpmn"
+    shipped.write_text(
+        shipped.read_text(encoding="utf-8").replace('name="Aufgabe 2"', 'name="Auf der Platte"'),
+        encoding="utf-8",
+    )
+    form = hn.create_model_draft(author, "form", "notiz")
+    content = json.loads(hn.model_draft(author, form).content)
+    content["components"][0]["label"] = "Notiz (neu)"
+    assert hn.save_model_draft(author, form, json.dumps(content)) == []
+    hn.submit_model_draft(author, form)
+    review = hn.model_review(reviewer, form)
+    assert [d.filename for d in review.diffs] == ["notiz.form"]
+    [kette] = review.redeployed
+    assert kette.filename == "kette.bpmn" and not kette.is_new
+    assert ("aufgabe_2", "geaendert") in {(c.element_id, c.change) for c in kette.changes}
+    [deployed] = hn.approve_model_draft(reviewer, form, revision=review.revision)
+    with hn.db.read() as session:
+        assert 'name="Auf der Platte"' in session.get(ProcessDefinition, deployed).bpmn_xml

@@ -284,3 +284,17 @@ def test_large_drafts_get_the_engines_german_limit_not_the_request_limit(client,
     page = client.post("/modellierung/neu", data={"csrf_token": token, "key": "x" * (3 * 1024 * 1024)})
     html = page.get_data(as_text=True)
     assert page.status_code == 413 and "Zu groß" in html and "Die gesendeten Daten sind zu groß." in html
+
+
+def test_review_page_lists_the_processes_a_form_change_deploys_anew(client, hn):
+    actor = actor_lookup(hn)
+    author = actor(COORDINATOR)
+    form = hn.create_model_draft(author, "form", "notiz")
+    content = json.loads(hn.model_draft(author, form).content)
+    content["components"][0]["label"] = "Notiz (neu)"
+    assert hn.save_model_draft(author, form, json.dumps(content)) == []
+    hn.submit_model_draft(author, form)
+    login(client, SECOND)
+    page = client.get(f"/modellierung/entwurf/{form}/freigabe").get_data(as_text=True)
+    assert "Prozesse, die neu bereitgestellt werden" in page and "<h3 id=\"mit-1\">kette.bpmn</h3>" in page
+    assert "Die Prozessdatei selbst bleibt gleich" in page
