@@ -21,7 +21,7 @@ from sqlalchemy import Table, delete, insert, select, update
 from engine.clock import Clock
 from engine.definitions import LoadedVersion, make_serializer
 from engine.persistence.models import TaskCandidate, UserTask
-from engine.projection import TaskFacts, candidate_dicts
+from engine.projection import TaskFacts, candidate_dicts, task_row_values
 from engine.runtime import Loaded, Runtime, ready_user_tasks
 from engine.workflow_state import using_clock
 
@@ -97,7 +97,8 @@ def apply(workflow: Any, target: LoadedVersion, planned: Plan, clock: Clock) -> 
 
 def refresh_open_rows(conn: Any, runtime: Runtime, loaded: Loaded, changed: set[str], now: datetime) -> None:
     """Write the worklist rows of open tasks whose element changed from the new version (same ids:
-    claims and saved drafts stay)."""
+    claims and saved drafts stay), with the routing and assignee lookup of a normal step: a
+    candidate naming an unknown organisation goes to the Koordination, a named assignee is looked up."""
     for task in ready_user_tasks(loaded.workflow):
         task_id = str(task.id)
         if task_id not in changed or task_id not in loaded.open_task_ids:
@@ -108,23 +109,17 @@ def refresh_open_rows(conn: Any, runtime: Runtime, loaded: Loaded, changed: set[
         ).one_or_none()
         if row is None:
             continue
-        values = {
-            "name": facts.name,
-            "instructions": facts.instructions,
-            "form_id": facts.form_id,
-            "candidates": ",".join(facts.candidate_keys),
-            "priority": facts.priority,
-            "due_at": facts.due_at,
-        }
+        runtime._route_unknown_to_coordination(loaded, facts, now)  # the same routing as _sync_tasks
+        fresh = task_row_values(
+            conn, loaded.row.id, loaded.row.process_key, task_id, facts, row.created_at, loaded.row.title
+        )
+        keys = ("name", "instructions", "form_id", "candidates", "priority", "due_at", "follow_up_at")
+        values = {key: fresh[key] for key in keys}
+        # a user the new version names takes the task; otherwise a claim stays
+        values["assignee_id"] = fresh["assignee_id"] if facts.assignee else row.assignee_id
         conn.execute(update(_UT).where(_UT.c.id == task_id).values(**values))
         conn.execute(delete(TaskCandidate).where(TaskCandidate.task_id == task_id))
-        if row.assignee_id is None:
-            full = {
-                **values,
-                "id": task_id,
-                "created_at": row.created_at,
-                "process_key": loaded.row.process_key,
-            }
-            rows = candidate_dicts(full)
+        if values["assignee_id"] is None:
+            rows = candidate_dicts(fresh)
             if rows:
                 conn.execute(insert(TaskCandidate), rows)

@@ -156,6 +156,9 @@ class MigrationFacade:
             if refused is not None:
                 return MigrationOutcome(instance_id, None, target.version, (), (), error=refused)
             loaded = self.runtime.lock(session, instance_id)
+            refused = _refusal(loaded.row, target)  # again under the lock: it may have ended or moved
+            if refused is not None:
+                return MigrationOutcome(instance_id, None, target.version, (), (), error=refused)
             from_version = _version_of(session, loaded.row.definition_id)
             version = self.runtime.version(session, target.id)
             planned = plan(loaded.workflow, version)

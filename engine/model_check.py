@@ -20,6 +20,11 @@ from engine.errors import InvalidDefinitionError, Problem
 from engine.model_drafts import KINDS, split_filename, validate_content
 from engine.xml_safety import parse_xml
 
+UNUSED = (
+    "Kein Prozess verwendet diese Datei; es gibt nichts bereitzustellen. Bitte die Datei zusammen mit "
+    "dem Prozess bearbeiten, der sie verwendet (im Entwurf des Prozesses „Formular hinzufügen“)."
+)
+
 
 class LayeredSource(DefinitionSource):
     """A definition source over several (processes, forms) folder pairs; the first one wins."""
@@ -101,9 +106,12 @@ def check_change(
     with layered(change, approved, shipped) as (source, written):
         for path in written.values():
             problems.extend(check_file(path, source.forms_dir, source))
-        for path in affected_processes(change, source):
+        affected = affected_processes(change, source)
+        for path in affected:
             if path.name not in written:
                 problems.extend(p for p in check_file(path, source.forms_dir, source) if p not in problems)
+    if not affected:  # a lone form or table nobody uses: approving it would deploy nothing
+        problems.append(Problem(next(iter(change), "-"), None, UNUSED))
     return problems
 
 
@@ -126,6 +134,20 @@ def affected_processes(change: Mapping[str, str], source: LayeredSource) -> list
     return found
 
 
+def redeployed_files(
+    change: Mapping[str, str], approved: Mapping[str, str], shipped: DefinitionSource
+) -> dict[str, str]:
+    """The processes outside the change set that approving it deploys anew (they use one of its
+    forms or tables), each with the content :func:`build_change` builds it from — the same layers
+    as the start-up deployment (approved over shipped)."""
+    with layered(change, approved, shipped) as (source, _):
+        return {
+            path.name: path.read_text(encoding="utf-8")
+            for path in affected_processes(change, source)
+            if path.name not in change
+        }
+
+
 def build_change(
     change: Mapping[str, str], approved: Mapping[str, str], shipped: DefinitionSource
 ) -> list[Bundle]:
@@ -136,10 +158,4 @@ def build_change(
             "Die Prüfung hat Fehler gefunden; die Änderung wird nicht bereitgestellt.", problems
         )
     with layered(change, approved, shipped) as (source, _):
-        paths = affected_processes(change, source)
-        if not paths:
-            raise InvalidDefinitionError(
-                "Kein Prozess verwendet diese Datei; es gibt nichts bereitzustellen.",
-                [Problem(next(iter(change), "-"), None, "Kein Prozess verwendet diese Datei.")],
-            )
-        return [build_bundle(path, source) for path in paths]
+        return [build_bundle(path, source) for path in affected_processes(change, source)]

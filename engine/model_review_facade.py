@@ -10,11 +10,12 @@ from engine.checks import unknown_actions
 from engine.definitions import build_bundle
 from engine.deployment import deploy_bundle
 from engine.errors import ConflictError, InvalidDefinitionError, Problem
-from engine.model_check import build_change, check_change, layered
+from engine.model_check import build_change, check_change, layered, redeployed_files
 from engine.model_diff import FileDiff, diff_change
 from engine.model_drafts import ENTWURF, FREIGEGEBEN, VERWORFEN, ZUR_FREIGABE, DraftView
 from engine.model_store import (
     change_files,
+    change_revision,
     current_files,
     draft_row,
     draft_view,
@@ -25,6 +26,11 @@ from engine.model_store import (
 from engine.modeling_facade import NOT_EDITABLE, ModelingFacade, require_modeler
 from engine.read_models import Actor, ProcessView
 from engine.runtime import audit
+
+STALE_REVIEW = (
+    "Der Entwurf wurde seit dem Öffnen der Freigabeseite geändert. Bitte laden Sie die Seite neu und "
+    "prüfen Sie die Änderungen erneut; es wurde nichts bereitgestellt."
+)
 
 
 @dataclass(frozen=True)
@@ -37,6 +43,11 @@ class ReviewView:
     newer_version: int | None = None
     """The live version, when it is newer than the one the draft started from: approving would
     undo what that version changed (the diff shows it as changes of the draft)."""
+    revision: str = ""
+    """Fingerprint of the files shown; the approval sends it back (see :func:`change_revision`)."""
+    redeployed: tuple[FileDiff, ...] = ()
+    """Processes outside the change set that use one of its forms or tables: approving deploys a
+    new version of each, diffed here against its latest deployed version."""
 
 
 class ModelReviewFacade(ModelingFacade):
@@ -78,25 +89,45 @@ class ModelReviewFacade(ModelingFacade):
             change = change_files(session, head)
             current = current_files(session, change, approved, self.source)
             newer = newer_version(session, head)
+            try:
+                users = redeployed_files(change, approved, self.source)
+            except InvalidDefinitionError:  # unreadable table: the check below says so
+                users = {}
+            deployed = current_files(session, users, approved, self.source)
         problems = check_change(change, approved, self.source)
         may = view.state == ZUR_FREIGABE and actor.id not in view.writer_ids and not problems
-        return ReviewView(view, tuple(diff_change(current, change)), tuple(problems), may, newer)
+        diffs = tuple(diff_change(current, change))
+        return ReviewView(
+            view,
+            diffs,
+            tuple(problems),
+            may,
+            newer,
+            change_revision(change),
+            tuple(diff_change(deployed, users)),
+        )
 
-    def approve_model_draft(self, actor: Actor, draft_id: int, comment: str = "") -> list[int]:
+    def approve_model_draft(
+        self, actor: Actor, draft_id: int, comment: str = "", revision: str | None = None
+    ) -> list[int]:
         """Deploy the change set as new versions (four-eyes: never by its author). Returns the
-        ids of the deployed versions. A second approval finds the state changed and deploys nothing."""
+        ids of the deployed versions. A second approval finds the state changed and deploys nothing.
+
+        ``revision`` is the fingerprint the review page showed: when the files changed since (say
+        the draft went back to its author, was edited and resubmitted), nothing is deployed. The
+        bundles are built from the content read under the row lock, so what is deployed is what
+        was compared."""
         require_modeler(actor)
         head_id = self._head_id(draft_id)
-        bundles = None
-        with self.db.read() as session:
-            head = draft_row(session, head_id)
-            may_review(session, head, actor)
-            change = change_files(session, head)
-        bundles = build_change(change, self._approved_files(), self.source)
+        approved = self._approved_files()
         now = self.clock.now()
         with self.db.write() as session:
             head = draft_row(session, head_id, lock=True)
             may_review(session, head, actor)
+            change = change_files(session, head)
+            if revision is not None and revision != change_revision(change):
+                raise ConflictError(STALE_REVIEW)
+            bundles = build_change(change, approved, self.source)
             deployed = [deploy_bundle(session, b, actor.username, now) for b in bundles]
             head.state, head.reviewed_by_id, head.reviewed_at = FREIGEGEBEN, actor.id, now
             head.review_comment = comment.strip()[:2000] or None

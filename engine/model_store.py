@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -40,6 +41,17 @@ def change_files(session: Session, draft: ModelDraft) -> dict[str, str]:
     head = session.get(ModelDraft, draft.change_id) if draft.change_id else draft
     assert head is not None
     return {d.filename: d.content for d in (head, *members_of(session, head))}
+
+
+def change_revision(change: Mapping[str, str]) -> str:
+    """A fingerprint of a change set's files (names and content): the review page carries it, and
+    an approval deploys only the content the reviewer saw."""
+    digest = hashlib.sha256()
+    for filename in sorted(change):
+        for part in (filename, change[filename]):
+            data = part.encode("utf-8")
+            digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
 
 
 def current_files(

@@ -8,11 +8,16 @@ from sqlalchemy import select
 
 from engine.errors import ConflictError, InvalidDefinitionError, Problem
 from engine.model_drafts import DraftView
-from engine.modeling_facade import NOT_EDITABLE, ModelingFacade
+from engine.modeling_facade import NOT_EDITABLE, SAVED_MEANWHILE, ModelingFacade
 from engine.persistence.models import Organisation, Role
 from engine.process_table import ProcessTable, TableChanges, apply_changes, read_table, validate
 from engine.read_models import Actor
 
+TABLE_SAVED_MEANWHILE = (
+    "Der Entwurf wurde inzwischen von jemand anderem gespeichert. Ihre Eingaben sind nicht gespeichert, "
+    "stehen aber noch im Formular: bitte die Seite in einem neuen Tab öffnen, vergleichen und die Eingaben "
+    "dort erneut speichern."
+)
 NOT_A_PROCESS = "Die Tabellenansicht gibt es nur für Prozesse (BPMN), nicht für Formulare oder Tabellen."
 
 
@@ -59,16 +64,29 @@ class ProcessTableFacade(ModelingFacade):
             self._candidate_choices(),
         )
 
-    def save_model_draft_table(self, actor: Actor, draft_id: int, changes: TableChanges) -> TableSaveResult:
-        """Validate the table; if every field is usable, write it into the BPMN and save the draft."""
+    def save_model_draft_table(
+        self, actor: Actor, draft_id: int, changes: TableChanges, revision: int | None = None
+    ) -> TableSaveResult:
+        """Validate the table; if every field is usable, write it into the BPMN and save the draft.
+
+        The page sends every row, so a save over a newer revision than the one the page showed
+        would silently undo someone else's edit: with ``revision`` that is refused (ConflictError),
+        here and again under the row lock in :meth:`save_model_draft`."""
         view = self.model_draft_table(actor, draft_id)
         if not view.draft.editable:
             raise ConflictError(NOT_EDITABLE)
+        if revision is not None and revision != view.draft.revision:
+            raise ConflictError(TABLE_SAVED_MEANWHILE)
         errors = validate(changes, view.table, view.forms)
         if errors:
             return TableSaveResult(False, errors)
         content = apply_changes(view.draft.content, changes, view.draft.filename)
-        problems = self.save_model_draft(actor, draft_id, content)
+        try:
+            problems = self.save_model_draft(actor, draft_id, content, revision)
+        except ConflictError as exc:  # saved by someone else between the two reads
+            if exc.message != SAVED_MEANWHILE:
+                raise
+            raise ConflictError(TABLE_SAVED_MEANWHILE) from exc
         return TableSaveResult(True, {}, problems)
 
     def _form_choices(self, draft: DraftView) -> tuple[str, ...]:

@@ -42,6 +42,7 @@ TITLES = {
     404: "Nicht gefunden",
     405: "Aktion nicht möglich",
     409: "Inzwischen geändert",
+    413: "Zu groß",
     422: "Eingaben prüfen",
     429: "Zu viele Anfragen",
     500: "Interner Fehler",

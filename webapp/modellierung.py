@@ -246,7 +246,12 @@ def review(draft_id: int) -> str:
 
 @bp.post("/entwurf/<int:draft_id>/freigeben")
 def approve(draft_id: int) -> Response:
-    deployed = hilfenetz().approve_model_draft(current_actor(), draft_id, request.form.get("kommentar", ""))
+    deployed = hilfenetz().approve_model_draft(
+        current_actor(),
+        draft_id,
+        request.form.get("kommentar", ""),
+        revision=request.form.get("revision", ""),  # what the reviewer saw; missing → 409
+    )
     flash(_("Freigegeben: {n} neue Prozessversion(en) bereitgestellt.", n=len(deployed)), "success")
     return redirect(url_for("modellierung.review", draft_id=draft_id))
 

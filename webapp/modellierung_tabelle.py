@@ -10,6 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from engine.errors import ConflictError
 from engine.process_table import EVENT_LABELS, TIMER_KINDS, TIMER_LABELS, ProcessTable, TableChanges
 from engine.process_table_facade import ProcessTableView, TableSaveResult
 from webapp.facade import current_actor, hilfenetz
@@ -42,11 +43,25 @@ def changes_from_form(table: ProcessTable) -> TableChanges:
     return changes
 
 
+def _revision() -> int:
+    """The revision the page showed; a form without one (or with garbage) matches none."""
+    value = request.form.get("revision", "")
+    return int(value) if value.isdigit() and len(value) < 10 else 0
+
+
 def _page(
-    view: ProcessTableView, result: TableSaveResult | None = None, submitted: TableChanges | None = None
+    view: ProcessTableView,
+    result: TableSaveResult | None = None,
+    submitted: TableChanges | None = None,
+    conflict: str | None = None,
+    revision: int | None = None,
 ) -> str:
+    """``revision``: after a conflict the one the user's page had, so that saving again is refused
+    again instead of overwriting the newer version with the rows the page still shows."""
     return render_template(
         "modellierung/tabelle.html",
+        conflict=conflict,
+        revision=view.draft.revision if revision is None else revision,
         view=view,
         draft=view.draft,
         table=view.table,
@@ -68,7 +83,10 @@ def save_table(draft_id: int) -> Response | tuple[str, int]:
     engine = hilfenetz()
     view = engine.model_draft_table(current_actor(), draft_id)
     changes = changes_from_form(view.table)
-    result = engine.save_model_draft_table(current_actor(), draft_id, changes)
+    try:
+        result = engine.save_model_draft_table(current_actor(), draft_id, changes, _revision())
+    except ConflictError as exc:  # the page stays with what was typed, and says why nothing was saved
+        return _page(view, None, changes, conflict=_(exc.message), revision=_revision()), 409
     if not result.saved:
         return _page(view, result, changes), 422
     view = engine.model_draft_table(current_actor(), draft_id)

@@ -11,7 +11,14 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.errors import ConflictError, InvalidDefinitionError, InvalidSubmissionError, NotPermittedError
-from engine.persistence.models import AuditEvent, ModelDraft, ProcessDefinition, ProcessInstance, UserTask
+from engine.persistence.models import (
+    AuditEvent,
+    ModelDraft,
+    ProcessDefinition,
+    ProcessInstance,
+    TaskCandidate,
+    UserTask,
+)
 from tests.conftest import actor_lookup, build_engine
 from tests.support.bpmn_factory import _flow, chain_bpmn, timer_bpmn, user_task, write_definitions
 
@@ -233,6 +240,33 @@ def test_reject_and_unmappable_migration(engine):
     assert "aufgabe_1" in {c.element_id for d in review.diffs for c in d.changes}  # shown coming back
 
 
+def test_approval_of_a_stale_review_page_deploys_nothing(engine):
+    """B opens the review; the draft goes back to A (rejected by C), A changes it and resubmits;
+    B's click on the old page must not deploy what B never saw."""
+    hn = engine
+    actor = actor_lookup(hn)
+    a, b = actor("koordination.jugendamt"), actor("koordination.frauenberatung")
+    c = b
+    draft = hn.draft_from_version(a, versions(hn)[0])
+    xml = hn.model_draft(a, draft).content
+    assert hn.save_model_draft(a, draft, xml.replace('name="Aufgabe 2"', 'name="Harmlos"')) == []
+    hn.submit_model_draft(a, draft)
+    seen = hn.model_review(b, draft)
+    assert seen.may_approve and len(seen.revision) == 64
+    hn.reject_model_draft(c, draft, "Bitte anders benennen.")  # e.g. from a second tab
+    assert hn.save_model_draft(a, draft, xml.replace('name="Aufgabe 2"', 'name="Anders"')) == []
+    hn.submit_model_draft(a, draft)
+    with pytest.raises(ConflictError) as stale:
+        hn.approve_model_draft(b, draft, revision=seen.revision)
+    assert "seit dem Öffnen" in stale.value.message
+    assert len(versions(hn)) == 1 and hn.model_draft(a, draft).state == "zur_freigabe"
+    fresh = hn.model_review(b, draft)
+    assert fresh.revision != seen.revision
+    [deployed] = hn.approve_model_draft(b, draft, revision=fresh.revision)
+    with hn.db.read() as session:
+        assert 'name="Anders"' in session.get(ProcessDefinition, deployed).bpmn_xml
+
+
 def test_new_process_from_scratch_and_hostile_content(engine):
     hn = engine
     actor = actor_lookup(hn)
@@ -273,6 +307,13 @@ def test_new_process_from_scratch_and_hostile_content(engine):
     assert json.loads(hn.model_draft(author, notiz).content)["id"] == "notiz"
     assert json.loads(hn.model_draft(author, notiz).content)["components"]
     hn.discard_model_draft(author, notiz)
+    lone = hn.create_model_draft(author, "form", "niemand_nutzt_mich")  # no process uses it
+    [unused] = hn.check_model_draft(author, lone)
+    assert unused.file == "niemand_nutzt_mich.form" and "Kein Prozess verwendet" in unused.reason
+    with pytest.raises(InvalidDefinitionError):
+        hn.submit_model_draft(author, lone)  # refused here, so it never waits for approval forever
+    assert hn.model_draft(author, lone).state == "entwurf"
+    hn.discard_model_draft(author, lone)
     # modelling tools name files freely: a BPMN upload takes its process id as key
     camunda = chain_bpmn(pid="Process_0x1abc", tasks=1)
     with pytest.raises(InvalidDefinitionError) as refused:
@@ -337,3 +378,104 @@ def test_two_approvals_at_the_same_moment_deploy_once(engine):
         wins = [r for r in results if isinstance(r, list)]
         assert len(wins) == 1 and isinstance(next(r for r in results if r not in wins), ConflictError)
         assert len(versions(hn)) == before + 1
+
+
+def _approved_version(hn, author, reviewer, change) -> int:
+    """Draft from version 1, apply ``change`` to its XML, submit, approve; the new version's id."""
+    draft = hn.draft_from_version(author, versions(hn)[0])
+    assert hn.save_model_draft(author, draft, change(hn.model_draft(author, draft).content)) == []
+    hn.submit_model_draft(author, draft)
+    [target] = hn.approve_model_draft(reviewer, draft)
+    return target
+
+
+def test_an_instance_that_ended_before_the_lock_is_not_migrated(engine, monkeypatch):
+    """The first look (without lock) saw it running; under the lock it has ended: refused."""
+    import engine.migration_facade as facade
+
+    hn = engine
+    actor = actor_lookup(hn)
+    author, reviewer = actor("koordination.jugendamt"), actor("koordination.frauenberatung")
+    lena = actor("fachkraft.frauenberatung")
+    instance = hn.start(lena, "kette", {})
+    target = _approved_version(hn, author, reviewer, lambda x: x.replace('name="Aufgabe 2"', 'name="Zwei"'))
+    while (task := open_task(hn, instance)) is not None:
+        hn.complete(lena, task[0], {"notiz": "erledigt"})
+    looks = []
+    real = facade._refusal
+
+    def running_at_first_look(row, goal):
+        looks.append(row)
+        return None if len(looks) == 1 else real(row, goal)
+
+    monkeypatch.setattr(facade, "_refusal", running_at_first_look)
+    [result] = hn.migrate_instances(reviewer, [instance], target)
+    assert not result.migrated and "läuft nicht mehr" in (result.error or "")
+    assert len(looks) == 2 and definition_of(hn, instance) == versions(hn)[0]
+
+
+def test_a_migrated_open_task_is_routed_like_a_normal_step(engine):
+    """The new version names an organisation that does not exist for the waiting step: like a
+    normal step it goes to the Koordination instead of to nobody; a named assignee takes it."""
+    hn = engine
+    actor = actor_lookup(hn)
+    author, reviewer = actor("koordination.jugendamt"), actor("koordination.frauenberatung")
+    lena = actor("fachkraft.frauenberatung")
+    first, second = hn.start(lena, "kette", {}), hn.start(lena, "kette", {})
+    unknown = _approved_version(
+        hn, author, reviewer, lambda x: x.replace(GROUP, "Fachkraft@gibt-es-nicht", 1)
+    )
+    [done] = hn.migrate_instances(reviewer, [first], unknown)
+    assert done.migrated
+    task_id, _ = open_task(hn, first)
+    with hn.db.read() as session:
+        candidates = session.scalar(select(UserTask.candidates).where(UserTask.id == task_id))
+        keys = set(session.scalars(select(TaskCandidate.key).where(TaskCandidate.task_id == task_id)))
+    assert candidates == "Koordination@*" and keys == {"Koordination@*"}
+    assert "routing_fallback" in [a for a, in _instance_actions(hn, first)]
+
+    named = _approved_version(
+        hn,
+        author,
+        reviewer,
+        lambda x: x.replace('name="Aufgabe 1"', f'name="Aufgabe 1" camunda:assignee="{lena.username}"'),
+    )
+    [done] = hn.migrate_instances(reviewer, [second], named)
+    assert done.migrated
+    task_id, _ = open_task(hn, second)
+    with hn.db.read() as session:
+        assert session.scalar(select(UserTask.assignee_id).where(UserTask.id == task_id)) == lena.id
+
+
+def _instance_actions(hn, instance_id: int) -> list[tuple[str]]:
+    with hn.db.read() as session:
+        return [
+            tuple(r)
+            for r in session.execute(select(AuditEvent.action).where(AuditEvent.instance_id == instance_id))
+        ]
+
+
+def test_the_review_shows_the_processes_a_form_change_deploys_anew(engine):
+    """A lone form change deploys new versions of the processes using it: the review lists them,
+    diffed against their latest deployed version (here the shipped file changed on disk since)."""
+    hn = engine
+    actor = actor_lookup(hn)
+    author, reviewer = actor("koordination.jugendamt"), actor("koordination.frauenberatung")
+    shipped = hn.source.processes_dir / "kette.bpmn"
+    shipped.write_text(
+        shipped.read_text(encoding="utf-8").replace('name="Aufgabe 2"', 'name="Auf der Platte"'),
+        encoding="utf-8",
+    )
+    form = hn.create_model_draft(author, "form", "notiz")
+    content = json.loads(hn.model_draft(author, form).content)
+    content["components"][0]["label"] = "Notiz (neu)"
+    assert hn.save_model_draft(author, form, json.dumps(content)) == []
+    hn.submit_model_draft(author, form)
+    review = hn.model_review(reviewer, form)
+    assert [d.filename for d in review.diffs] == ["notiz.form"]
+    [kette] = review.redeployed
+    assert kette.filename == "kette.bpmn" and not kette.is_new
+    assert ("aufgabe_2", "geaendert") in {(c.element_id, c.change) for c in kette.changes}
+    [deployed] = hn.approve_model_draft(reviewer, form, revision=review.revision)
+    with hn.db.read() as session:
+        assert 'name="Auf der Platte"' in session.get(ProcessDefinition, deployed).bpmn_xml

@@ -144,11 +144,14 @@ def test_four_eyes_over_http(app, hn):
     assert "<table" in review and "aufgabe_2" in review and "Aufgabe zwei" in review and "geändert" in review
     assert f'data-old-url="/modellierung/entwurf/{draft_id}/bisher"' in review
     assert reviewer.get(f"/modellierung/entwurf/{draft_id}/bisher").get_data(as_text=True) == xml
-    assert (
-        reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data={"csrf_token": second}).status_code
-        == 302
-    )
-    again = reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data={"csrf_token": second})
+    revision = re.search(r'name="revision" value="([0-9a-f]{64})"', review)
+    assert revision
+    blind = reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data={"csrf_token": second})
+    assert blind.status_code == 409 and "seit dem Öffnen" in blind.get_data(as_text=True)
+    assert len(version_ids(hn)) == 1  # an approval without the revision seen deploys nothing
+    approve = {"csrf_token": second, "revision": revision.group(1)}
+    assert reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data=approve).status_code == 302
+    again = reviewer.post(f"/modellierung/entwurf/{draft_id}/freigeben", data=approve)
     assert again.status_code == 409 and len(version_ids(hn)) == 2
 
 
@@ -225,8 +228,15 @@ def test_migration_pages(client, hn):
     page = client.get("/modellierung/migration/kette").get_data(as_text=True)
     assert f'name="vorgang" value="{instance}"' in page and f'value="{target}"' in page
     form = {"csrf_token": token, "vorgang": str(instance), "ziel": str(target)}
+    assert "/migration/kette/migrieren" not in page  # „Umstellen“ appears after a dry run
+    crafted = client.post("/modellierung/migration/kette/migrieren", data=form)  # no dry run
+    assert crafted.status_code == 409 and "zuerst einen Probelauf" in crafted.get_data(as_text=True)
+    assert version_ids(hn)[0] == hn.instance_detail(lena, instance).definition_id
     dry = client.post("/modellierung/migration/kette/probelauf", data=form)
     assert dry.status_code == 200 and "umstellbar" in dry.get_data(as_text=True)
+    assert "/migration/kette/migrieren" in dry.get_data(as_text=True)
+    other = {**form, "ziel": str(version_ids(hn)[0])}  # not the target of the dry run
+    assert client.post("/modellierung/migration/kette/migrieren", data=other).status_code == 409
     assert version_ids(hn)[0] == hn.instance_detail(lena, instance).definition_id
     for bad in ({"csrf_token": token, "vorgang": str(instance)}, {"csrf_token": token, "ziel": str(target)}):
         refused = client.post("/modellierung/migration/kette/migrieren", data=bad)
@@ -236,3 +246,55 @@ def test_migration_pages(client, hn):
     assert hn.instance_detail(lena, instance).definition_id == target
     history = client.get(f"/vorgaenge/{instance}").get_data(as_text=True)
     assert "Auf Version 2 des Prozesses umgestellt (vorher Version 1)" in history
+
+
+def test_large_drafts_get_the_engines_german_limit_not_the_request_limit(client, hn):
+    """JSON escaping doubles quotes: a draft just under the draft limit must still reach the engine;
+    beyond it the answer is German JSON the modeler shows (never a generic 413 page)."""
+    from webapp.body_limits import MODEL_JSON_LIMIT
+
+    token = login(client, COORDINATOR)
+    draft_id = new_draft(client, token, hn)
+    xml = client.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True)
+    headers = {"X-CSRFToken": token, "Accept": "application/json"}
+
+    def save(content: str):
+        body = json.dumps({"content": content})
+        response = client.post(
+            f"/modellierung/entwurf/{draft_id}/speichern",
+            data=body,
+            content_type="application/json",
+            headers=headers,
+        )
+        return len(body.encode()), response
+
+    filler = '"' * (1_990_000 - len(xml.encode()))  # each quote is two bytes in JSON
+    large = xml.replace("</bpmn:definitions>", f"<!--{filler}--></bpmn:definitions>")
+    size, response = save(large)
+    assert size > 2 * 1024 * 1024 and response.status_code == 200, response.get_data(as_text=True)[:200]
+    assert client.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True) == large
+
+    _, too_large = save(large.replace("<!--", "<!--" + "a" * 20_000))
+    assert too_large.status_code == 422 and "Der Inhalt ist zu groß" in too_large.get_json()["message"]
+
+    huge = '"' * (MODEL_JSON_LIMIT // 2)
+    size, refused = save(huge)
+    assert size > MODEL_JSON_LIMIT and refused.status_code == 413
+    assert refused.get_json()["message"] == "Die gesendeten Daten sind zu groß."
+    page = client.post("/modellierung/neu", data={"csrf_token": token, "key": "x" * (3 * 1024 * 1024)})
+    html = page.get_data(as_text=True)
+    assert page.status_code == 413 and "Zu groß" in html and "Die gesendeten Daten sind zu groß." in html
+
+
+def test_review_page_lists_the_processes_a_form_change_deploys_anew(client, hn):
+    actor = actor_lookup(hn)
+    author = actor(COORDINATOR)
+    form = hn.create_model_draft(author, "form", "notiz")
+    content = json.loads(hn.model_draft(author, form).content)
+    content["components"][0]["label"] = "Notiz (neu)"
+    assert hn.save_model_draft(author, form, json.dumps(content)) == []
+    hn.submit_model_draft(author, form)
+    login(client, SECOND)
+    page = client.get(f"/modellierung/entwurf/{form}/freigabe").get_data(as_text=True)
+    assert "Prozesse, die neu bereitgestellt werden" in page and "<h3 id=\"mit-1\">kette.bpmn</h3>" in page
+    assert "Die Prozessdatei selbst bleibt gleich" in page

@@ -30,9 +30,17 @@ def content(client, draft_id: int) -> str:
     return client.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True)
 
 
-def table_form(draft_id: int, token: str, **overrides: object) -> dict[str, object]:
+def revision_of(client, draft_id: int) -> str:
+    """The revision the table page carries (its hidden field)."""
+    html = client.get(f"/modellierung/entwurf/{draft_id}/tabelle").get_data(as_text=True)
+    match = re.search(r'name="revision" value="(\d+)"', html)
+    assert match
+    return match.group(1)
+
+
+def table_form(draft_id: int, token: str, revision: str = "1", **overrides: object) -> dict[str, object]:
     """What the page submits for the chain process (five tasks), with some fields replaced."""
-    data: dict[str, object] = {"csrf_token": token}
+    data: dict[str, object] = {"csrf_token": token, "revision": revision}
     for i in range(1, 6):
         data |= {
             f"aufgabe_{i}-kandidaten": [GROUP],
@@ -112,9 +120,34 @@ def test_saving_rewrites_the_draft_and_runs_the_check(client, hn):
     client.post(
         f"/modellierung/entwurf/{draft_id}/speichern", json={"content": loose}, headers={"X-CSRFToken": token}
     )
+    changed["revision"] = revision_of(client, draft_id)
     shown = client.post(f"/modellierung/entwurf/{draft_id}/tabelle", data=changed)
     html = shown.get_data(as_text=True)
     assert shown.status_code == 200 and 'id="tabelle-probleme"' in html and "lose" in html
+
+
+def test_a_stale_table_page_does_not_undo_someone_elses_edit(client, hn):
+    token = login(client, COORDINATOR)
+    draft_id = new_draft(client, token, hn)
+    stale = revision_of(client, draft_id)
+    other = content(client, draft_id).replace('name="Aufgabe 2"', 'name="Von jemand anderem"')
+    saved = client.post(
+        f"/modellierung/entwurf/{draft_id}/speichern", json={"content": other}, headers={"X-CSRFToken": token}
+    )
+    assert saved.status_code == 200
+    mine = table_form(draft_id, token, stale, **{"aufgabe_4-frist": "P9D"})
+    response = client.post(f"/modellierung/entwurf/{draft_id}/tabelle", data=mine)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409 and 'role="alert"' in html and "inzwischen von jemand anderem" in html
+    assert 'value="P9D"' in html  # her input stays in the form
+    assert f'name="revision" value="{stale}"' in html  # saving again is refused again
+    assert content(client, draft_id) == other
+    unrevised = {k: v for k, v in mine.items() if k != "revision"}  # a crafted form without revision
+    assert client.post(f"/modellierung/entwurf/{draft_id}/tabelle", data=unrevised).status_code == 409
+    assert content(client, draft_id) == other
+    mine["revision"] = revision_of(client, draft_id)
+    assert client.post(f"/modellierung/entwurf/{draft_id}/tabelle", data=mine).status_code == 302
+    assert 'name="Von jemand anderem"' in content(client, draft_id)
 
 
 @pytest.mark.parametrize("username", ["fachkraft.frauenberatung", "leitung.jugendamt"])
