@@ -36,6 +36,8 @@ class RunningInstance:
     version: int
     started_at: datetime
     open_steps: tuple[str, ...]
+    confidential: bool = False
+    """A confidential process: coordinators see no more than id, version and start (no open steps)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +82,12 @@ class MigrationFacade:
         require_modeler(actor)
         with self.db.read() as session:
             versions = session.execute(
-                select(ProcessDefinition.id, ProcessDefinition.version, ProcessDefinition.name)
+                select(
+                    ProcessDefinition.id,
+                    ProcessDefinition.version,
+                    ProcessDefinition.name,
+                    ProcessDefinition.confidential,
+                )
                 .where(ProcessDefinition.process_key == process_key)
                 .order_by(ProcessDefinition.version.desc())
             ).all()
@@ -97,13 +104,20 @@ class MigrationFacade:
             ).all()
             steps = _open_steps(session, [r.id for r in rows])
         number = {v.id: v.version for v in versions}
+        confidential = {v.id for v in versions if v.confidential}
         return MigrationPage(
             process_key,
             versions[0].name,
             tuple(VersionChoice(v.id, v.version) for v in versions),
             tuple(
                 RunningInstance(
-                    r.id, r.title, r.definition_id, number[r.definition_id], r.started_at, steps.get(r.id, ())
+                    r.id,
+                    r.title,
+                    r.definition_id,
+                    number[r.definition_id],
+                    r.started_at,
+                    () if r.definition_id in confidential else steps.get(r.id, ()),
+                    r.definition_id in confidential,
                 )
                 for r in rows
             ),

@@ -432,7 +432,7 @@ def test_a_migrated_open_task_is_routed_like_a_normal_step(engine):
         candidates = session.scalar(select(UserTask.candidates).where(UserTask.id == task_id))
         keys = set(session.scalars(select(TaskCandidate.key).where(TaskCandidate.task_id == task_id)))
     assert candidates == "Koordination@*" and keys == {"Koordination@*"}
-    assert "routing_fallback" in [a for a, in _instance_actions(hn, first)]
+    assert "routing_fallback" in [a for (a,) in _instance_actions(hn, first)]
 
     named = _approved_version(
         hn,
@@ -479,3 +479,26 @@ def test_the_review_shows_the_processes_a_form_change_deploys_anew(engine):
     [deployed] = hn.approve_model_draft(reviewer, form, revision=review.revision)
     with hn.db.read() as session:
         assert 'name="Auf der Platte"' in session.get(ProcessDefinition, deployed).bpmn_xml
+
+
+def test_the_migration_page_shows_no_open_steps_of_confidential_cases(tmp_path, any_db_url, clock):
+    """Confidential processes hide their cases even from coordinators: the migration page names
+    only id, version and start of such an instance, not where the case stands."""
+    confidential = re.sub(
+        r'(<bpmn:process id="kette"[^>]*>)',
+        r"\1<bpmn:extensionElements><camunda:properties>"
+        r'<camunda:property name="vertraulich" value="ja"/></camunda:properties></bpmn:extensionElements>',
+        chain_bpmn(tasks=2),
+    )
+    hn = build_engine(
+        tmp_path, any_db_url, clock, write_definitions(tmp_path / "defs", {"kette": confidential})
+    )
+    try:
+        actor = actor_lookup(hn)
+        author, reviewer = actor("koordination.jugendamt"), actor("koordination.frauenberatung")
+        instance = hn.start(actor("fachkraft.frauenberatung"), "kette", {})
+        _approved_version(hn, author, reviewer, lambda x: x.replace('name="Aufgabe 2"', 'name="Zwei"'))
+        [shown] = hn.migration_page(reviewer, "kette").instances
+        assert shown.instance_id == instance and shown.confidential and shown.open_steps == ()
+    finally:
+        hn.db.dispose()
