@@ -96,7 +96,7 @@ def security_of(session: Session, user_id: int) -> AccountSecurity:
     """The account's security row (created on first use)."""
     row = session.get(AccountSecurity, user_id)
     if row is None:
-        row = AccountSecurity(user_id=user_id, must_change_password=False)
+        row = AccountSecurity(user_id=user_id, must_change_password=False, session_generation=0)
         session.add(row)
     return row
 
@@ -104,3 +104,11 @@ def security_of(session: Session, user_id: int) -> AccountSecurity:
 def require_password_change(session: Session, user_id: int) -> None:
     """A start password was issued: the owner must replace it at the first login."""
     security_of(session, user_id).must_change_password = True
+
+
+def end_sessions(session: Session, user_id: int) -> None:
+    """End every web session of the account at its next request: the session keeps the generation
+    it started with, and ``webapp/session_guard.py`` refuses it once the stored one has moved on.
+    Called at logout, password change, password reset (start password) and deactivation."""
+    row = security_of(session, user_id)
+    row.session_generation = (row.session_generation or 0) + 1

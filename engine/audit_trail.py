@@ -148,11 +148,6 @@ class AuditTrail:
             audit(session, self.clock.now(), actor, "login_gedrosselt", None, detail={"grund": "adresse"})
             session.commit()
 
-    def logout(self, actor: Actor) -> None:
-        with self.db.write() as session:
-            audit(session, self.clock.now(), actor, "logout", None)
-            session.commit()
-
 
 def login_refused(session: Session, now: datetime, actor: Actor | None, reason: str) -> None:
     """The entry of a refused login: ``reason`` is unbekannt, passwort, gesperrt or sperre."""

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from engine.accounts import end_sessions
 from engine.assignment import user_keys
 from engine.directory import set_user_roles, users_with_keys
 from engine.errors import ConfigurationError, InvalidSubmissionError, NotFoundError
@@ -449,6 +450,7 @@ def disable_account(
     heir = _successor(session, successor) if successor else None
     was_member = STEERING in roles_of(user)
     user.active = False
+    end_sessions(session, user.id)
     session.flush()
     moved = hand_over_tasks(session, now, actor, user, heir)
     audit(session, now, actor, "konto_deaktiviert", None, detail={"konto": username, "aufgaben": len(moved)})

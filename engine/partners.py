@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.accounts import hash_password, require_password_change
+from engine.accounts import end_sessions, hash_password, require_password_change
 from engine.directory import set_user_roles
 from engine.errors import InvalidSubmissionError, NotFoundError, NotPermittedError
 from engine.network_membership import (
@@ -191,6 +191,7 @@ def issue_start_password(session: Session, now: datetime, actor: Actor, username
     user.password_hash = hash_password(password)
     user.failed_logins, user.locked_until = 0, None
     require_password_change(session, user.id)  # the owner replaces it at the first login
+    end_sessions(session, user.id)
     audit(session, now, actor, "startpasswort_erteilt", None, detail={"konto": username})
     return password
 
@@ -296,6 +297,7 @@ def organisation_leaves(
     was_member = any(u.active and STEERING in roles_of(u) for u in members)
     for user in members:
         user.active = False
+        end_sessions(session, user.id)
     org.active = False
     directory = _call_hook(DIRECTORY_HOOKS.on_leave, session, now, slug)
     session.flush()

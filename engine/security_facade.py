@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from engine import password_policy
 from engine import single_sign_on as sso
-from engine.accounts import LOCKOUT, _verify, authenticate, hash_password, security_of
+from engine.accounts import LOCKOUT, _verify, authenticate, end_sessions, hash_password, security_of
 from engine.audit_trail import AuditTrail, login_refused
 from engine.clock import Clock
 from engine.directory import actor_of
@@ -30,6 +30,7 @@ from engine.settings import Settings
 
 WRONG_CURRENT = "Das bisherige Passwort ist falsch."
 SSO_ONLY = "Ihr Konto meldet sich über das Kreis-Konto an; Ihr Passwort ändern Sie dort, nicht in Hilfenetz."
+SIGN_IN_WITH_PROVIDER = "Bitte mit dem Kreis-Konto anmelden: Dieses Konto hat kein Passwort in Hilfenetz."
 SESSION_ENDS = {"inaktiv", "hoechstdauer"}
 
 
@@ -53,6 +54,7 @@ class SecurityFacade:
             try:
                 attempts, pepper = self.settings.login_max_attempts, self.settings.secret_key
                 user = authenticate(session, username, password, now, attempts, pepper)
+                self._refuse_single_sign_on_account(session, user)
             except LoginRefusedError as exc:
                 refused = session.get(User, exc.user_id) if exc.user_id is not None else None
                 login_refused(session, now, actor_of(refused) if refused else None, exc.reason)
@@ -130,8 +132,22 @@ class SecurityFacade:
             user.password_hash = hash_password(new)
             row = security_of(session, user.id)
             row.must_change_password, row.password_changed_at = False, now
+            end_sessions(session, user.id)  # other browsers signed in with the old password
             audit(session, now, actor, "passwort_geaendert", None)
             session.commit()
+
+    def logout(self, actor: Actor) -> None:
+        """Record the sign-out and end every session of the account (a replayed cookie is refused)."""
+        with self.db.write() as session:
+            audit(session, self.clock.now(), actor, "logout", None)
+            end_sessions(session, actor.id)
+            session.commit()
+
+    def session_generation(self, user_id: int) -> int:
+        """The account's current session generation; a web session started with another one is over."""
+        with self.db.read() as session:
+            row = session.get(AccountSecurity, user_id)
+            return row.session_generation if row is not None else 0
 
     def session_expired(self, actor: Actor, reason: str) -> None:
         """Record a sign-out by the server: ``inaktiv`` (idle timeout) or ``hoechstdauer`` (maximum age)."""
@@ -141,6 +157,14 @@ class SecurityFacade:
             detail = {"grund": reason}
             audit(session, self.clock.now(), actor, "logout_zeitueberschreitung", None, detail=detail)
             session.commit()
+
+    @classmethod
+    def _refuse_single_sign_on_account(cls, session: Session, user: User) -> None:
+        """An account linked to the provider never signs in with a password (not even a local one
+        left from before the link): the provider's MFA and deactivation must not be bypassed. Only
+        reached with the right password, so the answer tells nobody else which names are linked."""
+        if cls._is_single_sign_on(session, user):
+            raise LoginRefusedError(SIGN_IN_WITH_PROVIDER, reason="kreis_konto", user_id=user.id)
 
     @staticmethod
     def _is_single_sign_on(session: Session, user: User) -> bool:

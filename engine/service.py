@@ -1338,10 +1338,6 @@ class Hilfenetz(  # ProcessTableFacade and ModelReviewFacade extend ModelingFaca
             )
 
     # --- audit trail (issue 7) -------------------------------------------------------------
-    def logout(self, actor: Actor) -> None:
-        """Record the sign-out in the audit trail."""
-        self.audit_trail.logout(actor)
-
     def login_throttled(self, username: str) -> None:
         """Record a login the web app refused for too many failures from one address."""
         self.audit_trail.login_throttled(username)

@@ -6,9 +6,11 @@ account signs in: the provider's organisation and group values are mapped to our
 and role names by the mapping file (``HILFENETZ_OIDC_MAPPING``). Anything unmapped is refused with a
 German message and no account is created; a deactivated account is refused.
 
-Accounts are found by (issuer, subject); a first login links an existing local account of the same
-user name (the county's provider is trusted to assert its user names) or creates a new one. Roles and
-organisation follow the provider at every login. Such accounts have no local password.
+Accounts are found by (issuer, subject); a first login creates a new account. It never links an
+existing account by its user name: ``preferred_username`` is not unique (OIDC Core §5.1), so a name
+collision (with a local account or one linked to another subject) is refused in German and audited;
+the administration must resolve it. Roles and organisation follow the provider at every login. Such
+accounts have no local password.
 """
 
 from __future__ import annotations
@@ -41,6 +43,10 @@ NO_ROLE = (
     "Bitte wenden Sie sich an die Administration."
 )
 DEACTIVATED = "Ihr Konto in Hilfenetz ist deaktiviert. Bitte wenden Sie sich an die Administration."
+NAME_TAKEN = (
+    "Für Ihren Benutzernamen gibt es in Hilfenetz bereits ein anderes Konto. Es wird nicht automatisch "
+    "mit Ihrem Kreis-Konto verknüpft. Bitte wenden Sie sich an die Administration."
+)
 BAD_CLAIMS = "Die Anmeldung über das Kreis-Konto hat keine gültigen Angaben geliefert."
 _USERNAME = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,78}[a-z0-9]$")
 
@@ -121,7 +127,7 @@ def account_for(
     ).first()
     user = session.get(User, linked.user_id) if linked else None
     if user is None:
-        user = session.scalars(select(User).where(func.lower(User.username) == username)).first()
+        _refuse_name_collision(session, username)
     if user is not None and not user.active:
         raise LoginRefusedError(DEACTIVATED, reason="deaktiviert", user_id=user.id)
     if user is None:
@@ -135,3 +141,14 @@ def account_for(
     security = security_of(session, user.id)
     security.oidc_issuer, security.oidc_subject = issuer, subject
     return user
+
+
+def _refuse_name_collision(session: Session, username: str) -> None:
+    """An unknown subject whose user name is taken: never link by name (a second subject would take
+    over an account linked to another one, or a local account with its password), refuse instead."""
+    taken = session.scalars(select(User).where(func.lower(User.username) == username)).first()
+    if taken is None:
+        return
+    other = session.get(AccountSecurity, taken.id)
+    reason = "sso_anderes_konto" if other is not None and other.oidc_subject else "sso_name_vergeben"
+    raise LoginRefusedError(NAME_TAKEN, reason=reason, user_id=taken.id)

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Response
 from engine.errors import InvalidSubmissionError
 from webapp.facade import current_actor, hilfenetz
 from webapp.i18n import _
-from webapp.session_guard import MUST_CHANGE
+from webapp.session_guard import MUST_CHANGE, remember_generation
 
 bp = Blueprint("account", __name__)
 REPEAT_ERROR = "Die beiden neuen Passwörter stimmen nicht überein."
@@ -48,6 +48,7 @@ def change_password() -> Response | tuple[str, int]:
     except InvalidSubmissionError as exc:
         return _page({k: _(v) for k, v in exc.field_errors.items()}, 422)
     session.pop(MUST_CHANGE, None)
+    remember_generation(actor.id)  # the change ended every other session of the account
     flash(_("Ihr Passwort wurde geändert."), "success")
     return redirect(url_for("worklist.index"))
 

@@ -154,7 +154,7 @@ def sign_in(actor: Actor) -> bool:
         if chosen != actor.locale:
             hilfenetz().set_locale(actor, chosen)
     must_change = hilfenetz().must_change_password(actor)
-    session_guard.start(must_change)
+    session_guard.start(actor.id, must_change)
     return must_change
 
 

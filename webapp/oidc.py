@@ -2,8 +2,9 @@
 
 Discovery from ``HILFENETZ_OIDC_ISSUER``; authorization code flow with PKCE (S256); ``state`` and
 ``nonce`` kept in the (signed) session and checked; the ID token's signature is checked against the
-provider's JWKS, and its issuer, audience and expiry by Authlib. The verified claims go to the engine
-(:meth:`engine.service.Hilfenetz.oidc_login`), which maps organisation and roles. Every refusal is
+provider's JWKS, and its audience and expiry by Authlib; its issuer must be exactly
+``HILFENETZ_OIDC_ISSUER`` (not merely what the discovery document claims). The verified claims go to
+the engine (:meth:`engine.service.Hilfenetz.oidc_login`), which maps organisation and roles. Every refusal is
 answered in German on the login page and recorded in the audit trail (a short reason, never a token).
 """
 
@@ -67,7 +68,8 @@ def callback() -> Response | tuple[str, int]:
     """The provider's answer: exchange the code, verify the ID token, sign in."""
     client = _client()
     try:
-        token = client.authorize_access_token()  # type: ignore[attr-defined]
+        issuer = {"iss": {"essential": True, "value": hilfenetz().settings.oidc_issuer}}
+        token = client.authorize_access_token(claims_options=issuer)  # type: ignore[attr-defined]
     except MismatchingStateError:
         return _refused("state")
     except BadSignatureError:

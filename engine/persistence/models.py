@@ -680,6 +680,8 @@ class AccountSecurity(Base):
     password_changed_at: Mapped[datetime | None]
     oidc_issuer: Mapped[str | None] = mapped_column(String(300))
     oidc_subject: Mapped[str | None] = mapped_column(String(255))
+    #: Bumped to end every web session of the account (logout, password change, deactivation).
+    session_generation: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject", name="uq_account_security_oidc"),)
 
 

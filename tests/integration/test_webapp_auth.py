@@ -164,6 +164,15 @@ def test_session_cookie_secure_outside_development(hn):
     assert app.config["PERMANENT_SESSION_LIFETIME"].total_seconds() == 10 * 3600
 
 
+def test_strict_transport_security_outside_development_only(hn, client):
+    assert "Strict-Transport-Security" not in client.get("/anmelden").headers  # development: plain HTTP
+    hn.settings = replace(hn.settings, dev=False)
+    production = make_app(hn).test_client()
+    for path in ("/anmelden", "/healthz", "/api/v1/tasks"):
+        header = production.get(path).headers.get("Strict-Transport-Security", "")
+        assert header == "max-age=31536000; includeSubDomains", path
+
+
 def test_english_switch(client):
     page = client.get("/anmelden?lang=en").get_data(as_text=True)
     assert '<html lang="en">' in page and "<h1>Sign in</h1>" in page and "Skip to content" in page

@@ -2,7 +2,8 @@
 oidc_provider.py): the browser's part is played by the Flask test client (our side) and ``requests``
 (the provider's side), the server-to-server token request is real HTTP. Covers the good path
 (account created, mapped, updated, audited) and every refusal: bad state, bad nonce, foreign
-signature, expired token, unmapped organisation or groups, deactivated account."""
+signature, expired token, wrong issuer or audience, unmapped organisation or groups, deactivated
+account, a user name that already belongs to another account (never linked by name)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import requests
 from sqlalchemy import select
 
 from engine.persistence.models import AccountSecurity, AuditEvent, User
-from tests.integration.test_webapp_auth import csrf, make_app
+from tests.integration.test_webapp_auth import PASSWORD, csrf, make_app
 from tests.support.oidc_provider import CLIENT_ID, CLIENT_SECRET, OidcProvider
 
 JANA = {
@@ -112,12 +113,49 @@ def test_first_login_creates_the_mapped_account_and_later_logins_update_it(sso_a
     assert response.status_code == 403 and "über das Kreis-Konto an" in response.get_data(as_text=True)
 
 
-def test_a_local_account_of_the_same_name_is_linked(sso_app, hn, provider):
+def link(hn: Any, username: str, issuer: str, subject: str) -> None:
+    """What the administration does for a local account that moves to the provider."""
+    with hn.db.write() as session:
+        user = session.scalars(select(User).where(User.username == username)).one()
+        session.add(AccountSecurity(user_id=user.id, oidc_issuer=issuer, oidc_subject=subject))
+        session.commit()
+
+
+def test_a_local_account_of_the_same_name_is_not_linked_by_name(sso_app, hn, provider):
+    before = user_named(hn, "fachkraft.jugendamt")
     provider.user = {**JANA, "preferred_username": "fachkraft.jugendamt"}
     client = sso_app.test_client()
-    assert sso_login(client).status_code == 302
-    _slug, roles, _active, security = user_named(hn, "fachkraft.jugendamt")
-    assert security == (provider.issuer, "kreis-4711") and roles == ["Fachkraft", "Leitung"]
+    response = sso_login(client)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 403 and "bereits ein anderes Konto" in page and "Administration" in page
+    assert user_named(hn, "fachkraft.jugendamt") == before and before[3] is None  # untouched, unlinked
+    assert client.get("/aufgaben").status_code == 302  # not signed in
+    assert audit_of(hn)[-1] == ("login_fehlgeschlagen", {"grund": "sso_name_vergeben", "verfahren": "oidc"})
+
+
+def test_a_second_subject_cannot_take_over_a_linked_account(sso_app, hn, provider):
+    assert sso_login(sso_app.test_client()).status_code == 302  # Jana, subject kreis-4711
+    provider.user = {**JANA, "sub": "kreis-0815", "name": "Jemand Anderes"}  # same preferred_username
+    client = sso_app.test_client()
+    response = sso_login(client)
+    assert response.status_code == 403 and "bereits ein anderes Konto" in response.get_data(as_text=True)
+    assert user_named(hn, "j.neu")[3] == (provider.issuer, "kreis-4711")
+    assert client.get("/aufgaben").status_code == 302
+    assert audit_of(hn)[-1] == ("login_fehlgeschlagen", {"grund": "sso_anderes_konto", "verfahren": "oidc"})
+    provider.user = dict(JANA)  # the real owner still signs in
+    assert sso_login(sso_app.test_client()).status_code == 302
+
+
+def test_a_linked_account_cannot_sign_in_with_its_old_local_password(sso_app, hn, provider):
+    link(hn, "fachkraft.jugendamt", provider.issuer, "kreis-4711")
+    client = sso_app.test_client()
+    data = {"csrf_token": csrf(client), "username": "fachkraft.jugendamt", "password": PASSWORD}
+    page = client.post("/anmelden", data=data).get_data(as_text=True)
+    assert "Bitte mit dem Kreis-Konto anmelden" in page
+    assert client.get("/aufgaben").status_code == 302  # not signed in
+    assert audit_of(hn)[-1] == ("login_fehlgeschlagen", {"grund": "kreis_konto"})
+    provider.user = {**JANA, "preferred_username": "fachkraft.jugendamt"}
+    assert sso_login(client).status_code == 302  # through the provider it works
 
 
 @pytest.mark.parametrize(
@@ -139,6 +177,7 @@ def test_unmapped_values_are_refused_in_german_and_create_no_account(sso_app, hn
 
 
 def test_a_deactivated_account_is_refused(sso_app, hn, provider):
+    link(hn, "fachkraft.jugendamt", provider.issuer, "kreis-4711")
     with hn.db.write() as session:
         user = session.scalars(select(User).where(User.username == "fachkraft.jugendamt")).one()
         user.active = False
@@ -155,6 +194,14 @@ def test_a_deactivated_account_is_refused(sso_app, hn, provider):
         ({"foreign_key": True}, "Die Signatur des Anmeldenachweises ist ungültig.", "signatur"),
         ({"nonce": "eine-andere-nonce"}, "passt nicht zu dieser Anmeldung", "angaben"),
         ({"expires_in": -600}, "Der Anmeldenachweis ist abgelaufen.", "abgelaufen"),
+        ({"issuer": "http://127.0.0.1:1/fremd"}, "passt nicht zu dieser Anmeldung", "angaben"),
+        ({"audience": "ein-anderer-client"}, "passt nicht zu dieser Anmeldung", "angaben"),
+        # a discovery document claiming another issuer (and tokens to match) is not our provider
+        (
+            {"discovery_issuer": "http://127.0.0.1:1/fremd", "issuer": "http://127.0.0.1:1/fremd"},
+            "passt nicht zu dieser Anmeldung",
+            "angaben",
+        ),
     ],
 )
 def test_a_bad_id_token_is_refused(sso_app, hn, provider, misbehave, message, reason):

@@ -4,7 +4,8 @@ It implements what Hilfenetz relies on: discovery, JWKS, the authorization endpo
 the user the test put in :attr:`OidcProvider.user`, as the county's login page would) and the token
 endpoint (client secret, one-time code, redirect URI and PKCE S256 checked), issuing an RS256-signed
 ID token with joserfc. Knobs let a test make it misbehave like a broken or hostile provider: sign
-with a foreign key, answer with another nonce, issue an expired token.
+with a foreign key, answer with another nonce, issue an expired token, name another issuer or
+audience in the token, or claim another issuer in its discovery document.
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ class Misbehaviour:
     foreign_key: bool = False
     nonce: str | None = None
     expires_in: int = 300
+    issuer: str | None = None  # the ID token's "iss" (default: the provider's own)
+    audience: str | None = None  # the ID token's "aud" (default: our client id)
+    discovery_issuer: str | None = None  # "issuer" of the discovery document (default: its own)
 
 
 @dataclass
@@ -70,7 +74,7 @@ class OidcProvider:
     def discovery(self, request: Request) -> Response:
         return _json(
             {
-                "issuer": self.issuer,
+                "issuer": self.misbehave.discovery_issuer or self.issuer,
                 "authorization_endpoint": f"{self.issuer}/authorize",
                 "token_endpoint": f"{self.issuer}/token",
                 "jwks_uri": f"{self.issuer}/jwks",
@@ -114,8 +118,8 @@ class OidcProvider:
             return _json({"error": "invalid_grant", "error_description": "PKCE"}, 400)
         now = int(time.time())
         claims = {
-            "iss": self.issuer,
-            "aud": CLIENT_ID,
+            "iss": self.misbehave.issuer or self.issuer,
+            "aud": self.misbehave.audience or CLIENT_ID,
             "iat": now,
             "exp": now + self.misbehave.expires_in,
             "nonce": self.misbehave.nonce or grant["nonce"],
