@@ -208,8 +208,7 @@ def reference_problem(kind: str, name: str) -> str | None:
     if REFERENCE_NAME.match(name):
         return None
     return (
-        f"{kind} „{name[:60]}“: Der Name darf nur Buchstaben, Ziffern, „_“ und „-“ enthalten "
-        "(keine Pfade)."
+        f"{kind} „{name[:60]}“: Der Name darf nur Buchstaben, Ziffern, „_“ und „-“ enthalten (keine Pfade)."
     )
 
 
