@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -197,8 +198,24 @@ def _parse_problem(filename: str, exc: Exception) -> Problem:
     return Problem(filename, element, f"SpiffWorkflow kann die Datei nicht verarbeiten: {text}")
 
 
+#: What a formRef, calledElement or decisionRef may be: a file name stem, never a path
+#: ("../../tmp/x/geheim" would embed any file of the server in a deployed version).
+REFERENCE_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def reference_problem(kind: str, name: str) -> str | None:
+    """The German reason a referenced name is refused, or None for a plain name."""
+    if REFERENCE_NAME.match(name):
+        return None
+    return (
+        f"{kind} „{name[:60]}“: Der Name darf nur Buchstaben, Ziffern, „_“ und „-“ enthalten (keine Pfade)."
+    )
+
+
 class DefinitionSource:
-    """Reads process, DMN and form files from the configured folders."""
+    """Reads process, DMN and form files from the configured folders.
+
+    Names that are not plain (REFERENCE_NAME) find nothing: they could leave the folders."""
 
     def __init__(self, processes_dir: Path, forms_dir: Path) -> None:
         self.processes_dir = processes_dir
@@ -208,16 +225,22 @@ class DefinitionSource:
         return sorted(self.processes_dir.glob("*.bpmn"))
 
     def find_process_file(self, process_id: str) -> Path | None:
+        if not REFERENCE_NAME.match(process_id):
+            return None
         candidate = self.processes_dir / f"{process_id}.bpmn"
         return candidate if candidate.exists() else None
 
     def find_decision_file(self, decision_id: str) -> Path | None:
+        if not REFERENCE_NAME.match(decision_id):
+            return None
         for path in sorted(self.processes_dir.glob("*.dmn")):
             if f'id="{decision_id}"' in read_definition_file(path):
                 return path
         return None
 
     def read_form(self, form_id: str) -> str | None:
+        if not REFERENCE_NAME.match(form_id):
+            return None
         path = self.forms_dir / f"{form_id}.form"
         return path.read_text(encoding="utf-8") if path.exists() else None
 
@@ -292,8 +315,11 @@ class _BundleBuilder:
             ref = node.get(f"{{{CAMUNDA_MODEL_NS}}}decisionRef")
             if not ref:
                 continue
-            path = self.source.find_decision_file(ref)
-            if path is None:
+            reason = reference_problem("DMN-Entscheidung", ref)
+            path = None if reason else self.source.find_decision_file(ref)
+            if reason:
+                self.problems.append(Problem(filename, node.get("id"), reason))
+            elif path is None:
                 self.problems.append(Problem(filename, node.get("id"), f"DMN-Entscheidung „{ref}“ fehlt."))
             elif path.name not in self.dmn:
                 text = read_definition_file(path)
@@ -311,7 +337,11 @@ class _BundleBuilder:
             missing = self._missing_called_processes()
             if not missing:
                 return
-            for process_id in missing:
+            for process_id, caller in missing.items():
+                reason = reference_problem("Aufgerufener Prozess", process_id)
+                if reason:
+                    self.problems.append(Problem(f"{self.process_key}.bpmn", caller, reason))
+                    return
                 path = self.source.find_process_file(process_id)
                 if path is None:
                     self.problems.append(
@@ -324,10 +354,10 @@ class _BundleBuilder:
                     return
                 self.add_bpmn(path.name, read_definition_file(path))
 
-    def _missing_called_processes(self) -> list[str]:
+    def _missing_called_processes(self) -> dict[str, str]:
         """Processes named by call activities that no added file defines (embedded subprocesses
-        are registered by the parser itself and are never missing)."""
-        missing = set()
+        are registered by the parser itself and are never missing), each with a calling element."""
+        missing: dict[str, str] = {}
         for pid in list(self.parser.get_process_ids()):
             spec = self.parser.get_spec(pid)
             for task_spec in spec.task_specs.values():
@@ -337,8 +367,8 @@ class _BundleBuilder:
                     and called
                     and self.parser.get_spec(called, required=False) is None
                 ):
-                    missing.add(called)
-        return sorted(missing)
+                    missing.setdefault(called, task_spec.bpmn_id or task_spec.name)
+        return dict(sorted(missing.items()))
 
     def _collect_forms(self, specs: Mapping[str, Any]) -> str | None:
         start_form = None
@@ -355,8 +385,12 @@ class _BundleBuilder:
     def _add_form(self, form_id: str, task_spec: Any) -> None:
         if form_id in self.forms:
             return
-        text = self.source.read_form(form_id)
         element = getattr(task_spec, "bpmn_id", None)
+        reason = reference_problem("Formular", form_id)
+        if reason:
+            self.problems.append(Problem(f"{self.process_key}.bpmn", element, reason))
+            return
+        text = self.source.read_form(form_id)
         if text is None:
             self.problems.append(
                 Problem(

@@ -50,7 +50,21 @@ def executable_problems(root: etree._Element, filename: str) -> list[Problem]:
             problems.extend(_timer(filename, _owner_id(node, 2), node.text or "", tag))
     for definition in root.iter(f"{_B}messageEventDefinition"):
         problems.extend(_message(filename, definition))
+    for task in root.iter(f"{_B}userTask"):
+        problems.extend(_due_literals(filename, task))
     return problems
+
+
+def _due_literals(filename: str, task: etree._Element) -> Iterator[Problem]:
+    """A literal dueDate/followUpDate must be what resolve_due reads: "morgen" would pass as a Python
+    name and fail every start of the version. Values with ``${…}`` are expressions (modelling_rules)."""
+    from engine.projection import due_literal_reason  # projection imports definitions, which imports us
+
+    for attribute in ("dueDate", "followUpDate"):
+        literal = (task.get(f"{_C}{attribute}") or "").strip()
+        reason = due_literal_reason(literal) if literal and "${" not in literal else None
+        if reason:
+            yield Problem(filename, task.get("id"), f"{attribute}: {reason}")
 
 
 def _owner_id(node: etree._Element, levels: int) -> str | None:

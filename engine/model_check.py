@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from engine.checks import check_file
-from engine.definitions import Bundle, DefinitionSource, build_bundle
+from engine.definitions import REFERENCE_NAME, Bundle, DefinitionSource, build_bundle
 from engine.errors import InvalidDefinitionError, Problem
 from engine.model_drafts import KINDS, split_filename, validate_content
 from engine.xml_safety import parse_xml
@@ -41,6 +41,8 @@ class LayeredSource(DefinitionSource):
         return [found[name] for name in sorted(found)]
 
     def find_process_file(self, process_id: str) -> Path | None:
+        if not REFERENCE_NAME.match(process_id):
+            return None
         for processes, _ in self.layers:
             candidate = processes / f"{process_id}.bpmn"
             if candidate.exists():
@@ -48,6 +50,8 @@ class LayeredSource(DefinitionSource):
         return None
 
     def find_decision_file(self, decision_id: str) -> Path | None:
+        if not REFERENCE_NAME.match(decision_id):
+            return None
         seen: set[str] = set()
         for processes, _ in self.layers:
             for path in sorted(processes.glob("*.dmn")):
@@ -59,6 +63,8 @@ class LayeredSource(DefinitionSource):
         return None
 
     def read_form(self, form_id: str) -> str | None:
+        if not REFERENCE_NAME.match(form_id):
+            return None
         for _, forms in self.layers:
             path = forms / f"{form_id}.form"
             if path.exists():

@@ -19,6 +19,7 @@ from engine.bpmn_structure import BPMN_NS
 from engine.errors import HilfenetzError, Problem
 from engine.executable_rules import expression_problems, timer_reason
 from engine.foreign_elements import CAMUNDA_NS
+from engine.projection import due_literal_reason
 from engine.xml_patch import replace_child, replace_start_tag
 from engine.xml_safety import parse_xml
 
@@ -234,11 +235,16 @@ def _expressions(text: str, what: str) -> list[Problem]:
 def _due_error(value: str) -> str | None:
     if not value:
         return None
-    if value.startswith("${") or value.startswith("#{"):
+    if value.startswith("${"):
         problems = list(expression_problems("", None, value, "Frist"))
         return problems[0].reason if problems else None
-    reason = _timer_error("timeDuration" if value.upper().startswith("P") else "timeDate", value)
-    return reason.replace("Zeitgeber", "Frist") if reason else None
+    if "${" in value:
+        return next((p.reason for p in _expressions(value, "Frist")), None)
+    if value.upper().startswith("P"):
+        reason = _timer_error("timeDuration", value)  # no longer than a timer may wait
+        if reason:
+            return reason.replace("Zeitgeber", "Frist")
+    return due_literal_reason(value)  # and what resolve_due reads at runtime
 
 
 def _timer_error(kind: str, value: str) -> str | None:

@@ -66,6 +66,21 @@ def resolve_due(value: Any, now: datetime) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=BERLIN)
 
 
+def due_literal_reason(text: str) -> str | None:
+    """Why a literal dueDate/followUpDate (one without ``${…}``) would make resolve_due fail, or None.
+
+    The check runs resolve_due itself, so check and runtime cannot disagree on what a due value is.
+    """
+    try:
+        resolve_due(text, datetime(2000, 1, 1, tzinfo=BERLIN))
+    except (ValueError, TypeError, OverflowError):
+        return (
+            f"„{text.strip()[:60]}“ ist keine gültige Frist; erlaubt sind eine Dauer (z. B. P3D), "
+            "ein Datum (z. B. 2026-12-31) oder ein Ausdruck ${…}."
+        )
+    return None
+
+
 class TaskFacts:
     """What the worklist needs to know about one READY user task, evaluated in its data."""
 

@@ -778,7 +778,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):  # type: ignore[
 # --- SpiffWorkflow engine ------------------------------------------------------------------------
 
 
-def _task_error(task: Any, err: ScriptError) -> Exception:
+def task_error(task: Any, err: ScriptError) -> Exception:
     wrapped: Exception = WorkflowTaskException(err.message, task=task, exception=err)
     wrapped.__cause__ = err
     return wrapped
@@ -810,10 +810,10 @@ class RestrictedScriptEngine(PythonScriptEngine):  # type: ignore[misc]
         try:
             return self.environment.evaluate(expression, task.data, external_context)
         except ScriptError as err:
-            raise _task_error(task, err) from err
+            raise task_error(task, err) from err
 
     def create_task_exec_exception(self, task: Any, script: str, err: Exception) -> Exception:
         if isinstance(err, ScriptError):
-            return _task_error(task, err)
+            return task_error(task, err)
         wrapped: Exception = super().create_task_exec_exception(task, script, err)
         return wrapped

@@ -137,9 +137,10 @@ from engine.read_models import (
 )
 from engine.reminders import send_due_reminders
 from engine.runtime import Loaded, Runtime, audit, waiting_messages
-from engine.scripting import RestrictedEnvironment, RestrictedScriptEngine
+from engine.scripting import RestrictedEnvironment
 from engine.security_facade import SecurityFacade
 from engine.settings import Settings
+from engine.timer_bounds import TimerBoundedScriptEngine
 from engine.vereinbarung import AgreementStatus
 from engine.voting_minutes import minutes_of, render_minutes
 from engine.voting_pdf import minutes_pdf
@@ -212,7 +213,7 @@ class Hilfenetz(  # ProcessTableFacade and ModelReviewFacade extend ModelingFaca
             },
             time_limit_seconds=settings.script_time_limit,
         )
-        self.script_engine = RestrictedScriptEngine(environment=environment)
+        self.script_engine = TimerBoundedScriptEngine(environment=environment)
         self.runtime = Runtime(
             self.clock,
             SpecCache(),

@@ -73,6 +73,13 @@ def test_editor_contract(client, hn):
             "message": "Die Benutzeraufgabe hat keine Zuständigkeit (candidateGroups).",
         }
     ]
+    in_english = client.post(
+        f"/modellierung/entwurf/{draft_id}/pruefen?lang=en", json={"content": no_candidates}, headers=headers
+    )
+    assert [p["message"] for p in in_english.get_json()["problems"]] == [
+        "The user task has no one responsible (candidateGroups)."
+    ]
+    client.get("/modellierung/?lang=de")
     assert client.get(f"/modellierung/entwurf/{draft_id}/inhalt").get_data(as_text=True) == xml  # not saved
 
     saved = client.post(

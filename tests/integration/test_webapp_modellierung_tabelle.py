@@ -177,3 +177,25 @@ def test_form_drafts_have_no_table_and_submitted_drafts_are_read_only(client, hn
     changed = table_form(draft_id, token, **{"aufgabe_1-kandidaten": ["Koordination"]})
     assert client.post(f"/modellierung/entwurf/{draft_id}/tabelle", data=changed).status_code == 409
     assert content(client, draft_id) == before
+
+
+def test_a_due_date_word_is_refused_next_to_its_field(client, hn):
+    """A due date "morgen" once passed the table view and the check, then failed every start."""
+    token = login(client, COORDINATOR)
+    draft_id = new_draft(client, token, hn)
+    before = content(client, draft_id)
+    response = client.post(
+        f"/modellierung/entwurf/{draft_id}/tabelle",
+        data=table_form(draft_id, token, **{"aufgabe_1-frist": "morgen"}),
+    )
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert '<p class="field-error" id="aufgabe_1-frist-fehler">' in html
+    assert "„morgen“ ist keine gültige Frist" in html
+    assert content(client, draft_id) == before
+    checked = client.post(
+        f"/modellierung/entwurf/{draft_id}/pruefen",
+        json={"content": before.replace('camunda:dueDate="P3D"', 'camunda:dueDate="morgen"', 1)},
+        headers={"X-CSRFToken": token},
+    )
+    assert [p["element_id"] for p in checked.get_json()["problems"]] == ["aufgabe_1"]

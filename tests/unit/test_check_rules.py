@@ -218,3 +218,34 @@ def test_a_lane_that_names_no_role_leaves_the_task_without_candidates(lane):
 def test_candidate_groups_overrule_a_lane_that_names_no_role():
     xml = _task_in_lane("Anfragendes Mitglied", groups="Koordination")
     assert [r for _, r in lint(xml) if "Zuständigkeit" in r] == []
+
+
+def _task_with(attribute: str, value: str) -> str:
+    body = (
+        '<bpmn:startEvent id="start"/>'
+        + user_task("a", "A", GROUP, form="notiz", extra=f" camunda:{attribute}={quoteattr(value)}")
+        + '<bpmn:endEvent id="ende"/>'
+        + _flow("f1", "start", "a")
+        + _flow("f2", "a", "ende")
+    )
+    return process(body)
+
+
+@pytest.mark.parametrize("attribute", ["dueDate", "followUpDate"])
+@pytest.mark.parametrize("value", ["morgen", "drei Tage", "P3X", "2026-02-30", "#{frist}"])
+def test_a_due_date_that_resolve_due_cannot_read_is_a_problem(attribute, value):
+    problems = [(e, r) for e, r in refused(_task_with(attribute, value)) if attribute in r]
+    assert problems == [
+        (
+            "a",
+            f"{attribute}: „{value}“ ist keine gültige Frist; erlaubt sind eine Dauer (z. B. P3D), "
+            "ein Datum (z. B. 2026-12-31) oder ein Ausdruck ${…}.",
+        )
+    ]
+
+
+@pytest.mark.parametrize("attribute", ["dueDate", "followUpDate"])
+@pytest.mark.parametrize("value", ["P3D", "2026-12-31", "2026-12-01T10:00+01:00", "${frist}", "P${tage}D"])
+def test_due_dates_that_resolve_due_reads_pass(attribute, value):
+    xml = _task_with(attribute, value)
+    assert [r for _, r in refused(xml) + lint(xml) if attribute in r] == []

@@ -116,9 +116,11 @@ def test_commas_inside_expressions_do_not_split_candidates():
             "„gibtsnicht“ gibt es nicht",
         ),
         ("formular", {"kandidaten": ["Koordination"], "formular": ""}, "Bitte ein Formular wählen"),
-        ("frist", {"kandidaten": ["Koordination"], "frist": "drei Tage"}, "Syntaxfehler"),
+        ("frist", {"kandidaten": ["Koordination"], "frist": "drei Tage"}, "keine gültige Frist"),
+        ("frist", {"kandidaten": ["Koordination"], "frist": "morgen"}, "keine gültige Frist"),
+        ("frist", {"kandidaten": ["Koordination"], "frist": "2026-02-30"}, "keine gültige Frist"),
         ("frist", {"kandidaten": ["Koordination"], "frist": "P3X"}, "keine gültige ISO-8601-Angabe"),
-        ("frist", {"kandidaten": ["Koordination"], "frist": "2026-12-01T10:00"}, "Zeitzone"),
+        ("frist", {"kandidaten": ["Koordination"], "frist": "P99999999Y"}, "zu lang"),
         ("frist", {"kandidaten": ["Koordination"], "frist": "${open('x')}"}, "„open“"),
     ],
 )
@@ -127,6 +129,14 @@ def test_bad_task_values_get_a_german_error_next_to_their_field(field, values, r
     full = {"kandidaten": ["Koordination"], "benutzer": "", "formular": "notiz", "frist": "", **values}
     errors = validate(TableChanges(tasks={"Task_AnfragePruefen": full}), read_table(xml), FORMS)
     assert reason in errors[f"Task_AnfragePruefen-{field}"], errors
+
+
+@pytest.mark.parametrize("due", ["P3D", "2026-12-31", "2026-12-01T10:00", "2026-12-01T10:00+01:00"])
+def test_due_values_that_resolve_due_accepts_pass_the_table_check(due):
+    xml = (PROCESSES / "fallkonferenz.bpmn").read_text(encoding="utf-8")
+    full = {"kandidaten": ["Koordination"], "benutzer": "", "formular": "notiz", "frist": due}
+    errors = validate(TableChanges(tasks={"Task_AnfragePruefen": full}), read_table(xml), FORMS)
+    assert "Task_AnfragePruefen-frist" not in errors, errors
 
 
 @pytest.mark.parametrize(
