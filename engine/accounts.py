@@ -10,6 +10,8 @@ from typing import NoReturn
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.errors import LoginRefusedError, NotPermittedError
@@ -53,16 +55,21 @@ def authenticate(
     """Check the password; lock the account for 15 minutes after ``max_attempts`` failures.
 
     The caller commits (failed attempts must be stored too). Unknown (or deactivated) names cost the
-    same time and are locked the same way, so neither the answer nor its timing tells which exist.
+    same time and are locked the same way, so neither the answer nor its timing tells which exist:
+    the password is hashed before any refusal, also while the account is locked. The account's row
+    (or the unknown name's) is locked until the commit, so parallel attempts are counted one after
+    the other and cannot slip past the lock-out.
     """
-    user = session.scalars(select(User).where(func.lower(User.username) == username.strip().lower())).first()
+    query = select(User).where(func.lower(User.username) == username.strip().lower())
+    user = session.scalars(query.with_for_update(of=User)).first()
     if user is None or not user.active:
         _verify(_DUMMY_HASH, password)
         _fail_unknown(session, name_digest(username, pepper), now, max_attempts)
     assert user is not None  # _fail_unknown always raises
+    password_ok = _verify(user.password_hash, password)
     if user.locked_until is not None and user.locked_until > now:
         raise LoginRefusedError(LOCKED, reason="gesperrt", user_id=user.id, locked_until=user.locked_until)
-    if not _verify(user.password_hash, password):
+    if not password_ok:
         user.failed_logins += 1
         reason = "passwort"
         if user.failed_logins >= max_attempts:
@@ -77,12 +84,21 @@ def authenticate(
     return user
 
 
+def _unknown_name_row(session: Session, digest: str, now: datetime) -> UnknownLoginName:
+    """The name's counter row, created if missing and locked until the commit. Two first attempts
+    at once both insert: ``ON CONFLICT DO NOTHING`` lets the second wait for the first and then
+    use its row instead of failing on the primary key."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    values = {"digest": digest, "failed_logins": 0, "last_attempt_at": now}
+    session.execute(insert(UnknownLoginName).values(**values).on_conflict_do_nothing())
+    query = select(UnknownLoginName).where(UnknownLoginName.digest == digest)
+    return session.scalars(query.with_for_update().execution_options(populate_existing=True)).one()
+
+
 def _fail_unknown(session: Session, digest: str, now: datetime, max_attempts: int) -> NoReturn:
     """Count a failure for a name without an active account, exactly like one with an account."""
-    row = session.get(UnknownLoginName, digest)
-    if row is None:
-        row = UnknownLoginName(digest=digest, failed_logins=0, last_attempt_at=now)
-        session.add(row)
+    row = _unknown_name_row(session, digest, now)
     row.last_attempt_at = now
     if row.locked_until is not None and row.locked_until > now:
         raise LoginRefusedError(LOCKED, reason="gesperrt", user_id=None, locked_until=row.locked_until)

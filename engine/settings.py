@@ -126,8 +126,9 @@ ACCESSIBILITY_VARIABLES: tuple[Variable, ...] = (
     ),
     Variable(
         "HILFENETZ_BARRIEREFREIHEIT_RUECKMELDUNGEN_PRO_STUNDE",
-        "30",
-        "Accessibility feedback reports accepted per hour (all senders together); more are refused.",
+        "300",
+        "Accessibility feedback reports accepted per hour (all senders together; each address may "
+        "send 5 per hour); more are refused.",
     ),
     Variable(
         "HILFENETZ_BARRIEREFREIHEIT_AUFBEWAHRUNG_TAGE",
@@ -195,7 +196,7 @@ class Settings:
     accessibility_contact: str = ACCESSIBILITY_VARIABLES[0].default
     ombudsstelle_contact: str = ACCESSIBILITY_VARIABLES[1].default
     accessibility_statement_date: str = ACCESSIBILITY_VARIABLES[2].default
-    accessibility_feedback_per_hour: int = 30
+    accessibility_feedback_per_hour: int = 300
     accessibility_feedback_keep_days: int = 365
     extra: dict[str, str] = field(default_factory=dict)
 

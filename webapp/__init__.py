@@ -37,6 +37,7 @@ from webapp import (
     processes,
     security,
     tasks,
+    url_ids,
     verzeichnis,
     worklist,
 )
@@ -48,6 +49,7 @@ def create_app(test_config: dict[str, Any] | None = None, *, hilfenetz: Hilfenet
         hilfenetz = Hilfenetz(Settings.from_env())
         hilfenetz.migrate()
     app = Flask(__name__)
+    url_ids.init_app(app)  # before any blueprint: its rules pick the converter when added
     app.jinja_env.trim_blocks = app.jinja_env.lstrip_blocks = True
     security.configure(app, hilfenetz.settings)
     if test_config:

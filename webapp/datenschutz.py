@@ -17,6 +17,7 @@ from engine.read_models import Actor
 from engine.retention_rules import CATEGORIES, LABELS
 from webapp.facade import current_actor, hilfenetz
 from webapp.i18n import _
+from webapp.url_ids import parse_id
 
 bp = Blueprint("datenschutz", __name__)
 
@@ -84,8 +85,9 @@ def account_export(username: str, fmt: str) -> Response:
 
 
 def _chosen_records() -> list[int]:
-    """The ticked contact record ids; anything not a number becomes -1, which the engine refuses."""
-    return [int(v) if v.strip().isdigit() else -1 for v in request.form.getlist("datensatz")]
+    """The ticked contact record ids; anything not an id becomes -1, which the engine refuses."""
+    chosen = (parse_id(v.strip()) for v in request.form.getlist("datensatz"))
+    return [-1 if record is None else record for record in chosen]
 
 
 @bp.post("/datenschutz/betroffene/auskunft.<fmt>")

@@ -16,10 +16,12 @@ from engine.model_drafts import MAX_MODEL_BYTES, MODELING_ROLE, STATE_LABELS
 from engine.read_models import Actor
 from webapp.facade import current_actor, hilfenetz
 from webapp.i18n import _, current_locale
+from webapp.url_ids import parse_id
 
 bp = Blueprint("modellierung", __name__, url_prefix="/modellierung")
 
 CONTENT_MISSING = 'Der Inhalt fehlt: erwartet wird JSON der Form {"content": "…"}.'
+DRAFT_NOT_FOUND = "Entwurf nicht gefunden."
 KIND_LABELS = {"bpmn": "Prozess (BPMN)", "dmn": "Entscheidungstabelle (DMN)", "form": "Formular"}
 
 
@@ -101,8 +103,10 @@ def _read_upload(file: FileStorage | None) -> tuple[str, bytes]:
 @bp.post("/hochladen")
 def upload() -> Response | tuple[str, int]:
     """A file from Camunda Modeler or another tool; with ``change_id`` into a process draft."""
-    change = request.form.get("change_id", "")
-    change_id = int(change) if change.isdigit() else None
+    change = request.form.get("change_id", "").strip()
+    change_id = parse_id(change)
+    if change and change_id is None:  # not an id at all (e.g. 30 digits or "²"): like a missing draft
+        raise NotFoundError(DRAFT_NOT_FOUND)
     try:
         filename, data = _read_upload(request.files.get("datei"))
         draft_id = hilfenetz().upload_model_draft(current_actor(), filename, data, change_id)

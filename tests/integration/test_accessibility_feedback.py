@@ -166,6 +166,25 @@ def test_hourly_limit_refuses_politely_and_keeps_input(client, hn, clock):
     assert len(stored(hn)) == 4
 
 
+def test_one_address_cannot_close_the_channel_for_everyone(tmp_path, sqlite_url, clock, definitions):
+    engine = build_engine(tmp_path, sqlite_url, clock, definitions)  # the default cap for all senders
+    app = make_app(engine)
+    here, there = app.test_client(), app.test_client()
+    there.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    for _ in range(5):
+        assert send(here, **GOOD).status_code == 302
+    refused = send(here, message="Sechste Meldung", reply="nein")
+    assert refused.status_code == 429
+    assert "Von Ihrem Anschluss sind in der letzten Stunde schon mehrere" in text_of(refused)
+    assert "Sechste Meldung" in text_of(refused)
+    here.get("/barrierefreiheit?lang=en")
+    english = send(here, message="Sechste Meldung", reply="nein")
+    assert "Several feedback reports have already come from your connection" in text_of(english)
+    assert send(there, message="Von einem anderen Rechner", reply="nein").status_code == 302
+    assert len(stored(engine)) == 6
+    engine.db.dispose()
+
+
 def test_only_coordination_sees_and_answers_feedback(client, hn):
     send(
         client,

@@ -140,6 +140,15 @@ def test_refused_tokens_are_throttled_per_address(client):
     assert status == 429 and body["status"] == "Zu viele Anfragen" and "fünf Minuten" in body["message"]
 
 
+def test_refused_tokens_do_not_throttle_valid_ones_from_the_same_address(hn, actor, client):
+    secret = token(hn, actor, LENA)
+    for _ in range(10):
+        assert call(client, "GET", "/api/v1/tasks", "hn_falsch")[0] == 401
+    assert call(client, "GET", "/api/v1/tasks", "hn_falsch")[0] == 429
+    assert call(client, "GET", "/api/v1/tasks", secret)[0] == 200
+    assert call(client, "GET", "/api/v1/tasks", "hn_falsch")[0] == 429
+
+
 # --- errors -------------------------------------------------------------------------------------
 
 

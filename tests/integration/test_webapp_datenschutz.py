@@ -104,7 +104,8 @@ def test_the_officer_searches_exports_and_erases_with_confirmation(
     for path in ("/datenschutz/betroffene/loeschen", "/datenschutz/betroffene/auskunft.pdf"):
         short = client.post(path, data={"csrf_token": token, "q": " a "})
         assert short.status_code == 422 and "mindestens 3 Zeichen" in short.get_data(as_text=True)
-        for bad in ("", "abc", str(record + 99)):  # none ticked, not a number, not a hit: 422, never 500
+        # none ticked, not a number, not a hit, beyond any id: 422, never 500
+        for bad in ("", "abc", str(record + 99), "²", str(10**20)):
             refused = client.post(path, data={"csrf_token": token, "q": "mustermann", "datensatz": bad})
             assert refused.status_code == 422, bad
 

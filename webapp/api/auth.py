@@ -48,12 +48,12 @@ def authenticate() -> Response | None:
     if not request.path.startswith(API_PREFIX + "/") or request.path == OPENAPI_PATH:
         return None
     g.locale = _locale()
-    limit: LoginRateLimit = current_app.extensions["api_token_rate_limit"]
-    address = request.remote_addr or "-"
-    if not limit.allow(address):
-        return api_error(429, _("Zu viele Anfragen"), _(THROTTLED))
     grant = hilfenetz().token_grant(_bearer())
-    if grant is None:
+    if grant is None:  # only refused tokens are throttled: bad ones must not lock out good ones
+        limit: LoginRateLimit = current_app.extensions["api_token_rate_limit"]
+        address = request.remote_addr or "-"
+        if not limit.allow(address):
+            return api_error(429, _("Zu viele Anfragen"), _(THROTTLED))
         limit.failed(address)
         return api_error(401, _("Anmeldung erforderlich"), _(REFUSED_MESSAGE))
     g.api_grant = grant
