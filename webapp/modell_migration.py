@@ -6,6 +6,7 @@ from flask import Blueprint, Flask, render_template, request, session
 
 from engine.errors import ConflictError, InvalidSubmissionError
 from webapp.facade import current_actor, hilfenetz
+from webapp.url_ids import parse_id
 
 bp = Blueprint("modell_migration", __name__, url_prefix="/modellierung/migration")
 #: Session key of the last dry run (process, instances, target): migration follows a dry run of
@@ -22,13 +23,13 @@ def _dry_run_of(process_key: str, ids: list[int], target: int) -> dict[str, obje
 
 
 def _choice() -> tuple[list[int], int]:
-    ids = [int(v) for v in request.form.getlist("vorgang") if v.isdigit() and len(v) < 12]
-    target = request.form.get("ziel", "")
-    if not target.isdigit() or len(target) > 11:
+    ids = [i for i in (parse_id(v) for v in request.form.getlist("vorgang")) if i is not None]
+    target = parse_id(request.form.get("ziel", ""))
+    if target is None:
         raise InvalidSubmissionError(
             "Bitte eine Zielversion auswählen.", {"ziel": "Bitte eine Zielversion auswählen."}
         )
-    return ids, int(target)
+    return ids, target
 
 
 def _page(process_key: str, **results: object) -> str:

@@ -248,6 +248,11 @@ def test_migration_pages(client, hn):
     for bad in ({"csrf_token": token, "vorgang": str(instance)}, {"csrf_token": token, "ziel": str(target)}):
         refused = client.post("/modellierung/migration/kette/migrieren", data=bad)
         assert refused.status_code == 422 and "Bitte" in refused.get_data(as_text=True)
+    for odd in ("²", "9" * 11, "-1"):  # "²".isdigit() is true; 11 digits overflow the id column
+        for action in ("probelauf", "migrieren"):
+            for field in ("vorgang", "ziel"):
+                answer = client.post(f"/modellierung/migration/kette/{action}", data={**form, field: odd})
+                assert answer.status_code in (409, 422), (action, field, odd, answer.status_code)
     done = client.post("/modellierung/migration/kette/migrieren", data=form)
     assert done.status_code == 200 and "umgestellt" in done.get_data(as_text=True)
     assert hn.instance_detail(lena, instance).definition_id == target
