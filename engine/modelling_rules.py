@@ -126,8 +126,8 @@ def _lint_gateway(filename: str, process: etree._Element, gateway: etree._Elemen
             )
 
 
-#: Elements whose several outgoing flows would all be taken at once (an implicit parallel split).
-_IMPLICIT_SPLITTERS = (
+#: Activities: they take part in the flow rules below like events and gateways do.
+_ACTIVITIES = (
     "task",
     "userTask",
     "scriptTask",
@@ -136,10 +136,26 @@ _IMPLICIT_SPLITTERS = (
     "businessRuleTask",
     "callActivity",
     "subProcess",
+)
+#: Elements whose several outgoing flows would all be taken at once (an implicit parallel split).
+_IMPLICIT_SPLITTERS = (
+    *_ACTIVITIES,
     "startEvent",
     "intermediateCatchEvent",
     "intermediateThrowEvent",
     "boundaryEvent",
+)
+#: Elements that must have an incoming (all but start events) and an outgoing (all but end events) flow.
+_CONNECTED = (
+    *_ACTIVITIES,
+    "exclusiveGateway",
+    "parallelGateway",
+    "inclusiveGateway",
+    "eventBasedGateway",
+    "intermediateCatchEvent",
+    "intermediateThrowEvent",
+    "endEvent",
+    "startEvent",
 )
 
 
@@ -169,26 +185,8 @@ def _disconnected_in(filename: str, process: etree._Element) -> Iterator[Problem
     flows = [f for f in process if isinstance(f.tag, str) and f.tag == f"{_B}sequenceFlow"]
     targets = {f.get("targetRef") for f in flows}
     sources = {f.get("sourceRef") for f in flows}
-    kinds = (
-        "task",
-        "userTask",
-        "scriptTask",
-        "serviceTask",
-        "manualTask",
-        "businessRuleTask",
-        "callActivity",
-        "subProcess",
-        "exclusiveGateway",
-        "parallelGateway",
-        "inclusiveGateway",
-        "eventBasedGateway",
-        "intermediateCatchEvent",
-        "intermediateThrowEvent",
-        "endEvent",
-        "startEvent",
-    )
     for node in process:
-        if not isinstance(node.tag, str) or etree.QName(node).localname not in kinds:
+        if not isinstance(node.tag, str) or etree.QName(node).localname not in _CONNECTED:
             continue
         nid = node.get("id")
         kind = etree.QName(node).localname
