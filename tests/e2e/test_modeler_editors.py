@@ -125,10 +125,10 @@ def test_a_refused_save_says_why_in_german_and_keeps_the_changes(live_server: st
     login(page, live_server, COORDINATOR)
     url = open_case_conference_draft(page, live_server)
     expect_opened(page)
-    page.evaluate(HUGE_DOCUMENTATION)  # 3.6 MB: more than the server takes
+    page.evaluate(HUGE_DOCUMENTATION)  # 3.6 MB: more than a draft may hold (2,000,000 bytes)
     page.locator("#modeler-save").click()
-    expect(page.locator("#modeler-status")).to_have_text(
-        "Der Inhalt wurde nicht angenommen: Die gesendeten Daten sind zu groß."
+    expect(page.locator("#modeler-status")).to_have_text(  # the engine's limit, not the request limit
+        "Der Inhalt wurde nicht angenommen: Der Inhalt ist zu groß (erlaubt sind höchstens 2000000 Bytes)."
     )
     assert page.locator("#modeler-root").get_attribute("data-dirty") == "true"
     still_in_editor = page.evaluate("async () => (await window.hilfenetzModeler.content()).length")
