@@ -60,6 +60,8 @@ def test_worklist_views_filters_and_paging(hn, actor, client, clock):
     assert len(TASK_LINK.findall(client.get("/aufgaben?view=gruppe&page=2").get_data(as_text=True))) == 1
     assert "Keine Aufgaben passen" in client.get("/aufgaben?view=meine&process=kette").get_data(as_text=True)
     clock.advance(timedelta(days=4))
+    assert client.get("/aufgaben").status_code == 302  # four days idle end the session (session_guard)
+    login(client, "fachkraft.frauenberatung")
     page = client.get("/aufgaben?state=ueberfaellig").get_data(as_text=True)
     assert '<span class="badge badge--overdue">überfällig</span>' in page
     assert "21 offene Aufgabe(n) sind überfällig" in page

@@ -108,6 +108,8 @@ def test_stale_entries_say_so_in_words(client: FlaskClient, real: Hilfenetz, clo
     for days in (29, 29):
         clock.advance(timedelta(days=days))
         real.fire_due_timers()
+    assert client.get("/aufgaben").status_code == 302  # 58 days idle end the session (session_guard)
+    login(client, "koordination.jugendamt")
     html = page(client, "/verzeichnis?q=TAMAR")
     assert "veraltet – nicht rechtzeitig bestätigt" in html
 
