@@ -16,7 +16,7 @@ from lxml import etree
 
 from engine.errors import InvalidDefinitionError, Problem
 from engine.retention_rules import CATEGORY_KEYS, PREFIX
-from engine.xml_safety import MAX_XML_BYTES, parse_xml
+from engine.xml_safety import MAX_XML_BYTES, parse_xml, too_large
 
 #: File kinds and their extension.
 KINDS = {"bpmn": ".bpmn", "dmn": ".dmn", "form": ".form"}
@@ -146,8 +146,7 @@ def decode_upload(filename: str, data: bytes) -> str:
         raise InvalidDefinitionError(f"Die Datei „{filename}“ ist leer.")
     if len(data) > MAX_MODEL_BYTES:
         raise InvalidDefinitionError(
-            f"Die Datei „{filename}“ ist zu groß ({len(data)} Bytes, "
-            f"erlaubt sind höchstens {MAX_MODEL_BYTES})."
+            f"Die Datei „{filename}“ ist {too_large(len(data), MAX_MODEL_BYTES)}."
         )
     try:
         return data.decode("utf-8-sig")
@@ -163,8 +162,9 @@ def validate_content(kind: str, filename: str, content: str) -> None:
         raise InvalidDefinitionError(
             "Der Inhalt ist leer.", [Problem(filename, None, "Der Inhalt ist leer.")]
         )
-    if len(content.encode("utf-8", "surrogatepass")) > MAX_MODEL_BYTES:
-        reason = f"Der Inhalt ist zu groß (erlaubt sind höchstens {MAX_MODEL_BYTES} Bytes)."
+    size = len(content.encode("utf-8", "surrogatepass"))
+    if size > MAX_MODEL_BYTES:
+        reason = f"Der Inhalt ist {too_large(size, MAX_MODEL_BYTES)}."
         raise InvalidDefinitionError(reason, [Problem(filename, None, reason)])
     if kind == "form":
         _validate_form_json(filename, content)

@@ -43,6 +43,12 @@ _NUL_PATTERNS = (
 )
 
 
+def too_large(size: int, max_bytes: int) -> str:
+    """The German reason for a file over the limit, with German thousands separators."""
+    size_text, limit_text = (f"{n:,}".replace(",", ".") for n in (size, max_bytes))
+    return f"zu groß ({size_text} Bytes, erlaubt sind höchstens {limit_text} Bytes)"
+
+
 def parse_xml(
     data: bytes | str,
     *,
@@ -52,7 +58,7 @@ def parse_xml(
     """Parse untrusted XML and return its root element, or raise InvalidDefinitionError."""
     raw = _to_bytes(data)
     if len(raw) > max_bytes:
-        _reject(filename, f"Die Datei ist zu groß ({len(raw)} Bytes, erlaubt sind höchstens {max_bytes}).")
+        _reject(filename, f"Die Datei ist {too_large(len(raw), max_bytes)}.")
     _check_raw_text(raw, filename)
     try:
         root = etree.fromstring(raw, parser=_make_parser())
@@ -70,7 +76,7 @@ def read_definition_file(path: Path, max_bytes: int = MAX_XML_BYTES) -> str:
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            _reject(path.name, f"Die Datei ist zu groß ({size} Bytes, erlaubt sind höchstens {max_bytes}).")
+            _reject(path.name, f"Die Datei ist {too_large(size, max_bytes)}.")
         raw = path.read_bytes()
     except OSError as exc:
         _reject(path.name, f"Die Datei kann nicht gelesen werden ({exc.strerror or exc}).")

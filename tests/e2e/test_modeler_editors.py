@@ -128,7 +128,10 @@ def test_a_refused_save_says_why_in_german_and_keeps_the_changes(live_server: st
     page.evaluate(HUGE_DOCUMENTATION)  # 3.6 MB: more than a draft may hold (2,000,000 bytes)
     page.locator("#modeler-save").click()
     expect(page.locator("#modeler-status")).to_have_text(  # the engine's limit, not the request limit
-        "Der Inhalt wurde nicht angenommen: Der Inhalt ist zu groß (erlaubt sind höchstens 2000000 Bytes)."
+        re.compile(
+            r"^Der Inhalt wurde nicht angenommen: Der Inhalt ist zu groß "
+            r"\(3\.\d{3}\.\d{3} Bytes, erlaubt sind höchstens 2\.000\.000 Bytes\)\.$"
+        )
     )
     assert page.locator("#modeler-root").get_attribute("data-dirty") == "true"
     still_in_editor = page.evaluate("async () => (await window.hilfenetzModeler.content()).length")

@@ -149,3 +149,11 @@ def test_parsed_tree_check_refuses_even_without_raw_check(xml: str, monkeypatch:
     monkeypatch.setattr("engine.xml_safety._check_raw_text", lambda raw, filename: None)
     err = _refusal(xml)
     assert "/etc/passwd" not in str(err)
+
+
+def test_a_file_over_the_limit_is_named_with_german_thousands():
+    from engine.xml_safety import too_large
+
+    assert too_large(3_638_526, 2_000_000) == (
+        "zu groß (3.638.526 Bytes, erlaubt sind höchstens 2.000.000 Bytes)"
+    )
